@@ -1,0 +1,5 @@
+"""Allow `python -m bb`."""
+
+from bb.cmd.main import run
+
+run()

@@ -1,0 +1,198 @@
+"""Unpack a layer or archive tar into a directory, safely, honouring whiteouts.
+
+Every entry is resolved inside the root as a chroot would (`..`, absolute
+names and symlinks cannot lead out), xattrs that would forge overlayfs
+markers are dropped, and directory times are restored after their contents
+are written.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import shutil
+import stat
+import tarfile
+from typing import BinaryIO
+
+from bb.archive.changes import OVERLAY_OPAQUE_XATTR
+from bb.archive.fsmeta import DirectoryTimes, apply_metadata
+from bb.archive.layer_tar import COPY_BUFFER, OPAQUE_WHITEOUT, WHITEOUT_PREFIX
+from bb.archive.securejoin import clean_relative, resolve_in_root
+from bb.errors import ArchiveError
+
+# xattrs a tar entry may not set: overlayfs's markers, or SELinux labels of another host.
+FORBIDDEN_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.", "security.selinux")
+
+
+class Whiteouts(enum.Enum):
+    """What to do with `.wh.` entries."""
+
+    KEEP_AS_FILES = "plain"  # ADD of an archive: they are ordinary names
+    APPLY = "apply"  # a full tree: delete what they name
+    OVERLAY = "overlay"  # an overlay layer directory: write overlayfs markers
+
+
+def remove_entry(path: str) -> None:
+    """Delete a file, link or whole directory tree."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(info.st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+class _Extractor:
+    def __init__(self, root: str, whiteouts: Whiteouts, lower_view: str | None):
+        self.root = os.path.abspath(root)
+        self.whiteouts = whiteouts
+        self.lower_view = lower_view
+        self.times = DirectoryTimes()
+        self.written: set[str] = set()
+
+    def directory(self, relative: str) -> str:
+        """Host path of directory `relative`, creating missing ones like their lower counterparts."""
+        host = self.root
+        walked = ""
+        for part in [p for p in relative.split("/") if p]:
+            walked = f"{walked}/{part}" if walked else part
+            host = resolve_in_root(self.root, walked)
+            try:
+                info = os.lstat(host)
+            except FileNotFoundError:
+                self._create_implied_directory(host, walked)
+                continue
+            if not stat.S_ISDIR(info.st_mode):
+                raise ArchiveError(f'cannot extract below "{walked}": not a directory')
+        return host
+
+    def _create_implied_directory(self, host: str, relative: str) -> None:
+        self.times.remember(os.path.dirname(host))
+        template = None
+        if self.lower_view is not None:
+            candidate = resolve_in_root(self.lower_view, relative)
+            if os.path.isdir(candidate):
+                template = os.lstat(candidate)
+        os.mkdir(host, 0o755)
+        if template is None:
+            apply_metadata(host, 0, 0, 0o755)
+            return
+        apply_metadata(host, template.st_uid, template.st_gid, template.st_mode)
+        self.times.set_later(host, template.st_mtime_ns)
+
+    def whiteout(self, directory: str, name: str) -> None:
+        parent = self.directory(directory)
+        self.times.remember(parent)
+        if name == OPAQUE_WHITEOUT:
+            if self.whiteouts is Whiteouts.OVERLAY:
+                os.setxattr(parent, OVERLAY_OPAQUE_XATTR, b"y")
+                return
+            for child in os.listdir(parent):
+                child_relative = f"{directory}/{child}" if directory else child
+                if child_relative not in self.written:
+                    remove_entry(os.path.join(parent, child))
+            return
+        hidden = name[len(WHITEOUT_PREFIX) :]
+        hidden_relative = f"{directory}/{hidden}" if directory else hidden
+        if hidden in ("", ".", "..") or "/" in hidden or hidden_relative in self.written:
+            return
+        target = os.path.join(parent, hidden)
+        if self.whiteouts is Whiteouts.OVERLAY:
+            remove_entry(target)
+            os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+        else:
+            remove_entry(target)
+
+    def entry(self, tar: tarfile.TarFile, member: tarfile.TarInfo, relative: str) -> None:
+        directory, _, name = relative.rpartition("/")
+        parent = self.directory(directory)
+        target = os.path.join(parent, name)
+        self.times.remember(parent)
+        existing = None
+        try:
+            existing = os.lstat(target)
+        except FileNotFoundError:
+            pass
+        if existing is not None and not (member.isdir() and stat.S_ISDIR(existing.st_mode)):
+            remove_entry(target)
+        xattrs = {
+            key[len("SCHILY.xattr.") :]: value.encode("utf-8", "surrogateescape")
+            for key, value in member.pax_headers.items()
+            if key.startswith("SCHILY.xattr.") and not key[len("SCHILY.xattr.") :].startswith(FORBIDDEN_XATTR_PREFIXES)
+        }
+        if member.isdir():
+            if existing is None or not stat.S_ISDIR(existing.st_mode):
+                os.mkdir(target, 0o700)
+            apply_metadata(target, member.uid, member.gid, member.mode, xattrs)
+            self.times.set_later(target, int(member.mtime) * 1_000_000_000)
+        elif member.isreg():
+            source = tar.extractfile(member)
+            assert source is not None
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "wb") as output:
+                shutil.copyfileobj(source, output, COPY_BUFFER)
+            apply_metadata(target, member.uid, member.gid, member.mode, xattrs, member.mtime)
+        elif member.issym():
+            os.symlink(member.linkname, target)
+            apply_metadata(target, member.uid, member.gid, member.mode, xattrs, member.mtime)
+        elif member.islnk():
+            self._hard_link(clean_relative(member.linkname), target)
+        elif member.ischr() or member.isblk() or member.isfifo():
+            kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK if member.isblk() else stat.S_IFIFO
+            os.mknod(target, kind | 0o600, os.makedev(member.devmajor, member.devminor))
+            apply_metadata(target, member.uid, member.gid, member.mode, xattrs, member.mtime)
+        else:
+            raise ArchiveError(f'unsupported tar entry type for "{member.name}"')
+        self.written.add(relative)
+
+    def _hard_link(self, link_target: str, target: str) -> None:
+        source = resolve_in_root(self.root, link_target, follow_final=False)
+        if os.path.lexists(source):
+            if os.path.isdir(source) and not os.path.islink(source):
+                raise ArchiveError(f'hard link to directory "{link_target}"')
+            os.link(source, target, follow_symlinks=False)
+            return
+        # An overlay layer directory holds only this layer: a link to a lower
+        # layer's file becomes a copy, as overlayfs's copy-up would make it.
+        if self.lower_view is not None:
+            lower = resolve_in_root(self.lower_view, link_target, follow_final=False)
+            if os.path.isfile(lower) and not os.path.islink(lower):
+                shutil.copy2(lower, target, follow_symlinks=False)
+                info = os.lstat(lower)
+                os.chown(target, info.st_uid, info.st_gid, follow_symlinks=False)
+                os.chmod(target, stat.S_IMODE(info.st_mode))
+                return
+        raise ArchiveError(f'hard link target "{link_target}" does not exist')
+
+
+def extract_tar(
+    stream: BinaryIO,
+    root: str,
+    whiteouts: Whiteouts,
+    lower_view: str | None = None,
+) -> None:
+    """Unpack the (optionally compressed) tar `stream` into `root`.
+
+    `lower_view`, for an overlay layer directory, is the merged tree below it:
+    directories the tar implies but does not contain copy their metadata from
+    there, as they would look through the overlay.
+    """
+    extractor = _Extractor(root, whiteouts, lower_view)
+    try:
+        with tarfile.open(fileobj=stream, mode="r|*", copybufsize=COPY_BUFFER) as tar:
+            for member in tar:
+                relative = clean_relative(member.name)
+                if not relative:
+                    continue
+                directory, _, name = relative.rpartition("/")
+                if name.startswith(WHITEOUT_PREFIX) and whiteouts is not Whiteouts.KEEP_AS_FILES:
+                    extractor.whiteout(directory, name)
+                else:
+                    extractor.entry(tar, member, relative)
+    except (tarfile.TarError, EOFError, ValueError, UnicodeError) as failure:
+        raise ArchiveError(f"reading tar archive: {failure}") from None
+    finally:
+        extractor.times.restore()

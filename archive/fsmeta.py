@@ -1,0 +1,61 @@
+"""Setting owner, mode, xattrs and times on created entries, and keeping directory times."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+
+def apply_metadata(
+    path: str,
+    uid: int,
+    gid: int,
+    mode: int,
+    xattrs: dict[str, bytes] | None = None,
+    mtime: float | None = None,
+) -> None:
+    """Set owner, mode (after chown, which clears setuid bits), xattrs and optionally mtime."""
+    is_link = stat.S_ISLNK(os.lstat(path).st_mode)
+    os.chown(path, uid, gid, follow_symlinks=False)
+    if not is_link:
+        os.chmod(path, stat.S_IMODE(mode))
+    for name, value in (xattrs or {}).items():
+        os.setxattr(path, name, value, follow_symlinks=False)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime), follow_symlinks=False)
+
+
+class DirectoryTimes:
+    """Remembers directories' times before entries are added or removed, to restore them after.
+
+    Creating or deleting an entry bumps its directory's mtime; a layer or a
+    copy must not show a directory as changed just because of that.
+    """
+
+    def __init__(self) -> None:
+        self._saved: dict[str, tuple[int, int]] = {}
+        self._fixed: dict[str, tuple[int, int]] = {}
+
+    def remember(self, directory: str) -> None:
+        """Record `directory`'s current times unless already recorded."""
+        if directory in self._saved or directory in self._fixed:
+            return
+        try:
+            info = os.lstat(directory)
+        except FileNotFoundError:
+            return
+        self._saved[directory] = (info.st_atime_ns, info.st_mtime_ns)
+
+    def set_later(self, directory: str, mtime_ns: int) -> None:
+        """Give `directory` this mtime at the end, whatever happens inside it meanwhile."""
+        self._fixed[directory] = (mtime_ns, mtime_ns)
+        self._saved.pop(directory, None)
+
+    def restore(self) -> None:
+        """Put back every recorded time, deepest directories first."""
+        times = {**self._saved, **self._fixed}
+        for directory in sorted(times, key=lambda path: path.count("/"), reverse=True):
+            try:
+                os.utime(directory, ns=times[directory], follow_symlinks=False)
+            except FileNotFoundError:
+                continue

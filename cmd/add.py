@@ -1,0 +1,24 @@
+"""bb add: like copy, but local tar archives are unpacked."""
+
+from typing import List, Optional
+
+import typer
+
+from bb.cmd.common import reports_errors
+from bb.cmd.copy import copy_verb
+
+app = typer.Typer()
+
+
+@app.command("add")
+@reports_errors
+def add(
+    ctx: typer.Context,
+    container: str = typer.Argument(..., help="Working container name or ID."),
+    paths: List[str] = typer.Argument(..., help="SRC... DEST"),
+    chown: Optional[str] = typer.Option(None, "--chown", help="user[:group] owning the copies."),
+    chmod: Optional[str] = typer.Option(None, "--chmod", help="Octal permission bits of the copies."),
+    from_source: Optional[str] = typer.Option(None, "--from", help="Copy from this image or container."),
+) -> None:
+    """Add SRC... to CONTAINER at DEST, unpacking local tar archives."""
+    copy_verb(ctx, "ADD", container, paths, chown, chmod, from_source)

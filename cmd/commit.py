@@ -1,0 +1,37 @@
+"""bb commit: write the working container's changes as a new image."""
+
+from typing import Optional
+
+import typer
+
+from bb.cmd.common import open_store, reports_errors
+from bb.system.atomic import write_atomic
+from bb.working_container.commit import CommitOptions, commit_step
+from bb.working_container.container import WorkingContainer
+
+app = typer.Typer()
+
+
+@app.command("commit")
+@reports_errors
+def commit(
+    ctx: typer.Context,
+    container: str = typer.Argument(..., help="Working container name or ID."),
+    image: Optional[str] = typer.Argument(None, help="Name of the new image (NAME[:TAG])."),
+    iidfile: Optional[str] = typer.Option(None, "--iidfile", help="Write the image ID to this file."),
+    squash: bool = typer.Option(False, "--squash", help="Make the image a single layer."),
+    remove: bool = typer.Option(False, "--rm", help="Remove the working container afterwards."),
+    image_format: str = typer.Option("oci", "-f", "--format", help="Manifest format: oci or docker."),
+    timestamp: Optional[int] = typer.Option(None, "--timestamp", help="Fixed created time and file mtimes (epoch seconds)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image ID."),
+) -> None:
+    """Commit CONTAINER to IMAGE and print the image ID."""
+    options = CommitOptions(names=[image] if image else [], squash=squash, image_format=image_format, timestamp=timestamp)
+    store = open_store(ctx)
+    with WorkingContainer.opened(store, container) as working_container:
+        record = commit_step(working_container, options)
+        if remove:
+            store.containers.remove(working_container.record, lock_held=True)
+    if iidfile:
+        write_atomic(iidfile, f"sha256:{record.id}".encode(), mode=0o644)
+    print(record.id)

@@ -1,0 +1,152 @@
+"""What every verb shares: global options, opening the store, error reporting, output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, TypeVar
+
+import typer
+
+from bb.errors import EXIT_FAILURE, BBError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class GlobalOptions:
+    """Options given before the verb (`bb --root R run ...`); None means "not given"."""
+
+    root: str | None = None
+    runroot: str | None = None
+    storage_driver: str | None = None
+    storage_opts: list[str] = field(default_factory=list)
+    config: str | None = None
+    debug: bool = False
+
+    @classmethod
+    def from_environment(cls) -> "GlobalOptions":
+        """The options the BB_* environment variables give (for a verb run on its own)."""
+        return cls(
+            root=os.environ.get("BB_ROOT"),
+            runroot=os.environ.get("BB_RUNROOT"),
+            storage_driver=os.environ.get("BB_STORAGE_DRIVER"),
+            config=os.environ.get("BB_CONFIG"),
+        )
+
+
+def global_options(ctx: typer.Context) -> GlobalOptions:
+    """The global options of this invocation."""
+    root = ctx.find_root()
+    if isinstance(root.obj, GlobalOptions):
+        return root.obj
+    return GlobalOptions.from_environment()
+
+
+def open_store(ctx: typer.Context, repair: bool = True):  # type: ignore[no-untyped-def]
+    """Open the store the global options and config file name."""
+    from bb.store.config import load_store_options
+    from bb.store.store import Store
+
+    options = global_options(ctx)
+    store_options = load_store_options(
+        config_path=options.config,
+        graph_root=options.root,
+        run_root=options.runroot,
+        driver=options.storage_driver,
+        storage_opts=options.storage_opts,
+    )
+    return Store.open(store_options, repair=repair)
+
+
+def reports_errors(function: F) -> F:
+    """Print a BBError (or OS error) as one `Error: ...` line and exit with its code."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except BBError as failure:
+            _report(str(failure), failure)
+            raise typer.Exit(failure.exit_code) from None
+        except OSError as failure:
+            where = f": {failure.filename}" if failure.filename else ""
+            _report(f"{failure.strerror or failure}{where}", failure)
+            raise typer.Exit(EXIT_FAILURE) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _report(message: str, failure: BaseException) -> None:
+    if os.environ.get("BB_DEBUG"):
+        import traceback
+
+        traceback.print_exception(failure, file=sys.stderr)
+    print(f"Error: {message}", file=sys.stderr)
+
+
+def print_table(headers: list[str], rows: Iterable[list[Any]], noheading: bool = False) -> None:
+    """Print rows as aligned columns, the way buildah's list commands do."""
+    from tabulate import tabulate
+
+    rows = list(rows)
+    if noheading:
+        text = tabulate(rows, tablefmt="plain", disable_numparse=True) if rows else ""
+    else:
+        text = tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True)
+    if text:
+        print(text)
+
+
+def print_json(value: Any) -> None:
+    """Print a JSON document, indented."""
+    print(json.dumps(value, indent=4))
+
+
+def short_id(identifier: str, truncate: bool = True) -> str:
+    """The 12-character form of an ID unless --notruncate."""
+    return identifier[:12] if truncate else identifier
+
+
+def human_size(size: int) -> str:
+    """Decimal units, as buildah and docker print sizes ("4.53 MB")."""
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.3g} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+def human_age(timestamp: str) -> str:
+    """How long ago an RFC 3339 timestamp was ("5 minutes ago")."""
+    import datetime
+
+    try:
+        when = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return timestamp
+    seconds = int((datetime.datetime.now(datetime.timezone.utc) - when).total_seconds())
+    for unit, length in (("year", 31536000), ("month", 2592000), ("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= length:
+            count = seconds // length
+            return f"{count} {unit}{'s' if count > 1 else ''} ago"
+    return "Less than a minute ago" if seconds >= 0 else "In the future"
+
+
+def render_format(template: str, document: dict[str, Any]) -> str:
+    """Fill `{{.Key}}` / `{{.Key.Sub}}` placeholders (the part of Go templates people use)."""
+    import re
+
+    def value(match: "re.Match[str]") -> str:
+        current: Any = document
+        for key in match.group(1).split("."):
+            current = current.get(key) if isinstance(current, dict) else None
+        if isinstance(current, (dict, list)):
+            return json.dumps(current)
+        return "" if current is None else str(current)
+
+    return re.sub(r"\{\{\s*\.([A-Za-z0-9_.]+)\s*\}\}", value, template)

@@ -1,0 +1,45 @@
+"""bb copy: copy files from the host (or another container/image) into a working container."""
+
+from typing import List, Optional
+
+import typer
+
+from bb.cmd.common import open_store, reports_errors
+from bb.working_container.container import WorkingContainer
+from bb.working_container.copy import CopyOptions, copy_step
+
+app = typer.Typer()
+
+
+def copy_verb(
+    ctx: typer.Context, verb: str, container: str, paths: List[str],
+    chown: Optional[str], chmod: Optional[str], from_source: Optional[str],
+) -> None:
+    """What `copy` and `add` share: all but the last path are sources."""
+    if len(paths) < 2:
+        raise typer.BadParameter("expected at least one source and a destination", param_hint="SRC... DEST")
+    options = CopyOptions(
+        sources=paths[:-1],
+        destination=paths[-1],
+        chown=chown,
+        chmod=chmod,
+        from_source=from_source,
+        extract_archives=verb == "ADD",
+        verb=verb,
+    )
+    with WorkingContainer.opened(open_store(ctx), container) as working_container:
+        copy_step(working_container, options)
+
+
+@app.command("copy")
+@reports_errors
+def copy(
+    ctx: typer.Context,
+    container: str = typer.Argument(..., help="Working container name or ID."),
+    paths: List[str] = typer.Argument(..., help="SRC... DEST"),
+    chown: Optional[str] = typer.Option(None, "--chown", help="user[:group] owning the copies."),
+    chmod: Optional[str] = typer.Option(None, "--chmod", help="Octal permission bits of the copies."),
+    from_source: Optional[str] = typer.Option(None, "--from", help="Copy from this image or container."),
+) -> None:
+    """Copy SRC... into CONTAINER at DEST."""
+    copy_verb(ctx, "COPY", container, paths, chown, chmod, from_source)

@@ -1,0 +1,49 @@
+"""bb images: list images."""
+
+from typing import Optional
+
+import typer
+
+from bb.cmd.common import human_age, human_size, open_store, print_json, print_table, reports_errors, short_id
+from bb.image.reference import parse_reference
+
+app = typer.Typer()
+
+
+def _repository_and_tag(name: str) -> tuple[str, str]:
+    reference = parse_reference(name)
+    return reference.name, reference.tag or "<none>"
+
+
+@app.command("images")
+@reports_errors
+def images(
+    ctx: typer.Context,
+    image: Optional[str] = typer.Argument(None, help="Only images matching REPOSITORY[:TAG]."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+    noheading: bool = typer.Option(False, "-n", "--noheading", help="Omit the header line."),
+    notruncate: bool = typer.Option(False, "--no-trunc", "--notruncate", help="Print full IDs."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only image IDs."),
+) -> None:
+    """List images in the store."""
+    store = open_store(ctx, repair=False)
+    records = store.images.list()
+    if image is not None:
+        match = store.images.find(image)
+        records = [match] if match is not None else []
+    if json_output:
+        print_json([
+            {"id": r.id, "names": r.names, "digest": r.manifest_digest, "created": r.created, "size": r.size}
+            for r in records
+        ])
+        return
+    if quiet:
+        for record in records:
+            print(short_id(record.id, not notruncate))
+        return
+    rows = []
+    for record in records:
+        names = [_repository_and_tag(name) for name in record.names] or [("<none>", "<none>")]
+        for repository, tag in names:
+            rows.append([repository, tag, short_id(record.id, not notruncate), human_age(record.created), human_size(record.size)])
+    print_table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows, noheading)

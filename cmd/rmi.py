@@ -1,0 +1,33 @@
+"""bb rmi: remove images."""
+
+from typing import List
+
+import typer
+
+from bb.cmd.common import open_store, reports_errors
+from bb.store.removal import prune_images, remove_all_images, remove_images
+
+app = typer.Typer()
+
+
+@app.command("rmi")
+@reports_errors
+def rmi(
+    ctx: typer.Context,
+    images: List[str] = typer.Argument(None, help="Image names or IDs."),
+    all_images: bool = typer.Option(False, "-a", "--all", help="Remove every image."),
+    prune: bool = typer.Option(False, "-p", "--prune", help="Remove images with no name."),
+    force: bool = typer.Option(False, "-f", "--force", help="Also remove containers using them."),
+) -> None:
+    """Remove each IMAGE (a name that is one of several tags is only untagged)."""
+    store = open_store(ctx)
+    if all_images:
+        report = remove_all_images(store, force)
+    elif prune:
+        report = prune_images(store)
+    elif images:
+        report = remove_images(store, list(images), force)
+    else:
+        raise typer.BadParameter("name an image, or use --all or --prune", param_hint="IMAGE")
+    for line in report:
+        print(line)

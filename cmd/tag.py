@@ -1,0 +1,21 @@
+"""bb tag: give an image more names."""
+
+from typing import List
+
+import typer
+
+from bb.cmd.common import open_store, reports_errors
+from bb.store.removal import tag_image
+
+app = typer.Typer()
+
+
+@app.command("tag")
+@reports_errors
+def tag(
+    ctx: typer.Context,
+    image: str = typer.Argument(..., help="Image name or ID."),
+    names: List[str] = typer.Argument(..., help="New names (NAME[:TAG])."),
+) -> None:
+    """Add NAMES to IMAGE."""
+    tag_image(open_store(ctx), image, list(names))

@@ -1,0 +1,1 @@
+"""Image formats: references, OCI/Docker configs and manifests."""

@@ -1,0 +1,111 @@
+"""Image configs and manifests in OCI and Docker v2 schema 2 form.
+
+bb keeps one config document: the OCI image config, whose `config` section
+also carries Docker's extra keys (Healthcheck, OnBuild, Shell) so nothing a
+Dockerfile sets is lost whichever manifest format is written. The config's
+bytes, and so the image ID, do not depend on the manifest format.
+"""
+
+from __future__ import annotations
+
+import datetime
+import platform
+import re
+from typing import Any
+
+from bb.errors import InvalidArgument
+from bb.system.atomic import canonical_json
+
+MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+MEDIA_OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+MEDIA_OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+MEDIA_OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MEDIA_DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MEDIA_DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+MEDIA_DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
+MEDIA_DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+FORMAT_OCI = "oci"
+FORMAT_DOCKER = "docker"
+FORMATS = (FORMAT_OCI, FORMAT_DOCKER)
+
+_GO_ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
+
+
+def host_architecture() -> str:
+    """This machine's architecture as OCI spells it (GOARCH)."""
+    machine = platform.machine()
+    return _GO_ARCHITECTURES.get(machine, machine)
+
+
+def format_timestamp(when: datetime.datetime) -> str:
+    """RFC 3339 in UTC, as Go's RFC3339Nano writes it."""
+    when = when.astimezone(datetime.timezone.utc)
+    text = when.strftime("%Y-%m-%dT%H:%M:%S")
+    if when.microsecond:
+        text += f".{when.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+def timestamp_now() -> str:
+    """The current time, formatted for a config or history entry."""
+    return format_timestamp(datetime.datetime.now(datetime.timezone.utc))
+
+
+def timestamp_from_epoch(seconds: int) -> str:
+    """A fixed time (for reproducible builds), formatted for a config or history entry."""
+    return format_timestamp(datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc))
+
+
+def new_image_config() -> dict[str, Any]:
+    """The config of an empty image (what `bb from scratch` starts from)."""
+    return {
+        "architecture": host_architecture(),
+        "os": "linux",
+        "config": {},
+        "rootfs": {"type": "layers", "diff_ids": []},
+        "history": [],
+    }
+
+
+def check_format(image_format: str) -> str:
+    """Validate a --format value."""
+    if image_format not in FORMATS:
+        raise InvalidArgument(f'--format "{image_format}": must be "oci" or "docker"')
+    return image_format
+
+
+def build_manifest(
+    config_digest: str,
+    config_size: int,
+    layers: list[tuple[str, int]],
+    image_format: str,
+    annotations: dict[str, str] | None = None,
+) -> tuple[bytes, str]:
+    """The manifest (bytes, media type) for a config and uncompressed layers (digest, size)."""
+    if image_format == FORMAT_DOCKER:
+        media_type, config_type, layer_type = MEDIA_DOCKER_MANIFEST, MEDIA_DOCKER_CONFIG, MEDIA_DOCKER_LAYER
+    else:
+        media_type, config_type, layer_type = MEDIA_OCI_MANIFEST, MEDIA_OCI_CONFIG, MEDIA_OCI_LAYER
+    manifest: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": media_type,
+        "config": {"mediaType": config_type, "digest": config_digest, "size": config_size},
+        "layers": [{"mediaType": layer_type, "digest": digest, "size": size} for digest, size in layers],
+    }
+    if annotations and image_format == FORMAT_OCI:
+        manifest["annotations"] = dict(annotations)
+    return canonical_json(manifest), media_type
+
+
+_DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
+
+
+def parse_duration(text: str, flag: str) -> int:
+    """A Go duration ("30s", "1m30s", "500ms") in nanoseconds, as Healthcheck stores it."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
+    if not text or "".join(number + unit for number, unit in parts) != text:
+        raise InvalidArgument(f'{flag} "{text}": expected a duration such as 30s or 1m30s')
+    return int(sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts))

@@ -1,0 +1,1 @@
+"""Running commands in a container's root: OCI runtime spec generation and runc."""

@@ -1,0 +1,76 @@
+"""Removing images and containers (`bb rmi`, `bb rm`), then collecting what nothing uses."""
+
+from __future__ import annotations
+
+from bb.errors import ImageNotFound, InUse, InvalidArgument
+from bb.store.images import ImageRecord, normalize_name
+from bb.store.store import Store
+
+
+def _users_of(store: Store, record: ImageRecord) -> list[str]:
+    """Names of containers started from the image."""
+    return [container.name for container in store.containers.list() if container.image_id == record.id]
+
+
+def remove_images(store: Store, names: list[str], force: bool = False) -> list[str]:
+    """Untag or delete each named image; return what happened, one line each.
+
+    A name that is one of several tags only untags; an ID, or an image's last
+    name, deletes the image, which a container still uses only with `force`
+    (which removes the containers too).
+    """
+    report: list[str] = []
+    for name in names:
+        record = store.images.lookup(name)
+        try:
+            tag = normalize_name(name)
+        except InvalidArgument:
+            tag = None
+        with store.lock():
+            record = store.images.get(record.id)
+            if tag in record.names and len(record.names) > 1:
+                store.images.remove_name(record, tag)
+                report.append(f"untagged: {tag}")
+                continue
+            users = _users_of(store, record)
+            if users and not force:
+                raise InUse(f'image "{name}" is in use by container(s) {", ".join(users)} (use --force)')
+        for container in store.containers.list():
+            if container.image_id == record.id:
+                store.containers.remove(container)
+        with store.lock():
+            report.extend(f"untagged: {tag_name}" for tag_name in record.names)
+            store.images.remove(record)
+        report.append(record.id)
+    store.collect_garbage()
+    return report
+
+
+def remove_all_images(store: Store, force: bool = False) -> list[str]:
+    """`bb rmi -a`: every image."""
+    return remove_images(store, [record.id for record in store.images.list()], force)
+
+
+def prune_images(store: Store) -> list[str]:
+    """`bb rmi -p`: images with no name that no container uses."""
+    report = []
+    for record in store.images.list():
+        if record.names or _users_of(store, record):
+            continue
+        with store.lock():
+            try:
+                store.images.remove(store.images.get(record.id))
+            except ImageNotFound:
+                continue
+        report.append(record.id)
+    store.collect_garbage()
+    return report
+
+
+def tag_image(store: Store, name_or_id: str, new_names: list[str]) -> ImageRecord:
+    """`bb tag`: add names to an image (moving them from others)."""
+    names = [normalize_name(name) for name in new_names]
+    with store.lock():
+        record = store.images.get(store.images.lookup(name_or_id).id)
+        store.images.add_names(record, names)
+    return record

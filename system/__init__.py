@@ -1,0 +1,1 @@
+"""Host-system helpers: external tools, atomic files, locks, mounts."""

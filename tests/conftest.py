@@ -1,0 +1,134 @@
+"""Fixtures shared by every test: an isolated store per test, a busybox base image, the CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BUSYBOX_EXAMPLE = REPO / "scripts" / "examples" / "busybox.sh"
+BB_EXECUTABLE = shutil.which("bb", path=os.path.dirname(sys.executable)) or shutil.which("bb")
+DRIVERS = ["overlay", "vfs"]
+
+
+def mounts_below(path: Path) -> list[str]:
+    """Mount points at or below `path`."""
+    prefix = str(path)
+    with open("/proc/self/mountinfo", encoding="utf-8") as table:
+        points = [line.split()[4] for line in table]
+    return [p for p in points if p == prefix or p.startswith(prefix + "/")]
+
+
+def unmount_below(path: Path) -> None:
+    """Lazily unmount everything at or below `path` (deepest first)."""
+    for point in sorted(mounts_below(path), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], check=False)
+
+
+@dataclass
+class BB:
+    """Runs the real `bb` command against one isolated store."""
+
+    root: Path
+    runroot: Path
+    driver: str
+    cwd: Path
+
+    def env(self) -> dict[str, str]:
+        """The environment a bb process of this store gets."""
+        env = dict(os.environ)
+        env.update(BB_ROOT=str(self.root), BB_RUNROOT=str(self.runroot), BB_STORAGE_DRIVER=self.driver,
+                   BB_CONFIG=str(self.root.parent / "no-config.toml"))
+        env.pop("BB_DEBUG", None)
+        return env
+
+    def run(self, *args: str, check: bool = True, input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run `bb args...`; with check, fail the test on a non-zero exit (showing stderr)."""
+        result = subprocess.run(
+            [BB_EXECUTABLE, *args], env=self.env(), cwd=self.cwd, capture_output=True, text=True, input=input, timeout=timeout
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"bb {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def __call__(self, *args: str, **kwargs) -> str:  # type: ignore[no-untyped-def]
+        """Run bb and return its stdout, stripped; fail the test on error."""
+        return self.run(*args, **kwargs).stdout.strip()
+
+    def fails(self, *args: str, code: int | None = 125) -> str:
+        """Run bb expecting failure (with `code` unless None); return stderr."""
+        result = self.run(*args, check=False)
+        assert result.returncode != 0, f"bb {' '.join(args)} should have failed:\n{result.stdout}"
+        if code is not None:
+            assert result.returncode == code, result.stderr
+        return result.stderr
+
+
+def _new_bb(base: Path, driver: str) -> BB:
+    (base / "cwd").mkdir(parents=True, exist_ok=True)
+    (base / "no-config.toml").write_text("")
+    return BB(root=base / "root", runroot=base / "run", driver=driver, cwd=base / "cwd")
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's HOME, store or config."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("BB_ROOT", "BB_RUNROOT", "BB_STORAGE_DRIVER", "BB_CONFIG", "BB_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def busybox_stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Per driver, a store holding localhost/busybox:latest built by the example script (once)."""
+    stores = {}
+    for driver in DRIVERS:
+        base = tmp_path_factory.mktemp(f"busybox-{driver}")
+        bb = _new_bb(base, driver)
+        result = subprocess.run(["sh", str(BUSYBOX_EXAMPLE)], env=bb.env(), cwd=bb.cwd, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        stores[driver] = base
+    return stores
+
+
+def _store_fixture(tmp_path: Path, driver: str, template: Path | None) -> BB:
+    base = tmp_path / "bb"
+    if template is not None:
+        # cp -a keeps what layers hold: xattrs, device nodes, hard links
+        subprocess.run(["cp", "-a", str(template), str(base)], check=True)
+    bb = _new_bb(base, driver)
+    return bb
+
+
+@pytest.fixture(params=DRIVERS)
+def driver(request: pytest.FixtureRequest) -> str:
+    """Each storage driver in turn."""
+    return request.param
+
+
+@pytest.fixture
+def bb(tmp_path: Path, driver: str, busybox_stores: dict[str, Path]):  # type: ignore[no-untyped-def]
+    """The bb CLI on a fresh store holding localhost/busybox:latest; checks nothing stays mounted."""
+    cli = _store_fixture(tmp_path, driver, busybox_stores[driver])
+    yield cli
+    leaked = mounts_below(cli.root.parent)
+    unmount_below(cli.root.parent)
+    assert not leaked, f"bb left mounts behind: {leaked}"
+
+
+@pytest.fixture
+def empty_bb(tmp_path: Path, driver: str):  # type: ignore[no-untyped-def]
+    """The bb CLI on a fresh, empty store."""
+    cli = _store_fixture(tmp_path, driver, None)
+    yield cli
+    leaked = mounts_below(cli.root.parent)
+    unmount_below(cli.root.parent)
+    assert not leaked, f"bb left mounts behind: {leaked}"

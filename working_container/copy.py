@@ -1,0 +1,309 @@
+"""`bb copy` / `bb add`: put host files into the working container with Docker COPY/ADD semantics.
+
+- sources are files, directories (their contents are copied) or globs;
+- a destination ending in `/`, several sources, or an existing directory
+  means "into this directory", otherwise the destination names the file;
+- a relative destination is relative to the container's WorkingDir;
+- copied entries belong to root (or --chown) and keep their permission bits
+  (or take --chmod) and modification times;
+- ADD unpacks local tar archives (plain, gzip, bzip2, xz) into the destination.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import glob
+import os
+import shlex
+import shutil
+import stat
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from typing import Iterator, Protocol
+
+from bb.archive.extract import Whiteouts, extract_tar, remove_entry
+from bb.archive.fsmeta import apply_metadata
+from bb.archive.securejoin import clean_relative, resolve_in_root
+from bb.errors import ArchiveError, InvalidArgument, SourceError
+from bb.runtime.users import read_colon_table
+from bb.working_container.container import WorkingContainer
+
+GLOB_CHARACTERS = frozenset("*?[")
+URL_PREFIXES = ("http://", "https://", "git@", "git://")
+
+
+class SourceFilter(Protocol):
+    """Which context paths a copy leaves out (what .dockerignore says)."""
+
+    def is_excluded(self, path: str) -> bool:
+        """Whether the context-relative `path` is left out."""
+
+    def must_descend(self, path: str) -> bool:
+        """Whether an excluded directory may still hold re-included paths."""
+
+
+@dataclass
+class CopyOptions:
+    """What `bb copy`/`bb add` (or COPY/ADD) asks for."""
+
+    sources: list[str]
+    destination: str
+    chown: str | None = None
+    chmod: str | None = None
+    #: sources are paths inside this directory and may not leave it (a build
+    #: context); None: host paths
+    source_root: str | None = None
+    #: copy from this image or container's root instead (--from)
+    from_source: str | None = None
+    source_filter: SourceFilter | None = None
+    extract_archives: bool = False
+    created_by: str | None = None
+    #: the instruction's name in error messages and history
+    verb: str = "COPY"
+    timestamp: int | None = field(default=None)
+
+
+def parse_chmod(text: str) -> int:
+    """`--chmod` takes octal permission bits."""
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        raise InvalidArgument(f'--chmod "{text}": expected octal permission bits such as 0755') from None
+    if not 0 <= mode <= 0o7777:
+        raise InvalidArgument(f'--chmod "{text}": out of range')
+    return mode
+
+
+def resolve_chown(rootfs: str, text: str) -> tuple[int, int]:
+    """`--chown user[:group]` against the container's passwd/group; no group means gid = uid."""
+    user, _, group = text.partition(":")
+    if not user:
+        raise InvalidArgument(f'--chown "{text}": missing user')
+    uid = _lookup_id(rootfs, "/etc/passwd", user, text)
+    gid = _lookup_id(rootfs, "/etc/group", group, text) if group else uid
+    return uid, gid
+
+
+def _lookup_id(rootfs: str, table: str, name: str, flag_value: str) -> int:
+    if name.isdigit():
+        return int(name)
+    for entry in read_colon_table(rootfs, table):
+        if len(entry) >= 3 and entry[0] == name and entry[2].isdigit():
+            return int(entry[2])
+    raise InvalidArgument(f'--chown "{flag_value}": "{name}" not found in the container\'s {table}')
+
+
+@dataclass
+class _Source:
+    host_path: str
+    #: the path relative to the source root (for filters), None for plain host paths
+    relative: str | None
+    #: the name the source was given by (a symlink's own name, not its target's)
+    name: str
+
+
+def _expand_sources(options: CopyOptions) -> list[_Source]:
+    """Resolve, glob and check every source."""
+    expanded: list[_Source] = []
+    for source in options.sources:
+        if source.startswith(URL_PREFIXES):
+            raise SourceError(f'{options.verb} "{source}": remote sources are not supported; download the file into the context first')
+        if options.source_root is None:
+            matches = sorted(glob.glob(source, include_hidden=True)) if GLOB_CHARACTERS & set(source) else [source]
+            found = [
+                _Source(os.path.abspath(match), None, os.path.basename(os.path.abspath(match)))
+                for match in matches
+                if os.path.lexists(match)
+            ]
+        else:
+            relative = clean_relative(source)
+            if GLOB_CHARACTERS & set(relative):
+                matches = sorted(glob.glob(relative, root_dir=options.source_root, include_hidden=True))
+            else:
+                matches = [relative]
+            found = []
+            for match in matches:
+                host = resolve_in_root(options.source_root, match)
+                if os.path.lexists(host):
+                    found.append(_Source(host, clean_relative(match), os.path.basename(clean_relative(match))))
+            if options.source_filter is not None:
+                found = [s for s in found if not (s.relative and options.source_filter.is_excluded(s.relative))]
+        if not found:
+            raise SourceError(f'{options.verb} "{source}": no such file or directory')
+        expanded.extend(found)
+    return expanded
+
+
+class _Copier:
+    """Copies host trees into the container root with the ownership, mode and filter asked for."""
+
+    def __init__(self, rootfs: str, options: CopyOptions, owner: tuple[int, int], mode: int | None):
+        self.rootfs = rootfs
+        self.options = options
+        self.uid, self.gid = owner
+        self.mode = mode
+
+    def make_directories(self, container_path: str, owner_of_last: bool) -> str:
+        """mkdir -p inside the root; returns the host path of the last directory."""
+        host = self.rootfs
+        parts = [part for part in clean_relative(container_path).split("/") if part]
+        for depth in range(1, len(parts) + 1):
+            host = resolve_in_root(self.rootfs, "/".join(parts[:depth]))
+            if os.path.isdir(host):
+                continue
+            if os.path.lexists(host):
+                raise SourceError(f'{self.options.verb}: "/{"/".join(parts[:depth])}" exists and is not a directory')
+            os.mkdir(host, 0o755)
+            if depth == len(parts) and owner_of_last:
+                os.chown(host, self.uid, self.gid)
+        return host
+
+    def _apply(self, target: str, info: os.stat_result) -> None:
+        mode = self.mode if self.mode is not None else info.st_mode
+        mtime = self.options.timestamp if self.options.timestamp is not None else info.st_mtime
+        apply_metadata(target, self.uid, self.gid, mode, mtime=None if stat.S_ISDIR(info.st_mode) else mtime)
+
+    def copy_entry(self, source: str, target: str) -> None:
+        """Copy one non-directory entry, replacing what is at `target`."""
+        info = os.lstat(source)
+        if os.path.lexists(target):
+            remove_entry(target)
+        if stat.S_ISREG(info.st_mode):
+            shutil.copyfile(source, target, follow_symlinks=False)
+        elif stat.S_ISLNK(info.st_mode):
+            os.symlink(os.readlink(source), target)
+        elif stat.S_ISFIFO(info.st_mode) or stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+            os.mknod(target, info.st_mode, info.st_rdev)
+        else:
+            return
+        self._apply(target, info)
+
+    def copy_tree(self, source: str, relative: str | None, target_dir: str) -> None:
+        """Copy the contents of directory `source` into `target_dir`."""
+        directory_times: list[tuple[str, float]] = []
+        for current, dirnames, filenames in os.walk(source):
+            below = os.path.relpath(current, source)
+            target_current = target_dir if below == "." else os.path.join(target_dir, below)
+            kept_dirs = []
+            for name in sorted(dirnames):
+                entry_source = os.path.join(current, name)
+                entry_relative = self._relative(relative, below, name)
+                excluded = self._excluded(entry_relative)
+                if excluded and not self._must_descend(entry_relative):
+                    continue
+                if os.path.islink(entry_source):
+                    if not excluded:
+                        self.copy_entry(entry_source, os.path.join(target_current, name))
+                    continue
+                entry_target = os.path.join(target_current, name)
+                if not os.path.isdir(entry_target) or os.path.islink(entry_target):
+                    if os.path.lexists(entry_target):
+                        remove_entry(entry_target)
+                    os.mkdir(entry_target, 0o700)
+                info = os.lstat(entry_source)
+                self._apply(entry_target, info)
+                directory_times.append((entry_target, info.st_mtime))
+                kept_dirs.append(name)
+            dirnames[:] = kept_dirs
+            for name in sorted(filenames):
+                if self._excluded(self._relative(relative, below, name)):
+                    continue
+                self.copy_entry(os.path.join(current, name), os.path.join(target_current, name))
+        for directory, mtime in reversed(directory_times):
+            when = self.options.timestamp if self.options.timestamp is not None else mtime
+            os.utime(directory, (when, when), follow_symlinks=False)
+
+    @staticmethod
+    def _relative(base: str | None, below: str, name: str) -> str | None:
+        if base is None:
+            return None
+        parts = [p for p in (base, "" if below == "." else below, name) if p]
+        return "/".join(parts)
+
+    def _excluded(self, relative: str | None) -> bool:
+        return bool(relative and self.options.source_filter and self.options.source_filter.is_excluded(relative))
+
+    def _must_descend(self, relative: str | None) -> bool:
+        return bool(relative and self.options.source_filter and self.options.source_filter.must_descend(relative))
+
+
+def _is_archive(path: str) -> bool:
+    try:
+        return os.path.isfile(path) and tarfile.is_tarfile(path)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _root_of(container: WorkingContainer, name: str) -> Iterator[str]:
+    """The root file system of another container, or else of an image, for --from."""
+    store = container.store
+    other = store.containers.find(name)
+    if other is not None:
+        if other.id == container.id:
+            with container.mounted() as rootfs:
+                yield rootfs
+            return
+        with WorkingContainer.opened(store, other.id) as source_container:
+            with source_container.mounted() as rootfs:
+                yield rootfs
+        return
+    image = store.images.lookup(name)
+    if image.top_layer is None:
+        with tempfile.TemporaryDirectory() as empty:
+            yield empty
+        return
+    with store.driver.read_only_view(image.top_layer) as rootfs:
+        yield rootfs
+
+
+def copy_step(container: WorkingContainer, options: CopyOptions) -> None:
+    """Copy (or, with extract_archives, add) the sources into the container."""
+    if options.from_source is not None:
+        with _root_of(container, options.from_source) as source_root:
+            _copy(container, dataclasses.replace(options, source_root=source_root, from_source=None))
+    else:
+        _copy(container, options)
+
+
+def _copy(container: WorkingContainer, options: CopyOptions) -> None:
+    if not options.sources:
+        raise InvalidArgument(f"{options.verb}: no source given")
+    mode = parse_chmod(options.chmod) if options.chmod else None
+    sources = _expand_sources(options)
+    destination = options.destination
+    if not destination.startswith("/"):
+        destination = os.path.join(container.config.get("WorkingDir") or "/", destination)
+    with container.mounted() as rootfs:
+        owner = resolve_chown(rootfs, options.chown) if options.chown else (0, 0)
+        copier = _Copier(rootfs, options, owner, mode)
+        existing = resolve_in_root(rootfs, destination)
+        into_directory = destination.endswith("/") or os.path.isdir(existing)
+        if len(sources) > 1 and not into_directory:
+            raise SourceError(
+                f'{options.verb} with more than one source: the destination "{options.destination}" '
+                "must be a directory and end with a /"
+            )
+        for source in sources:
+            info = os.stat(source.host_path) if os.path.exists(source.host_path) else os.lstat(source.host_path)
+            if stat.S_ISDIR(info.st_mode):
+                target_dir = copier.make_directories(destination, owner_of_last=True)
+                copier.copy_tree(source.host_path, source.relative, target_dir)
+            elif options.extract_archives and _is_archive(source.host_path):
+                target_dir = copier.make_directories(destination, owner_of_last=True)
+                with open(source.host_path, "rb") as archive:
+                    try:
+                        extract_tar(archive, target_dir, Whiteouts.KEEP_AS_FILES)
+                    except ArchiveError as failure:
+                        raise ArchiveError(f'{options.verb} "{source.host_path}": {failure}') from None
+            elif into_directory:
+                target_dir = copier.make_directories(destination, owner_of_last=True)
+                copier.copy_entry(os.path.realpath(source.host_path), os.path.join(target_dir, source.name))
+            else:
+                parent, name = os.path.split(destination.rstrip("/"))
+                target_dir = copier.make_directories(parent, owner_of_last=False)
+                copier.copy_entry(os.path.realpath(source.host_path), os.path.join(target_dir, name))
+    container.add_history(options.created_by or f"{options.verb} {shlex.join([*options.sources, options.destination])}")
+    container.save()
