@@ -70,7 +70,15 @@ class _Extractor:
         return host
 
     def _create_implied_directory(self, host: str, relative: str) -> None:
-        self.times.remember(os.path.dirname(host))
+        # A symlink may point at a path several levels deep that does not exist yet.
+        missing_ancestors = []
+        ancestor = os.path.dirname(host)
+        while ancestor != self.root and not os.path.lexists(ancestor):
+            missing_ancestors.append(ancestor)
+            ancestor = os.path.dirname(ancestor)
+        self.times.remember(ancestor)
+        for path in reversed(missing_ancestors):
+            os.mkdir(path, 0o755)
         template = None
         if self.lower_view is not None:
             candidate = resolve_in_root(self.lower_view, relative)

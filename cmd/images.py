@@ -5,7 +5,7 @@ from typing import Optional
 import typer
 
 from bb.cmd.common import human_age, human_size, open_store, print_json, print_table, reports_errors, short_id
-from bb.image.reference import parse_reference
+from bb.image.reference import matches_repository_filter, parse_reference
 
 app = typer.Typer()
 
@@ -29,8 +29,9 @@ def images(
     store = open_store(ctx, repair=False)
     records = store.images.list()
     if image is not None:
-        match = store.images.find(image)
-        records = [match] if match is not None else []
+        by_id = store.images.find(image)
+        matching = [r for r in records if any(matches_repository_filter(name, image) for name in r.names)]
+        records = matching or ([by_id] if by_id is not None else [])
     if json_output:
         print_json([
             {"id": r.id, "names": r.names, "digest": r.manifest_digest, "created": r.created, "size": r.size}
@@ -43,7 +44,8 @@ def images(
         return
     rows = []
     for record in records:
-        names = [_repository_and_tag(name) for name in record.names] or [("<none>", "<none>")]
+        shown = [n for n in record.names if image is None or matches_repository_filter(n, image)] or record.names
+        names = [_repository_and_tag(name) for name in shown] or [("<none>", "<none>")]
         for repository, tag in names:
             rows.append([repository, tag, short_id(record.id, not notruncate), human_age(record.created), human_size(record.size)])
     print_table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows, noheading)

@@ -28,6 +28,9 @@ from bb.system.mounts import filesystem_type, is_mounted, mount, mounts_under, u
 # must become (redirected renames, metadata-only copy-ups) stay off.
 MOUNT_FEATURES = "index=off,redirect_dir=off,metacopy=off"
 
+# The lower directory of a container on no image (overlayfs needs one).
+EMPTY_LOWER = ".empty"
+
 _view_counter = itertools.count()
 
 
@@ -40,7 +43,7 @@ class OverlayDriver(Driver):
     def __init__(self, home: str, run_home: str, options: dict[str, str]):
         super().__init__(home, run_home, options)
         ensure_directory(os.path.join(home, "l"))
-        ensure_directory(os.path.join(home, "empty"), 0o755)
+        ensure_directory(os.path.join(home, EMPTY_LOWER), 0o755)
 
     @classmethod
     def check_supported(cls) -> None:
@@ -101,7 +104,7 @@ class OverlayDriver(Driver):
 
     def list_layers(self) -> list[str]:
         """Every layer directory."""
-        return [name for name in os.listdir(self.home) if name not in ("l", "empty") and self.exists(name)]
+        return [name for name in os.listdir(self.home) if name not in ("l", EMPTY_LOWER) and self.exists(name)]
 
     def _mount_options(self, lower: list[str], layer_id: str | None) -> str:
         options = [f"lowerdir={':'.join(lower)}"]
@@ -118,7 +121,7 @@ class OverlayDriver(Driver):
         if is_mounted(merged):
             return merged
         names = self._lower_names(layer_id)[1:]
-        lower = [f"l/{name}" for name in names] or ["empty"]
+        lower = [f"l/{name}" for name in names] or [EMPTY_LOWER]
         mount("overlay", merged, "overlay", self._mount_options(lower, layer_id), cwd=self.home)
         return merged
 

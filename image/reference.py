@@ -89,3 +89,18 @@ def is_qualified(text: str) -> bool:
     """Whether `text` names its registry explicitly."""
     first, _, rest = text.partition("/")
     return bool(rest) and _looks_like_domain(first)
+
+
+def matches_repository_filter(name: str, query: str) -> bool:
+    """Whether stored `name` is what `bb images REPOSITORY[:TAG]` asks for (short names match any registry)."""
+    try:
+        stored = parse_reference(name)
+        wanted = parse_reference(query)
+    except InvalidArgument:
+        return False
+    has_tag = ":" in query.rsplit("/", 1)[-1]
+    if has_tag and stored.tag != wanted.tag:
+        return False
+    if is_qualified(query):
+        return stored.name == wanted.name
+    return stored.repository.removeprefix("library/") == wanted.repository

@@ -32,7 +32,8 @@ class BlobStore:
     def __init__(self, root: str, temp_dir: str):
         self.directory = os.path.join(root, "sha256")
         self.temp_dir = temp_dir
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        for directory in (root, self.directory):
+            os.makedirs(directory, mode=0o700, exist_ok=True)
 
     def path(self, digest: str) -> str:
         """Where the blob with `digest` lives."""

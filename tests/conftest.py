@@ -39,6 +39,7 @@ class BB:
     runroot: Path
     driver: str
     cwd: Path
+    executable: str = BB_EXECUTABLE or "bb"
 
     def env(self) -> dict[str, str]:
         """The environment a bb process of this store gets."""
@@ -51,7 +52,7 @@ class BB:
     def run(self, *args: str, check: bool = True, input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """Run `bb args...`; with check, fail the test on a non-zero exit (showing stderr)."""
         result = subprocess.run(
-            [BB_EXECUTABLE, *args], env=self.env(), cwd=self.cwd, capture_output=True, text=True, input=input, timeout=timeout
+            [self.executable, *args], env=self.env(), cwd=self.cwd, capture_output=True, text=True, input=input, timeout=timeout
         )
         if check and result.returncode != 0:
             raise AssertionError(f"bb {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
@@ -132,3 +133,20 @@ def empty_bb(tmp_path: Path, driver: str):  # type: ignore[no-untyped-def]
     leaked = mounts_below(cli.root.parent)
     unmount_below(cli.root.parent)
     assert not leaked, f"bb left mounts behind: {leaked}"
+
+
+@pytest.fixture
+def empty_store_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Make fresh empty stores on any driver within one test: factory(name, driver) -> BB."""
+    made: list[BB] = []
+
+    def make(name: str, driver: str) -> BB:
+        cli = _new_bb(tmp_path / name, driver)
+        made.append(cli)
+        return cli
+
+    yield make
+    for cli in made:
+        leaked = mounts_below(cli.root.parent)
+        unmount_below(cli.root.parent)
+        assert not leaked, f"bb left mounts behind: {leaked}"

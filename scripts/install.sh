@@ -1,0 +1,25 @@
+#!/bin/sh
+# Install bb and what it needs on Debian (run as root):
+#   scripts/install.sh          runtime: runc, busybox-static, bb in /opt/bb
+#   scripts/install.sh --test   also what the test suite needs
+set -eu
+cd "$(dirname "$0")/.."
+
+packages="python3 python3-venv runc busybox-static mount util-linux e2fsprogs ca-certificates"
+extras=""
+if [ "${1:-}" = "--test" ]; then
+    # the devicemapper tests boot a Debian kernel with dm-thin under QEMU (scripts/vm)
+    packages="$packages qemu-system-x86 cpio kmod dmsetup thin-provisioning-tools xfsprogs"
+    extras="[test]"
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $packages >/dev/null
+
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+    echo "bb needs Python >= 3.11 (found $(python3 --version))" >&2; exit 1; }
+[ -x /opt/bb/bin/pip ] || python3 -m venv /opt/bb
+/opt/bb/bin/pip install -q -e ".$extras"
+ln -sf /opt/bb/bin/bb /usr/local/bin/bb
+[ -e /etc/bb/storage.toml ] || install -D -m 0644 etc/storage.toml /etc/bb/storage.toml
+echo "bb installed: $(command -v bb)"

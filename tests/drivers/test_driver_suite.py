@@ -1,0 +1,210 @@
+"""The shared driver suite: every storage driver must pass it (graphtest's counterpart)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import tarfile
+from pathlib import Path
+
+import pytest
+
+import bb.drivers  # noqa: F401  (registers the drivers)
+from bb.archive.changes import ChangeKind
+from bb.archive.layer_tar import write_layer_tar
+from bb.drivers.base import driver_class
+
+SUITE_DRIVERS = os.environ.get("BB_TEST_DRIVERS", "overlay,vfs").split(",")
+
+
+def tree_summary(root: str) -> dict[str, tuple]:
+    """Everything a layer must preserve about each entry below `root`."""
+    summary = {}
+    for current, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(current, name)
+            info = os.lstat(path)
+            relative = os.path.relpath(path, root)
+            if relative == "lost+found":
+                continue
+            kind = stat.S_IFMT(info.st_mode)
+            detail: object = None
+            if stat.S_ISREG(info.st_mode):
+                detail = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            elif stat.S_ISLNK(info.st_mode):
+                detail = os.readlink(path)
+            elif stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+                detail = info.st_rdev
+            xattrs = {n: os.getxattr(path, n, follow_symlinks=False) for n in os.listxattr(path, follow_symlinks=False)
+                      if n.startswith("user.")}
+            mtime = None if stat.S_ISDIR(info.st_mode) or stat.S_ISLNK(info.st_mode) else int(info.st_mtime)
+            summary[relative] = (kind, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid, detail, mtime, xattrs)
+    return summary
+
+
+def layer_tar(entries: list[tuple]) -> io.BytesIO:
+    """A tar from (name, type, content/linkname, mode) tuples."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, kind, payload, mode in entries:
+            info = tarfile.TarInfo(name)
+            info.mode, info.mtime, info.type = mode, 1_700_000_000, kind
+            data = None
+            if kind == tarfile.REGTYPE:
+                data = io.BytesIO(payload)
+                info.size = len(payload)
+            elif kind in (tarfile.SYMTYPE, tarfile.LNKTYPE):
+                info.linkname = payload
+            tar.addfile(info, data)
+    buffer.seek(0)
+    return buffer
+
+
+BASE = [
+    ("etc/", tarfile.DIRTYPE, None, 0o755),
+    ("etc/passwd", tarfile.REGTYPE, b"root:x:0:0::/root:/bin/sh\n", 0o644),
+    ("etc/hostname", tarfile.REGTYPE, b"base\n", 0o644),
+    ("bin/", tarfile.DIRTYPE, None, 0o755),
+    ("bin/tool", tarfile.REGTYPE, b"#!/bin/sh\necho tool\n", 0o755),
+    ("bin/alias", tarfile.SYMTYPE, "tool", 0o777),
+    ("bin/hard", tarfile.LNKTYPE, "bin/tool", 0o755),
+    ("data/", tarfile.DIRTYPE, None, 0o700),
+    ("data/a", tarfile.REGTYPE, b"a", 0o600),
+    ("data/sub/", tarfile.DIRTYPE, None, 0o755),
+    ("data/sub/b", tarfile.REGTYPE, b"b", 0o644),
+    ("gone/", tarfile.DIRTYPE, None, 0o755),
+    ("gone/x", tarfile.REGTYPE, b"x", 0o644),
+]
+
+
+@pytest.fixture(params=SUITE_DRIVERS)
+def driver(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A fresh driver instance of each kind."""
+    cls = driver_class(request.param)
+    cls.check_supported()
+    home, run_home = tmp_path / "driver-home", tmp_path / "driver-run"
+    home.mkdir()
+    run_home.mkdir()
+    options = dict(item.split("=", 1) for item in filter(None, os.environ.get("BB_TEST_DRIVER_OPTS", "").split(" ")))
+    instance = cls(str(home), str(run_home), options if request.param == "devicemapper" else {})
+    yield instance
+    for layer_id in instance.list_layers():
+        instance.remove(layer_id)
+    instance.cleanup()
+
+
+def make_base(driver) -> str:  # type: ignore[no-untyped-def]
+    driver.create("base", None)
+    driver.apply_diff("base", None, layer_tar(BASE))
+    return "base"
+
+
+def test_create_empty_layer(driver):
+    driver.create("empty", None)
+    assert driver.exists("empty")
+    assert "empty" in driver.list_layers()
+    with driver.read_only_view("empty") as view:
+        assert tree_summary(view) == {}
+
+
+def test_apply_diff_then_read(driver):
+    make_base(driver)
+    with driver.read_only_view("base") as view:
+        tree = tree_summary(view)
+        assert Path(view, "bin/tool").read_bytes() == b"#!/bin/sh\necho tool\n"
+        assert os.readlink(os.path.join(view, "bin/alias")) == "tool"
+        assert os.stat(os.path.join(view, "bin/hard")).st_ino == os.stat(os.path.join(view, "bin/tool")).st_ino
+    assert tree["data"][1] == 0o700
+    assert tree["data/a"][1] == 0o600
+
+
+def test_snapshot_sees_parent_and_stays_separate(driver):
+    make_base(driver)
+    driver.create("ctr", "base", writable=True)
+    root = driver.mount("ctr")
+    try:
+        assert Path(root, "etc/hostname").read_text() == "base\n"
+        Path(root, "etc/hostname").write_text("changed\n")
+    finally:
+        driver.unmount("ctr")
+    with driver.read_only_view("base") as view:
+        assert Path(view, "etc/hostname").read_text() == "base\n"
+
+
+def test_changes_and_round_trip(driver, tmp_path):
+    make_base(driver)
+    driver.create("ctr", "base", writable=True)
+    root = driver.mount("ctr")
+    try:
+        Path(root, "etc/hostname").write_text("changed\n")
+        Path(root, "etc/new").write_text("new\n")
+        os.unlink(os.path.join(root, "bin/alias"))
+        import shutil
+
+        shutil.rmtree(os.path.join(root, "gone"))
+        # delete and recreate a directory: overlay makes it opaque
+        shutil.rmtree(os.path.join(root, "data"))
+        os.makedirs(os.path.join(root, "data/fresh"))
+        Path(root, "data/fresh/c").write_text("c")
+        os.setxattr(os.path.join(root, "etc/new"), "user.note", b"kept")
+        expected = tree_summary(root)
+        with driver.changes("ctr", "base") as (content_root, changes):
+            kinds = {change.path: change.kind for change in changes}
+            blob = tmp_path / "layer.tar"
+            with open(blob, "wb") as output:
+                write_layer_tar(output, content_root, changes)
+    finally:
+        driver.unmount("ctr")
+    assert kinds["etc/hostname"] is ChangeKind.MODIFY
+    assert kinds["etc/new"] is ChangeKind.ADD
+    assert kinds["bin/alias"] is ChangeKind.DELETE
+    assert kinds["gone"] is ChangeKind.DELETE
+    assert kinds["data/a"] is ChangeKind.DELETE and kinds["data/sub"] is ChangeKind.DELETE
+    assert kinds["data/fresh/c"] is ChangeKind.ADD
+    assert "etc/passwd" not in kinds and "bin/tool" not in kinds
+    names = tarfile.open(blob).getnames()
+    assert "bin/.wh.alias" in names and ".wh.gone" in names and "data/.wh.a" in names
+    driver.create("copy", "base")
+    with open(blob, "rb") as layer:
+        driver.apply_diff("copy", "base", layer)
+    with driver.read_only_view("copy") as view:
+        assert tree_summary(view) == expected
+
+
+def test_apply_opaque_whiteout(driver):
+    make_base(driver)
+    driver.create("upper", "base")
+    driver.apply_diff("upper", "base", layer_tar([
+        ("data/", tarfile.DIRTYPE, None, 0o755),
+        ("data/.wh..wh..opq", tarfile.REGTYPE, b"", 0o644),
+        ("data/only", tarfile.REGTYPE, b"only", 0o644),
+        ("etc/.wh.hostname", tarfile.REGTYPE, b"", 0o644),
+    ]))
+    with driver.read_only_view("upper") as view:
+        tree = tree_summary(view)
+    assert "data/only" in tree and "data/a" not in tree and "data/sub" not in tree
+    assert "etc/hostname" not in tree and "etc/passwd" in tree
+
+
+def test_changes_of_untouched_container_are_empty(driver):
+    make_base(driver)
+    driver.create("ctr", "base", writable=True)
+    driver.mount("ctr")
+    try:
+        with driver.changes("ctr", "base") as (_, changes):
+            assert changes == []
+    finally:
+        driver.unmount("ctr")
+
+
+def test_remove(driver):
+    make_base(driver)
+    driver.create("ctr", "base", writable=True)
+    driver.mount("ctr")
+    driver.remove("ctr")
+    assert not driver.exists("ctr")
+    assert "ctr" not in driver.list_layers()
+    assert driver.exists("base")
+    driver.remove("ctr")  # removing twice is not an error

@@ -1,0 +1,56 @@
+"""A kill -9 at any point of a commit leaves nothing half-made once the next bb has run."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from bb.system.mounts import mounts_under
+
+
+def store_is_consistent(bb):
+    root = bb.root
+    layer_files = os.listdir(root / "layers")
+    assert not [name for name in layer_files if name.endswith(".incomplete")]
+    assert os.listdir(root / "tmp") == []
+    layers = {name[:-5] for name in layer_files if name.endswith(".json")}
+    referenced_blobs = set()
+    for record_file in os.listdir(root / "images"):
+        if not record_file.endswith(".json"):
+            continue
+        image = json.loads((root / "images" / record_file).read_text())
+        assert set(image["layers"]) <= layers
+        referenced_blobs |= {image["manifest_digest"].split(":")[1], image["id"]}
+    for layer in layers:
+        record = json.loads((root / "layers" / f"{layer}.json").read_text())
+        referenced_blobs.add(record["diff_id"].split(":")[1])
+    assert set(os.listdir(root / "blobs" / "sha256")) == referenced_blobs
+    assert not [m for m in mounts_under(str(root)) if "/merged" in m or "/views/" in m]
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.6, 0.9])
+def test_kill_during_commit(bb, delay):
+    ctr = bb("from", "busybox")
+    bb("run", ctr, "--", "sh", "-c", "dd if=/dev/urandom of=/big bs=1M count=100 2>/dev/null; mkdir -p /d; touch /d/a /d/b")
+    images_before = set(bb("images", "-q", "--notruncate").split())
+    process = subprocess.Popen([bb.executable, "commit", ctr, "crashed"], env=bb.env(), cwd=bb.cwd,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    images_after = set(bb("images", "-q", "--notruncate").split())
+    new = images_after - images_before
+    if new:  # the commit got to its end: the image must be whole
+        (image_id,) = new
+        assert bb("inspect", "--format", "{{.Names}}", image_id) == '["localhost/crashed:latest"]'
+    bb("containers")  # read-only commands work at once
+    bb("from", "scratch")  # the first writing command repairs
+    store_is_consistent(bb)
+    image = bb("commit", ctr, "crashed")
+    other = bb("from", "crashed")
+    assert bb("run", other, "--", "sh", "-c", "ls /d") == "a\nb"
+    assert bb("run", other, "--", "stat", "-c", "%s", "/big") == str(100 * 1024 * 1024)
+    assert image in bb("images", "-q", "--notruncate")

@@ -1,0 +1,128 @@
+"""Layer tars: deterministic writing, safe extraction of hostile archives."""
+
+import io
+import os
+import tarfile
+
+import pytest
+
+from bb.archive.changes import Change, ChangeKind, tree_changes
+from bb.archive.extract import Whiteouts, extract_tar
+from bb.archive.layer_tar import write_layer_tar
+from bb.archive.securejoin import clean_relative, resolve_in_root
+from bb.errors import ArchiveError
+
+
+def test_resolve_in_root_clamps_symlinks(tmp_path):
+    root = tmp_path / "root"
+    (root / "usr" / "lib").mkdir(parents=True)
+    os.symlink("usr/lib", root / "lib")
+    os.symlink("/../../../etc", root / "escape")
+    os.symlink("../../..", root / "usr" / "up")
+    assert resolve_in_root(str(root), "lib/x") == str(root / "usr" / "lib" / "x")
+    assert resolve_in_root(str(root), "/escape/passwd") == str(root / "etc" / "passwd")
+    assert resolve_in_root(str(root), "usr/up/etc") == str(root / "etc")
+    assert resolve_in_root(str(root), "lib", follow_final=False) == str(root / "lib")
+    os.symlink("loop", root / "loop")
+    with pytest.raises(ArchiveError, match="too many levels"):
+        resolve_in_root(str(root), "loop/x")
+
+
+def test_clean_relative():
+    assert clean_relative("/a/./b//c/") == "a/b/c"
+    with pytest.raises(ArchiveError):
+        clean_relative("a/../../b")
+
+
+def make_tar(*members):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    buffer.seek(0)
+    return buffer
+
+
+def entry(name, kind=tarfile.REGTYPE, data=b"", linkname=""):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, linkname
+    if kind == tarfile.REGTYPE:
+        info.size = len(data)
+    return info, data if kind == tarfile.REGTYPE else None
+
+
+@pytest.mark.parametrize("members", [
+    [entry("../outside", data=b"x")],
+    [entry("a/../../outside", data=b"x")],
+    [entry("link", tarfile.LNKTYPE, linkname="../../etc/passwd")],
+])
+def test_hostile_entries_are_refused(tmp_path, members):
+    root = tmp_path / "root"
+    root.mkdir()
+    with pytest.raises(ArchiveError):
+        extract_tar(make_tar(*members), str(root), Whiteouts.APPLY)
+    assert not (tmp_path / "outside").exists()
+
+
+def test_absolute_names_and_symlinks_stay_inside(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    members = [
+        entry("/abs", data=b"abs"),
+        entry("out", tarfile.SYMTYPE, linkname=str(outside)),
+        entry("out/written", data=b"through the link"),
+    ]
+    extract_tar(make_tar(*members), str(root), Whiteouts.APPLY)
+    assert (root / "abs").read_bytes() == b"abs"
+    assert not (outside / "written").exists()
+    assert (root / str(outside).lstrip("/") / "written").read_bytes() == b"through the link"
+
+
+def test_overlay_xattrs_from_tar_are_dropped(tmp_path):
+    info, data = entry("d", tarfile.DIRTYPE)
+    info.pax_headers = {"SCHILY.xattr.trusted.overlay.opaque": "y", "SCHILY.xattr.user.ok": "1"}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.addfile(info)
+    buffer.seek(0)
+    root = tmp_path / "root"
+    root.mkdir()
+    extract_tar(buffer, str(root), Whiteouts.OVERLAY)
+    assert "trusted.overlay.opaque" not in os.listxattr(root / "d")
+    assert os.getxattr(root / "d", "user.ok") == b"1"
+
+
+def test_writer_is_deterministic_and_adds_ancestors(tmp_path):
+    root = tmp_path / "tree"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "b" / "file").write_text("content")
+    os.link(root / "a" / "b" / "file", root / "a" / "hardlink")
+    changes = [Change("a/b/file", ChangeKind.ADD), Change("a/hardlink", ChangeKind.ADD), Change("gone", ChangeKind.DELETE)]
+    outputs = []
+    for _ in range(2):
+        buffer = io.BytesIO()
+        write_layer_tar(buffer, str(root), changes)
+        outputs.append(buffer.getvalue())
+    assert outputs[0] == outputs[1]
+    tar = tarfile.open(fileobj=io.BytesIO(outputs[0]))
+    members = tar.getmembers()
+    assert [m.name for m in members] == ["a", "a/b", "a/b/file", "a/hardlink", ".wh.gone"]
+    assert members[3].islnk() and members[3].linkname == "a/b/file"
+    assert all(m.uname == "" for m in members)
+
+
+def test_tree_changes_naive(tmp_path):
+    parent, child = tmp_path / "parent", tmp_path / "child"
+    for root in (parent, child):
+        (root / "same").mkdir(parents=True)
+        (root / "same" / "f").write_text("f")
+        os.utime(root / "same" / "f", (1, 1))
+        os.utime(root / "same", (1, 1))
+    (parent / "deleted").write_text("x")
+    (child / "added").write_text("y")
+    os.chmod(child / "same" / "f", 0o600)
+    os.utime(child / "same" / "f", (1, 1))
+    changes = {c.path: c.kind for c in tree_changes(str(child), str(parent))}
+    assert changes == {"added": ChangeKind.ADD, "deleted": ChangeKind.DELETE, "same/f": ChangeKind.MODIFY}

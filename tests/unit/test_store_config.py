@@ -1,0 +1,42 @@
+"""Reading /etc/bb/storage.toml and the flags that override it."""
+
+import pytest
+
+from bb.errors import InvalidArgument
+from bb.store.config import load_store_options
+
+
+def test_defaults_without_file(tmp_path, monkeypatch):
+    monkeypatch.setattr("bb.store.config.DEFAULT_CONFIG_PATH", str(tmp_path / "absent.toml"))
+    options = load_store_options()
+    assert (options.graph_root, options.run_root, options.driver) == ("/var/lib/bb", "/run/bb", None)
+
+
+def test_file_tables_and_flags(tmp_path):
+    config = tmp_path / "storage.toml"
+    config.write_text(
+        '[storage]\ndriver = "devicemapper"\ngraphroot = "/g"\nrunroot = "/r"\n'
+        '[storage.options]\n"overlay.mountopt" = "nodev"\n'
+        '[storage.options.thinpool]\nbasesize = "20G"\nfs = "xfs"\n'
+    )
+    options = load_store_options(str(config), storage_opts=["dm.basesize=30G"])
+    assert options.driver == "devicemapper" and options.graph_root == "/g"
+    assert options.options_for("devicemapper") == {"dm.basesize": "30G", "dm.fs": "xfs"}
+    assert options.options_for("overlay") == {"overlay.mountopt": "nodev", "dm.basesize": "30G"}
+    flagged = load_store_options(str(config), graph_root="/other", driver="vfs")
+    assert flagged.graph_root == "/other" and flagged.driver == "vfs"
+
+
+def test_bad_input(tmp_path):
+    with pytest.raises(InvalidArgument, match="--storage-opt"):
+        load_store_options(str(tmp_path / "x.toml") if False else None, storage_opts=["novalue"])
+    with pytest.raises(InvalidArgument, match="no such file"):
+        load_store_options(str(tmp_path / "missing.toml"))
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[storage\n")
+    with pytest.raises(InvalidArgument, match="broken.toml"):
+        load_store_options(str(broken))
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("[storage.options.zfs]\nx = 1\n")
+    with pytest.raises(InvalidArgument, match="storage.options.zfs"):
+        load_store_options(str(unknown))
