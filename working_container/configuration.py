@@ -12,7 +12,7 @@ import re
 import shlex
 import signal
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from bb.errors import InvalidArgument
 from bb.image.config import parse_duration
@@ -70,37 +70,40 @@ def _set_mapping(mapping: dict[str, str], entries: list[str], flag: str) -> None
             mapping[key] = value
 
 
+def _set_members(config: dict[str, Any], key: str, values: list[str], member: Callable[[str], str]) -> None:
+    """Add members to a set-like config map ({"x": {}}); `VALUE-` removes; `member` validates and normalises."""
+    members = config.setdefault(key, {})
+    for value in values:
+        remove = value.endswith("-")
+        name = member(value[:-1] if remove else value)
+        if remove:
+            members.pop(name, None)
+        else:
+            members[name] = {}
+    if not members:
+        del config[key]
+
+
 def set_ports(config: dict[str, Any], ports: list[str]) -> None:
     """Expose `PORT[/PROTO]` (tcp by default); `PORT-` stops exposing it."""
-    exposed = config.setdefault("ExposedPorts", {})
-    for port in ports:
-        remove = port.endswith("-")
-        spec = port[:-1] if remove else port
+
+    def port_key(spec: str) -> str:
         if not _PORT.fullmatch(spec):
-            raise InvalidArgument(f'--port "{port}": expected PORT[/tcp|udp|sctp]')
-        key = spec if "/" in spec else spec + "/tcp"
-        if remove:
-            exposed.pop(key, None)
-        else:
-            exposed[key] = {}
-    if not exposed:
-        del config["ExposedPorts"]
+            raise InvalidArgument(f'--port "{spec}": expected PORT[/tcp|udp|sctp]')
+        return spec if "/" in spec else spec + "/tcp"
+
+    _set_members(config, "ExposedPorts", ports, port_key)
 
 
 def set_volumes(config: dict[str, Any], volumes: list[str]) -> None:
     """Declare volume paths; `PATH-` removes one."""
-    declared = config.setdefault("Volumes", {})
-    for volume in volumes:
-        remove = volume.endswith("-")
-        path = volume[:-1] if remove else volume
+
+    def volume_path(path: str) -> str:
         if not path.startswith("/"):
-            raise InvalidArgument(f'--volume "{volume}": must be an absolute path')
-        if remove:
-            declared.pop(path, None)
-        else:
-            declared[path] = {}
-    if not declared:
-        del config["Volumes"]
+            raise InvalidArgument(f'--volume "{path}": must be an absolute path')
+        return path
+
+    _set_members(config, "Volumes", volumes, volume_path)
 
 
 def parse_command(value: str, flag: str, shell: list[str] | None) -> list[str] | None:
