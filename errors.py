@@ -116,3 +116,21 @@ class ArchiveError(BBError):
 
 class SourceError(BBError):
     """A copy/add source is missing or outside its context."""
+
+
+class DockerfileError(BBError):
+    """A Dockerfile (or .dockerignore) is malformed; names the file and line."""
+
+    def __init__(self, path: str, line: int, message: str):
+        super().__init__(f"{path}:{line}: {message}" if line else f"{path}: {message}")
+        self.path = path
+        self.line = line
+        self.message = message
+
+
+class BuildStepFailed(BBError):
+    """A build step failed; carries the failing step's exit status."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.exit_code = status

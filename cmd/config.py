@@ -5,7 +5,8 @@ from typing import List, Optional
 import typer
 
 from bb.cmd.common import open_store, reports_errors
-from bb.working_container.configuration import ConfigOptions, HealthcheckOptions, apply_config
+from bb.image.healthcheck import HealthcheckOptions
+from bb.working_container.configuration import ConfigOptions, apply_config
 from bb.working_container.container import WorkingContainer
 
 app = typer.Typer()

@@ -16,6 +16,8 @@ from bb.errors import EXIT_FAILURE
 # verb -> module in bb.cmd defining `app`, a Typer with that one command
 VERBS = {
     "add": "add",
+    "build": "build",
+    "bud": "build",
     "commit": "commit",
     "config": "config",
     "containers": "containers",

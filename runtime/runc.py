@@ -24,14 +24,16 @@ def bundle_directory(run_root: str) -> Iterator[str]:
         shutil.rmtree(bundle, ignore_errors=True)
 
 
-def run_bundle(run_root: str, bundle: str, spec: dict[str, Any]) -> int:
-    """Run `spec` from `bundle` with runc, attached to our stdio; return the exit status."""
+def run_bundle(run_root: str, bundle: str, spec: dict[str, Any], discard_output: bool = False) -> int:
+    """Run `spec` from `bundle` with runc, attached to our stdio (or /dev/null); return the exit status."""
     runc_root = os.path.join(run_root, "runc")
     container_id = os.path.basename(bundle)
     with open(os.path.join(bundle, "config.json"), "w", encoding="utf-8") as config:
         json.dump(spec, config)
     try:
-        return run_tool_foreground("runc", "--root", runc_root, "run", "--bundle", bundle, container_id)
+        return run_tool_foreground(
+            "runc", "--root", runc_root, "run", "--bundle", bundle, container_id, discard_output=discard_output
+        )
     finally:
         with contextlib.suppress(ToolFailed):
             run_tool("runc", "--root", runc_root, "delete", "--force", container_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from typing import Any
 
@@ -47,13 +48,16 @@ def run_tool(tool: str, *args: str, cwd: str | None = None, input: str | None = 
         raise ToolFailed([tool, *args], failure.exit_code, stderr) from None
 
 
-def run_tool_foreground(tool: str, *args: str, cwd: str | None = None) -> int:
-    """Run `tool args...` attached to this process's stdin/stdout/stderr; return its exit status."""
+def run_tool_foreground(tool: str, *args: str, cwd: str | None = None, discard_output: bool = False) -> int:
+    """Run `tool args...` attached to our stdin/stdout/stderr (output to /dev/null if asked); return its status."""
     command = _command(tool)
     import sh
 
     try:
-        command(*args, _cwd=cwd, _fg=True)
+        if discard_output:
+            command(*args, _cwd=cwd, _out=os.devnull, _err=os.devnull, _in=None)
+        else:
+            command(*args, _cwd=cwd, _fg=True)
     except sh.ErrorReturnCode as failure:
         # a process killed by signal N is reported as -N; shells say 128 + N
         return failure.exit_code if failure.exit_code > 0 else 128 - failure.exit_code

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from bb.errors import InvalidArgument
-from bb.image.config import parse_duration
+from bb.image.healthcheck import HealthcheckOptions, healthcheck_config
 from bb.working_container.container import WorkingContainer
 
 _PORT = re.compile(r"\d{1,5}(-\d{1,5})?(/(tcp|udp|sctp))?")
@@ -84,23 +84,23 @@ def _set_members(config: dict[str, Any], key: str, values: list[str], member: Ca
         del config[key]
 
 
-def set_ports(config: dict[str, Any], ports: list[str]) -> None:
+def set_ports(config: dict[str, Any], ports: list[str], flag: str = "--port") -> None:
     """Expose `PORT[/PROTO]` (tcp by default); `PORT-` stops exposing it."""
 
     def port_key(spec: str) -> str:
         if not _PORT.fullmatch(spec):
-            raise InvalidArgument(f'--port "{spec}": expected PORT[/tcp|udp|sctp]')
+            raise InvalidArgument(f'{flag} "{spec}": expected PORT[/tcp|udp|sctp]')
         return spec if "/" in spec else spec + "/tcp"
 
     _set_members(config, "ExposedPorts", ports, port_key)
 
 
-def set_volumes(config: dict[str, Any], volumes: list[str]) -> None:
+def set_volumes(config: dict[str, Any], volumes: list[str], flag: str = "--volume") -> None:
     """Declare volume paths; `PATH-` removes one."""
 
     def volume_path(path: str) -> str:
         if not path.startswith("/"):
-            raise InvalidArgument(f'--volume "{path}": must be an absolute path')
+            raise InvalidArgument(f'{flag} "{path}": must be an absolute path')
         return path
 
     _set_members(config, "Volumes", volumes, volume_path)
@@ -126,56 +126,14 @@ def parse_command(value: str, flag: str, shell: list[str] | None) -> list[str] |
         raise InvalidArgument(f'{flag} "{value}": {failure}') from None
 
 
-def check_stop_signal(value: str) -> str:
+def check_stop_signal(value: str, flag: str = "--stop-signal") -> str:
     """A signal name (SIGTERM, TERM) or number."""
     if value.isdigit() and 0 < int(value) < 65:
         return value
     name = value.upper() if value.upper().startswith("SIG") else "SIG" + value.upper()
     if name in signal.Signals.__members__ or re.fullmatch(r"SIGRTM(IN|AX)([+-]\d+)?", name):
         return value
-    raise InvalidArgument(f'--stop-signal "{value}": unknown signal')
-
-
-@dataclass
-class HealthcheckOptions:
-    """HEALTHCHECK / --healthcheck and its timing flags."""
-
-    test: str
-    interval: str | None = None
-    timeout: str | None = None
-    start_period: str | None = None
-    start_interval: str | None = None
-    retries: int | None = None
-
-
-def healthcheck(options: HealthcheckOptions) -> dict[str, Any]:
-    """Docker's Healthcheck document; `NONE` disables an inherited check."""
-    if options.test.strip().upper() == "NONE":
-        return {"Test": ["NONE"]}
-    command = parse_command(options.test, "--healthcheck", None)
-    if not command:
-        raise InvalidArgument("--healthcheck: missing command")
-    stripped = options.test.strip()
-    if stripped.startswith("[") and command and command[0] in ("CMD", "CMD-SHELL", "NONE"):
-        test = command
-    elif stripped.startswith("["):
-        test = ["CMD", *command]
-    else:
-        test = ["CMD-SHELL", options.test]
-    check: dict[str, Any] = {"Test": test}
-    for key, value, flag in (
-        ("Interval", options.interval, "--healthcheck-interval"),
-        ("Timeout", options.timeout, "--healthcheck-timeout"),
-        ("StartPeriod", options.start_period, "--healthcheck-start-period"),
-        ("StartInterval", options.start_interval, "--healthcheck-start-interval"),
-    ):
-        if value:
-            check[key] = parse_duration(value, flag)
-    if options.retries is not None:
-        if options.retries < 0:
-            raise InvalidArgument("--healthcheck-retries must not be negative")
-        check["Retries"] = options.retries
-    return check
+    raise InvalidArgument(f'{flag} "{value}": unknown signal')
 
 
 @dataclass
@@ -229,7 +187,7 @@ def apply_config(container: WorkingContainer, options: ConfigOptions) -> None:
     if options.author is not None:
         _set_or_clear(image_config, "author", options.author or None)
     if options.healthcheck is not None:
-        config["Healthcheck"] = healthcheck(options.healthcheck)
+        config["Healthcheck"] = healthcheck_config(options.healthcheck)
     if options.onbuild:
         config["OnBuild"] = [*(config.get("OnBuild") or []), *options.onbuild]
     if options.arch is not None:

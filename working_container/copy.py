@@ -96,7 +96,9 @@ def _lookup_id(rootfs: str, table: str, name: str, flag_value: str) -> int:
 
 
 @dataclass
-class _Source:
+class Source:
+    """One copy source after globbing: where it is on the host and what it was called."""
+
     host_path: str
     #: the path relative to the source root (for filters), None for plain host paths
     relative: str | None
@@ -104,21 +106,24 @@ class _Source:
     name: str
 
 
-def _expand_sources(options: CopyOptions) -> list[_Source]:
+def expand_sources(options: CopyOptions) -> list[Source]:
     """Resolve, glob and check every source."""
-    expanded: list[_Source] = []
+    expanded: list[Source] = []
     for source in options.sources:
         if source.startswith(URL_PREFIXES):
             raise SourceError(f'{options.verb} "{source}": remote sources are not supported; download the file into the context first')
         if options.source_root is None:
             matches = sorted(glob.glob(source, include_hidden=True)) if GLOB_CHARACTERS & set(source) else [source]
             found = [
-                _Source(os.path.abspath(match), None, os.path.basename(os.path.abspath(match)))
+                Source(os.path.abspath(match), None, os.path.basename(os.path.abspath(match)))
                 for match in matches
                 if os.path.lexists(match)
             ]
         else:
-            relative = clean_relative(source)
+            try:
+                relative = clean_relative(source)
+            except ArchiveError:
+                raise SourceError(f'{options.verb} "{source}": outside the build context') from None
             if GLOB_CHARACTERS & set(relative):
                 matches = sorted(glob.glob(relative, root_dir=options.source_root, include_hidden=True))
             else:
@@ -127,7 +132,7 @@ def _expand_sources(options: CopyOptions) -> list[_Source]:
             for match in matches:
                 host = resolve_in_root(options.source_root, match)
                 if os.path.lexists(host):
-                    found.append(_Source(host, clean_relative(match), os.path.basename(clean_relative(match))))
+                    found.append(Source(host, clean_relative(match), os.path.basename(clean_relative(match))))
             if options.source_filter is not None:
                 found = [s for s in found if not (s.relative and options.source_filter.is_excluded(s.relative))]
         if not found:
@@ -272,7 +277,7 @@ def _copy(container: WorkingContainer, options: CopyOptions) -> None:
     if not options.sources:
         raise InvalidArgument(f"{options.verb}: no source given")
     mode = parse_chmod(options.chmod) if options.chmod else None
-    sources = _expand_sources(options)
+    sources = expand_sources(options)
     destination = options.destination
     if not destination.startswith("/"):
         destination = os.path.join(container.config.get("WorkingDir") or "/", destination)

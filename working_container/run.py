@@ -34,6 +34,8 @@ class RunOptions:
     cap_add: list[str] = field(default_factory=list)
     volumes: list[str] = field(default_factory=list)
     created_by: str | None = None
+    #: send the command's output to /dev/null (quiet builds)
+    discard_output: bool = False
 
 
 def parse_volume(spec: str) -> dict[str, Any]:
@@ -92,7 +94,7 @@ def check_command(rootfs: str, command: str, env: list[str], cwd: str) -> None:
     raise CommandNotFound(command)
 
 
-def _make_directory(rootfs: str, path: str) -> None:
+def make_directory(rootfs: str, path: str) -> None:
     """mkdir -p inside the container's root (symlinks resolved within it)."""
     walked = ""
     for part in clean_relative(path).split("/"):
@@ -162,7 +164,7 @@ def run_step(container: WorkingContainer, options: RunOptions) -> None:
         user = resolve_user(rootfs, options.user or config.get("User") or "")
         env = _environment(config, options.env, user.home, options.terminal)
         cwd = "/" + clean_relative(options.workingdir or config.get("WorkingDir") or "/")
-        _make_directory(rootfs, cwd)
+        make_directory(rootfs, cwd)
         check_command(rootfs, options.command[0], env, cwd)
         with bundle_directory(container.store.run_root) as bundle:
             mounts = [dict(mount) for mount in BASE_MOUNTS]
@@ -184,7 +186,7 @@ def run_step(container: WorkingContainer, options: RunOptions) -> None:
             )
             spec = runtime_spec(rootfs, process, container.id[:12], mounts)
             with _temporary_mount_targets(rootfs, mounts):
-                status = run_bundle(container.store.run_root, bundle, spec)
+                status = run_bundle(container.store.run_root, bundle, spec, options.discard_output)
     if status != 0:
         raise RunFailed(f"running `{shlex.join(options.command)}`: exit status {status}", status)
     container.add_history(options.created_by or shlex.join(options.command))

@@ -1,0 +1,68 @@
+"""bb build (also `bb bud`): build an image from a Dockerfile."""
+
+from typing import List, Optional
+
+import typer
+
+from bb.build.executor import Build, BuildOptions, parse_build_args, parse_build_static
+from bb.cmd.common import open_store, reports_errors
+from bb.system.atomic import write_atomic
+
+app = typer.Typer()
+
+
+@app.command("build")
+@reports_errors
+def build(
+    ctx: typer.Context,
+    context: str = typer.Argument(".", help="Build context directory."),
+    file: Optional[str] = typer.Option(None, "-f", "--file", help="Dockerfile (default CONTEXT/Dockerfile)."),
+    tag: List[str] = typer.Option([], "-t", "--tag", help="Name the image NAME[:TAG] (repeatable)."),
+    build_arg: List[str] = typer.Option([], "--build-arg", help="Build argument NAME=VALUE (repeatable)."),
+    target: Optional[str] = typer.Option(None, "--target", help="Build up to this stage."),
+    iidfile: Optional[str] = typer.Option(None, "--iidfile", help="Write the image ID to this file."),
+    cap_add: List[str] = typer.Option([], "--cap-add", help="Add a capability to RUN steps (repeatable)."),
+    proxy: bool = typer.Option(True, "--proxy/--no-proxy", help="Pass the caller's *_proxy variables to RUN steps."),
+    build_static: Optional[str] = typer.Option(
+        None, "--build-static", help="build-time='YYYY-MM-DD HH:MM:SS': reproducible image ID."
+    ),
+    timestamp: Optional[int] = typer.Option(None, "--timestamp", help="Fixed created time and mtimes (epoch seconds)."),
+    layers: bool = typer.Option(False, "--layers", help="Commit every step and reuse unchanged ones (layer cache)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not reuse cached steps."),
+    remove: bool = typer.Option(True, "--rm/--no-rm", help="Remove intermediate containers."),
+    output: List[str] = typer.Option([], "-o", "--output", help="Also write the image to this destination."),
+    image_format: str = typer.Option("oci", "--format", help="Manifest format: oci or docker."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image ID."),
+    keep_failed: bool = typer.Option(False, "--keep-failed", help="Keep the failing stage's container for debugging."),
+    pull: str = typer.Option("missing", "--pull", help="Pull base images: always, missing or never."),
+) -> None:
+    """Build an image from a Dockerfile and the CONTEXT directory; print its ID last."""
+    if build_static is not None and timestamp is not None:
+        raise typer.BadParameter("give --build-static or --timestamp, not both")
+    options = BuildOptions(
+        context_dir=context,
+        dockerfile=file,
+        tags=list(tag),
+        build_args=parse_build_args(list(build_arg)),
+        target=target,
+        cap_add=list(cap_add),
+        proxy=proxy,
+        timestamp=parse_build_static(build_static) if build_static is not None else timestamp,
+        layers=layers,
+        no_cache=no_cache,
+        image_format=image_format,
+        quiet=quiet,
+        keep_failed=keep_failed,
+        pull=pull,
+        remove_containers=remove,
+    )
+    store = open_store(ctx)
+    image = Build(store, options, report=lambda line: print(line, flush=True)).run()
+    if output:
+        from bb.transports import export_image
+
+        for destination in output:
+            export_image(store, image, destination)
+    if iidfile:
+        write_atomic(iidfile, f"sha256:{image.id}".encode(), mode=0o644)
+    print(image.id)

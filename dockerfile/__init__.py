@@ -1,0 +1,1 @@
+"""The Dockerfile front end's input side: parsing, variable expansion, .dockerignore."""

@@ -1,0 +1,225 @@
+"""bb build: the Dockerfile corpus in tests/bud/, built on the busybox base."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+BUD = Path(__file__).resolve().parent.parent / "bud"
+
+
+def inspect(bb, image):
+    return json.loads(bb("inspect", "--type", "image", image))
+
+
+def run_in(bb, image, script):
+    ctr = bb("from", image)
+    try:
+        return bb("run", ctr, "--", "sh", "-c", script)
+    finally:
+        bb("rm", ctr)
+
+
+def build(bb, case, *flags, context=None):
+    return bb("build", "-q", *flags, str(context or BUD / case)).splitlines()[-1]
+
+
+def no_leftovers(bb, images_before):
+    assert bb("containers", "-q") == ""
+    assert set(bb("images", "-q", "--notruncate").split()) == images_before
+
+
+def test_every_instruction(bb):
+    base_layers = len(inspect(bb, "busybox")["Layers"])
+    image = build(bb, "instructions", "-t", "every", "--build-arg", "FROM_CLI=cli")
+    document = inspect(bb, image)
+    config = document["Config"]["config"]
+    assert document["Names"] == ["localhost/every:latest"]
+    assert len(document["Layers"]) == base_layers + 1
+    assert config["Env"][-3:] == ["APP_HOME=/opt/app", "MODE=production mode", "LEGACY=legacy value"]
+    assert config["Labels"] == {"org.opencontainers.image.title": "busybox",
+                                "org.opencontainers.image.description": "busybox from Debian's busybox-static",
+                                "stage": "base", "version": "1.0", "quoted key": "quoted value", "multi": "onetwo"}
+    assert document["Config"]["author"] == "bb tests <tests@example.com>"
+    assert config["ExposedPorts"] == {"80/tcp": {}, "443/tcp": {}, "53/udp": {}}
+    assert config["Volumes"] == {"/data": {}, "/logs": {}, "/cache": {}}
+    assert config["WorkingDir"] == "/opt/app/sub"
+    assert config["User"] == "root"
+    assert config["StopSignal"] == "SIGQUIT"
+    assert config["Shell"] == ["/bin/sh", "-e", "-c"]
+    assert config["Healthcheck"] == {"Test": ["CMD-SHELL", "wget -q -O- localhost || exit 1"],
+                                     "Interval": 10_000_000_000, "Timeout": 3_000_000_000, "Retries": 2}
+    assert config["OnBuild"] == ["RUN echo triggered > /onbuild.txt"]
+    assert config["Entrypoint"] == ["/usr/local/bin/script"]
+    assert config["Cmd"] == ["--help"]
+    assert "VERSION" not in json.dumps(config["Env"]) and "FROM_CLI" not in json.dumps(config)
+    history = document["Config"]["history"]
+    assert any(entry["created_by"].startswith("EXPOSE") and entry.get("empty_layer") for entry in history)
+    files = run_in(bb, image, """
+        cat /pwd.txt /run.txt /opt/app/sub/hello.txt /shell.txt /tmp/uid.txt
+        stat -c '%U:%G %a' /owned.txt
+        for d in /tree /tree/sub /globbed /unpacked/inner /added; do ls $d; done
+        cat '/json form.txt' /unpacked/inner/file
+        stat -c '%a' /usr/local/bin/script
+        test -d /opt/app/sub && echo workdir-exists
+    """).splitlines()
+    assert files == [
+        "/opt/app/sub", "production mode from 1.0 and cli", "hello", "shell-form-with-custom-shell", "65534",
+        "nobody:nogroup 600",
+        "a.txt", "b.txt", "sub", "c.txt", "a.txt", "b.txt", "file", "hello.txt",
+        "hello", "packed", "755", "workdir-exists",
+    ]
+
+
+def test_multistage_builds_only_needed_stages(bb):
+    images_before = set(bb("images", "-q", "--notruncate").split())
+    image = build(bb, "multistage", "-t", "multi")
+    out = run_in(bb, image, "cat /copied-by-name.txt /copied-by-index.txt /second.txt /source.txt; head -c4 /passwd-from-image")
+    assert out.splitlines() == ["built-in-first", "built-in-first", "second", "src", "root"]
+    # intermediate stages leave no image and no container
+    no_leftovers(bb, images_before | {image})
+    second = build(bb, "multistage", "--target", "second", "-t", "second-only")
+    assert run_in(bb, second, "cat /first.txt /second.txt").splitlines() == ["built-in-first", "second"]
+
+
+def test_onbuild_triggers_run_in_child(bb):
+    build(bb, "instructions", "-t", "onbuild-parent")
+    child = build(bb, "onbuild", "-t", "child")
+    assert run_in(bb, child, "cat /onbuild.txt /child.txt").splitlines() == ["triggered", "child"]
+    assert "OnBuild" not in inspect(bb, child)["Config"]["config"]
+
+
+def test_dockerignore(bb):
+    image = build(bb, "dockerignore")
+    listed = run_in(bb, image, "cd /ctx && find . -type f | sort").splitlines()
+    assert listed == ["./.dockerignore", "./Dockerfile", "./docs/keep.md", "./keep/a.go", "./keep/b.txt"]
+
+
+def test_escape_directive(bb):
+    image = build(bb, "escape")
+    assert run_in(bb, image, "cat /escaped.txt") == "windows style"
+    assert inspect(bb, image)["Config"]["config"]["Labels"]["path"] == "C:\\dir"
+
+
+def test_heredocs(bb):
+    image = build(bb, "heredocs")
+    out = run_in(bb, image, "cat /script.txt /stdin.txt /docs/A /docs/B /single.txt")
+    assert out.splitlines() == ["script heredoc", "tab stripped heredoc", "expanded heredoc", "literal $NAME", "single file"]
+
+
+def test_bud_alias_iidfile_and_progress(bb, tmp_path):
+    iidfile = tmp_path / "iid"
+    result = bb.run("bud", "--iidfile", str(iidfile), "-t", "aliased", str(BUD / "escape"))
+    lines = result.stdout.splitlines()
+    assert lines[0] == "STEP 1/3: FROM busybox"
+    assert lines[-1] == iidfile.read_text().removeprefix("sha256:")
+
+
+def test_reproducible_builds(bb):
+    first = build(bb, "instructions", "--build-static", "build-time=2024-01-02 03:04:05")
+    second = build(bb, "instructions", "--build-static", "build-time=2024-01-02 03:04:05")
+    assert first == second
+    assert inspect(bb, first)["Config"]["created"] == "2024-01-02T03:04:05Z"
+    assert build(bb, "heredocs", "--timestamp", "1700000000") == build(bb, "heredocs", "--timestamp", "1700000000")
+
+
+def test_layer_cache(bb, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "input.txt").write_text("one")
+    (context / "Dockerfile").write_text(
+        "FROM busybox\nRUN echo first > /first\nCOPY input.txt /\nRUN cat /input.txt > /copy\nENV DONE=yes\n")
+    base_layers = len(inspect(bb, "busybox")["Layers"])
+    plain = build(bb, "", context=context)
+    assert len(inspect(bb, plain)["Layers"]) == base_layers + 1
+    layered = build(bb, "", "--layers", context=context)
+    assert len(inspect(bb, layered)["Layers"]) == base_layers + 3
+    output = bb("build", "--layers", str(context))
+    assert output.count("--> Using cache") == 3
+    assert output.splitlines()[-1] == layered
+    (context / "input.txt").write_text("two")
+    changed = bb("build", "--layers", str(context))
+    assert changed.count("--> Using cache") == 1
+    assert run_in(bb, changed.splitlines()[-1], "cat /copy") == "two"
+    assert bb("build", "--layers", "--no-cache", str(context)).count("--> Using cache") == 0
+
+
+def test_proxy_variables_reach_run_but_not_the_image(bb, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nRUN echo \"$http_proxy|$NO_PROXY\" > /proxy.txt\n")
+    env = {**bb.env(), "http_proxy": "http://proxy.example:3128", "NO_PROXY": "localhost"}
+    import subprocess
+
+    result = subprocess.run([bb.executable, "build", "-q", str(context)], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    image = result.stdout.split()[-1]
+    assert run_in(bb, image, "cat /proxy.txt") == "http://proxy.example:3128|localhost"
+    assert "proxy" not in json.dumps(inspect(bb, image)["Config"]["config"])
+    result = subprocess.run([bb.executable, "build", "-q", "--no-proxy", str(context)], env=env, capture_output=True, text=True)
+    assert run_in(bb, result.stdout.split()[-1], "cat /proxy.txt") == "|"
+
+
+BAD_DOCKERFILES = [
+    ("FROM busybox\nBOGUS thing\n", "Dockerfile:2: unknown instruction: BOGUS"),
+    ("RUN true\n", "Dockerfile:1: RUN before the first FROM"),
+    ("# nothing\n", "Dockerfile: no FROM instruction"),
+    ("FROM busybox\nSHELL /bin/sh -c\n", "Dockerfile:2: SHELL requires the arguments as a non-empty JSON array"),
+    ("FROM busybox\nCOPY missing.txt /\n", "Dockerfile:2: COPY"),
+    ("FROM busybox\nCOPY ../outside /\n", "outside the build context"),
+    ("FROM busybox\nCOPY --from=nostage /x /x\n", "Dockerfile:2: COPY --from=nostage: no stage or image"),
+    ("FROM busybox\nARG NOVALUE\nENV X=$NOVALUE\n", "Dockerfile:3: ENV: ARG NOVALUE has no value"),
+    ("FROM busybox\nHEALTHCHECK --interval=soon CMD true\n", "Dockerfile:2: HEALTHCHECK"),
+    ("FROM nosuchimage\n", "Dockerfile:1: FROM"),
+    ("FROM busybox AS " + "x" * 65 + "\n", "longer than 64 characters"),
+    ("FROM busybox\nRUN --mount=type=cache,target=/x true\n", "Dockerfile:2: RUN --mount is not supported"),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD_DOCKERFILES)
+def test_bad_dockerfiles_name_the_line_and_leave_nothing(bb, tmp_path, text, message):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(text)
+    images_before = set(bb("images", "-q", "--notruncate").split())
+    error = bb.fails("build", str(context))
+    assert message in error
+    assert len(error.strip().splitlines()) == 1
+    no_leftovers(bb, images_before)
+
+
+def test_failing_run_passes_status_and_keep_failed(bb, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM busybox\nRUN echo before > /before\nENV STAGE=debug\nRUN echo partial > /partial; exit 7\n")
+    images_before = set(bb("images", "-q", "--notruncate").split())
+    error = bb.fails("build", str(context), code=7)
+    assert "Dockerfile:4: RUN" in error and "exit status 7" in error
+    no_leftovers(bb, images_before)
+    error = bb.fails("build", "--keep-failed", str(context), code=7)
+    kept = error.split("kept the container before this step as ")[1].split(":")[0]
+    assert bb("containers", "--noheading").split()[-1] == kept
+    # exactly as before the failing step: the earlier RUN and ENV are there, the failing one's file is not
+    assert bb("run", kept, "--", "sh", "-c", "cat /before; echo $STAGE; test -e /partial || echo clean") == "before\ndebug\nclean"
+
+
+def test_size_limits(bb, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\n" + "# padding\n" * 120_000)
+    assert "1 MiB" in bb.fails("build", str(context))
+    (context / "Dockerfile").write_text("FROM busybox\n")
+    (context / ".dockerignore").write_text("x\n" * 600_000)
+    assert ".dockerignore" in bb.fails("build", str(context))
+
+
+def test_bad_flags(bb):
+    assert "--build-static" in bb.fails("build", "--build-static", "yesterday", str(BUD / "escape"))
+    assert "--target" in bb.fails("build", "--target", "nostage", str(BUD / "escape"))
+    assert "lowercase" in bb.fails("build", "-t", "Bad", str(BUD / "escape"))
+    assert "not a directory" in bb.fails("build", "/nonexistent-context")
