@@ -1,0 +1,1 @@
+"""`bb build`: the Dockerfile front end, translating instructions into working-container steps."""

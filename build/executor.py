@@ -1,0 +1,220 @@
+"""`bb build`: read the Dockerfile and context, build the stages the target needs, name the result."""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+from bb.build.cache import LayerCache
+from bb.build.stage import ArgEnvironment, StageBuild
+from bb.dockerfile.dockerignore import DockerIgnore, read_dockerignore
+from bb.dockerfile.expand import split_words_keeping_quotes
+from bb.dockerfile.instructions import assignments, expanded_word
+from bb.dockerfile.parser import Dockerfile, read_dockerfile
+from bb.errors import BBError, InvalidArgument
+from bb.image.config import check_format
+from bb.store.images import ImageRecord, normalize_name
+from bb.store.removal import remove_images, tag_image
+from bb.store.store import Store
+from bb.working_container.container import PULL_POLICIES, WorkingContainer
+
+DOCKERFILE_NAMES = ("Dockerfile", "dockerfile")
+
+
+@dataclass
+class BuildOptions:
+    """What `bb build` asks for."""
+
+    context_dir: str
+    dockerfile: str | None = None
+    tags: list[str] = field(default_factory=list)
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    cap_add: list[str] = field(default_factory=list)
+    proxy: bool = True
+    #: fixes created times and file mtimes (reproducible image IDs)
+    timestamp: int | None = None
+    layers: bool = False
+    no_cache: bool = False
+    image_format: str = "oci"
+    quiet: bool = False
+    keep_failed: bool = False
+    pull: str = "missing"
+    #: remove each step's working container when done with it (--rm)
+    remove_containers: bool = True
+
+
+def parse_build_args(values: list[str]) -> dict[str, str]:
+    """`--build-arg K=V` (or `K`, taking K from the environment)."""
+    build_args = {}
+    for value in values:
+        name, equals, text = value.partition("=")
+        if not name:
+            raise InvalidArgument(f'--build-arg "{value}": expected NAME=VALUE')
+        if equals:
+            build_args[name] = text
+        elif name in os.environ:
+            build_args[name] = os.environ[name]
+    return build_args
+
+
+def parse_build_static(value: str) -> int:
+    """isula-build's `--build-static build-time='YYYY-MM-DD HH:MM:SS'` as epoch seconds (UTC)."""
+    key, _, when = value.partition("=")
+    if key != "build-time":
+        raise InvalidArgument(f"--build-static \"{value}\": expected build-time='YYYY-MM-DD HH:MM:SS'")
+    try:
+        moment = datetime.datetime.strptime(when.strip("'\" "), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        raise InvalidArgument(f"--build-static \"{value}\": expected build-time='YYYY-MM-DD HH:MM:SS'") from None
+    return int(moment.replace(tzinfo=datetime.timezone.utc).timestamp())
+
+
+def find_dockerfile(context_dir: str, dockerfile: str | None) -> str:
+    """The Dockerfile to read: -f as given, else Dockerfile or dockerfile in the context."""
+    if not os.path.isdir(context_dir):
+        raise InvalidArgument(f"build context {context_dir}: not a directory")
+    if dockerfile is not None:
+        if not os.path.isfile(dockerfile):
+            raise InvalidArgument(f"-f {dockerfile}: no such file")
+        return dockerfile
+    for name in DOCKERFILE_NAMES:
+        candidate = os.path.join(context_dir, name)
+        if os.path.isfile(candidate):
+            return candidate
+    raise InvalidArgument(f"no Dockerfile or dockerfile in {context_dir} (use -f)")
+
+
+class Build:
+    """One `bb build`: stages, their intermediate images and containers, the layer cache."""
+
+    def __init__(self, store: Store, options: BuildOptions, report: Callable[[str], None]):
+        check_format(options.image_format)
+        if options.pull not in PULL_POLICIES:
+            raise InvalidArgument(f'--pull "{options.pull}": must be one of {", ".join(PULL_POLICIES)}')
+        for tag in options.tags:
+            normalize_name(tag)
+        self.store = store
+        self.options = options
+        self.report = (lambda line: None) if options.quiet else report
+        self.context_dir = os.path.abspath(options.context_dir)
+        path = find_dockerfile(self.context_dir, options.dockerfile)
+        self.dockerfile: Dockerfile = read_dockerfile(path, os.path.relpath(path) if options.dockerfile else os.path.basename(path))
+        self.ignore: DockerIgnore | None = read_dockerignore(self.context_dir)
+        self.cache = LayerCache(store) if options.layers else None
+        self.stage_images: dict[int, str] = {}
+        self.intermediate_images: set[str] = set()
+        self.containers: list[WorkingContainer] = []
+        self.kept_container: WorkingContainer | None = None
+        self.consumed_args: set[str] = set()
+        self.meta_args: dict[str, str] = {}
+        self.valueless_meta_args: set[str] = set()
+        self._read_meta_args()
+
+    def _read_meta_args(self) -> None:
+        for instruction in self.dockerfile.meta_args:
+            env = ArgEnvironment(dict(self.meta_args), set(self.valueless_meta_args))
+            for name, default in assignments(instruction, self.dockerfile.path, env, self.dockerfile.escape):
+                if name in self.options.build_args:
+                    self.meta_args[name] = self.options.build_args[name]
+                    self.consumed_args.add(name)
+                elif default is not None:
+                    self.meta_args[name] = default
+                else:
+                    self.valueless_meta_args.add(name)
+
+    def stage_index(self, reference: str, allow_index: bool) -> int | None:
+        """The stage a FROM or --from names (by name, or by number for --from), if any."""
+        lowered = reference.lower()
+        for stage in self.dockerfile.stages:
+            if stage.name == lowered:
+                return stage.index
+        if allow_index and reference.isdigit() and int(reference) < len(self.dockerfile.stages):
+            return int(reference)
+        return None
+
+    def _target(self) -> int:
+        if self.options.target is None:
+            return len(self.dockerfile.stages) - 1
+        index = self.stage_index(self.options.target, allow_index=False)
+        if index is None:
+            raise InvalidArgument(f'--target "{self.options.target}": no stage of that name in {self.dockerfile.path}')
+        return index
+
+    def _dependencies(self, index: int) -> set[int]:
+        """Stages the stage at `index` starts from or copies from."""
+        stage = self.dockerfile.stages[index]
+        meta = ArgEnvironment(dict(self.meta_args), set())
+        references = [expanded_word(stage.from_instruction, self.dockerfile.path, stage.base, meta, self.dockerfile.escape)]
+        for instruction in stage.instructions:
+            source = instruction.flag("from") if instruction.keyword in ("COPY", "ADD") else None
+            if source:
+                references.append(split_words_keeping_quotes(source)[0] if source.strip() else source)
+        found = set()
+        for reference in references:
+            dependency = self.stage_index(reference, allow_index=reference is not references[0])
+            if dependency is not None and dependency < index:
+                found.add(dependency)
+        return found
+
+    def needed_stages(self) -> list[int]:
+        """The target and every stage it depends on, in Dockerfile order."""
+        needed: set[int] = set()
+        pending = [self._target()]
+        while pending:
+            index = pending.pop()
+            if index not in needed:
+                needed.add(index)
+                pending.extend(self._dependencies(index))
+        return sorted(needed)
+
+    def failed_container_name(self) -> str:
+        """A name for the container --keep-failed leaves."""
+        return self.store.containers.unique_name("build-failed-working-container")
+
+    def remove_container(self, container: WorkingContainer) -> None:
+        """Remove a container this build made (unless it is the one kept for debugging)."""
+        if container is self.kept_container or not self.options.remove_containers:
+            return
+        if container in self.containers:
+            self.containers.remove(container)
+        try:
+            self.store.containers.remove(container.record)
+        except BBError:
+            pass
+
+    def run(self) -> ImageRecord:
+        """Build; return the target stage's image, named with the tags."""
+        stages = self.needed_stages()
+        try:
+            for number, index in enumerate(stages, start=1):
+                stage = self.dockerfile.stages[index]
+                self.stage_images[index] = StageBuild(self, stage, number, len(stages)).run()
+        except BaseException:
+            self._remove_intermediate_images(keep=None)
+            raise
+        finally:
+            for container in list(self.containers):
+                self.remove_container(container)
+        final = self.store.images.get(self.stage_images[stages[-1]])
+        if self.options.tags:
+            final = tag_image(self.store, final.id, self.options.tags)
+            self.report(f"COMMIT {', '.join(self.options.tags)}")
+        self._remove_intermediate_images(keep=final.id)
+        unused = sorted(set(self.options.build_args) - self.consumed_args)
+        if unused:
+            self.report(f"[Warning] one or more build args were not consumed: {unused}")
+        return final
+
+    def _remove_intermediate_images(self, keep: str | None) -> None:
+        """Drop stage and step images made only for this build (--layers keeps them as cache)."""
+        if self.options.layers:
+            return
+        for image_id in (self.intermediate_images | set(self.stage_images.values())) - {keep}:
+            try:
+                if not self.store.images.get(image_id).names:
+                    remove_images(self.store, [image_id], force=False)
+            except BBError:
+                continue  # gone already, or the kept container still uses it

@@ -1,0 +1,455 @@
+"""One build stage: FROM, then each instruction as the working-container step a script would take.
+
+With the layer cache (`--layers`) every RUN/COPY/ADD is committed and its
+key remembered; while steps hit the cache no container exists at all, and
+config-only instructions just edit the config kept here. The first miss
+creates a container from the last cached image and carries on from there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import posixpath
+import tempfile
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+
+from bb.build.cache import chain_key, sources_digest
+from bb.dockerfile.expand import ExpansionError
+from bb.dockerfile.instructions import assignments, expanded_heredoc, expanded_word, expanded_words, parse_healthcheck
+from bb.dockerfile.parser import Instruction, Stage, parse_instruction
+from bb.errors import BBError, BuildStepFailed, DockerfileError, RunFailed
+from bb.image.config import new_image_config
+from bb.store.images import ImageRecord
+from bb.working_container.commit import CommitOptions, commit_step
+from bb.working_container.configuration import (
+    check_stop_signal,
+    parse_command,
+    set_env,
+    set_labels,
+    set_ports,
+    set_volumes,
+)
+from bb.working_container.container import SCRATCH, WorkingContainer
+from bb.working_container.copy import CopyOptions, copy_step
+from bb.working_container.run import RunOptions, make_directory, run_step
+
+if TYPE_CHECKING:
+    from bb.build.executor import Build
+
+DEFAULT_SHELL = ["/bin/sh", "-c"]
+# Build arguments every Dockerfile may use without declaring them; they reach
+# RUN steps but never the image, nor the cache key.
+PROXY_ARGS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
+              "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy")
+SUPPORTED_FLAGS = {
+    "FROM": {"platform"},
+    "RUN": {"network"},
+    "COPY": {"from", "chown", "chmod", "link"},
+    "ADD": {"chown", "chmod", "link"},
+    "HEALTHCHECK": {"interval", "timeout", "start-period", "start-interval", "retries"},
+}
+
+
+class ArgEnvironment(Mapping[str, str]):
+    """Values for variable expansion: declared ARGs and ENV; an ARG without a value may not be used."""
+
+    def __init__(self, values: dict[str, str], valueless: set[str]):
+        self.values = values
+        self.valueless = valueless
+
+    def __getitem__(self, name: str) -> str:
+        if name in self.valueless:
+            raise ExpansionError(f"ARG {name} has no value: give it a default or pass --build-arg {name}=VALUE")
+        return self.values[name]
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        """The value, or `default` when unset (or declared without a value)."""
+        return self.values.get(name, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+class StageBuild:
+    """Builds one stage into an image."""
+
+    def __init__(self, build: "Build", stage: Stage, number: int, total: int):
+        self.build = build
+        self.stage = stage
+        self.store = build.store
+        self.path = build.dockerfile.path
+        self.escape = build.dockerfile.escape
+        self.label = f"[{number}/{total}] " if total > 1 else ""
+        self.args: dict[str, str] = {}
+        self.valueless: set[str] = set()
+        self.container: WorkingContainer | None = None
+        self._container_lock = contextlib.ExitStack()
+        self.image_id: str | None = None
+        self.image_config: dict[str, Any] = new_image_config()
+        self.history: list[dict[str, Any]] = []
+        self.pending_directories: list[str] = []
+        self.key = ""
+        self.cmd_set = False
+
+    # --- state --------------------------------------------------------------
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The runtime config being built."""
+        return self.image_config.setdefault("config", {})
+
+    def environment(self) -> ArgEnvironment:
+        """What `$NAME` means now: ARG values, overridden by ENV."""
+        env = {entry.partition("=")[0]: entry.partition("=")[2] for entry in self.config.get("Env") or []}
+        return ArgEnvironment({**self.args, **env}, self.valueless - set(env))
+
+    def _adopt(self, container: WorkingContainer) -> WorkingContainer:
+        """Make `container` carry this stage's config, history and pending directories."""
+        self._container_lock.enter_context(WorkingContainer.opened(self.store, container.id))
+        container.record.builder["image_config"] = self.image_config
+        container.pending_history.extend(self.history)
+        self.history = container.pending_history
+        if self.pending_directories:
+            with container.mounted() as rootfs:
+                for directory in self.pending_directories:
+                    make_directory(rootfs, directory)
+            self.pending_directories = []
+        container.save()
+        self.container = container
+        self.build.containers.append(container)
+        return container
+
+    def working_container(self) -> WorkingContainer:
+        """The container, created from the last committed image when there is none."""
+        if self.container is None:
+            self._adopt(WorkingContainer.create(self.store, self.image_id or SCRATCH, pull="never"))
+        assert self.container is not None
+        return self.container
+
+    def _drop_container(self) -> None:
+        if self.container is not None:
+            container, self.container = self.container, None
+            self._container_lock.close()
+            self._container_lock = contextlib.ExitStack()
+            self.build.remove_container(container)
+
+    def _follow(self, image_id: str) -> None:
+        """Continue from a committed (or cached) image."""
+        self.image_id = image_id
+        self.image_config = copy.deepcopy(self.store.images.config(self.store.images.get(image_id)))
+        self.history = []
+        self.pending_directories = []
+
+    def _commit(self) -> ImageRecord:
+        container = self.working_container()
+        options = CommitOptions(image_format=self.build.options.image_format, timestamp=self.build.options.timestamp)
+        image = commit_step(container, options)
+        self._drop_container()
+        self._follow(image.id)
+        self.build.intermediate_images.add(image.id)
+        if self.build.cache is not None:
+            self.build.cache.remember(self.key, image.id)
+        return image
+
+    def _record(self, instruction: Instruction) -> None:
+        """History entry of a config-only step."""
+        self.history.append({"created_by": instruction.original, "empty_layer": True})
+        if self.container is not None:
+            self.container.save()
+
+    # --- running ----------------------------------------------------------------
+
+    def run(self) -> str:
+        """Build the stage; return its image ID."""
+        triggers = self._start()
+        steps = [*triggers, *self.stage.instructions]
+        self.build.report(f"{self.label}STEP 1/{len(steps) + 1}: {self.stage.from_instruction.original}")
+        try:
+            for number, instruction in enumerate(steps, start=2):
+                self.build.report(f"{self.label}STEP {number}/{len(steps) + 1}: {instruction.original}")
+                self._step(instruction)
+            return self._finish()
+        except BBError:
+            if self.build.options.keep_failed and self.container is not None:
+                raise
+            self._drop_container()
+            raise
+        finally:
+            self._container_lock.close()
+
+    def _start(self) -> list[Instruction]:
+        """FROM: pick the base; return the base image's ONBUILD triggers to run first."""
+        instruction = self.stage.from_instruction
+        self._check_flags(instruction)
+        meta = ArgEnvironment(dict(self.build.meta_args), set(self.build.valueless_meta_args))
+        base = expanded_word(instruction, self.path, self.stage.base, meta, self.escape)
+        stage_index = self.build.stage_index(base, allow_index=False)
+        if stage_index is not None and stage_index < self.stage.index:
+            base = self.build.stage_images[stage_index]
+        base_id = None
+        if base.lower() != SCRATCH:
+            record = self.store.images.find(base)
+            if record is None:
+                try:
+                    self._adopt(WorkingContainer.create(self.store, base, pull=self.build.options.pull))
+                except BBError as failure:
+                    raise DockerfileError(self.path, instruction.line, f"FROM: {failure}") from None
+                assert self.container is not None
+                record = self.store.images.get(self.container.record.image_id or "")
+            base_id = record.id
+            self.image_config = copy.deepcopy(self.store.images.config(record))
+        if self.container is not None:
+            self.container.record.builder["image_config"] = self.image_config
+        self.image_id = base_id
+        self.key = chain_key("", base_id or SCRATCH)
+        triggers = self.config.pop("OnBuild", None) or []
+        parsed = []
+        for text in triggers:
+            parsed.append(parse_instruction(text, f"{self.path} (ONBUILD of {base})", instruction.line, self.escape))
+        if not self.build.options.layers and self.container is None:
+            self.working_container()
+        return parsed
+
+    def _step(self, instruction: Instruction) -> None:
+        self._check_flags(instruction)
+        handler: Callable[[Instruction], None] = getattr(self, "_" + instruction.keyword.lower())
+        try:
+            handler(instruction)
+        except (DockerfileError, BuildStepFailed):
+            raise
+        except RunFailed as failure:
+            message = f"{self.path}:{instruction.line}: {instruction.keyword}: {failure}"
+            raise BuildStepFailed(self._kept(message), failure.exit_code) from None
+        except BBError as failure:
+            raise DockerfileError(self.path, instruction.line, self._kept(f"{instruction.keyword}: {failure}")) from None
+
+    def _kept(self, message: str) -> str:
+        """With --keep-failed: keep a container as it was before the failed step, and say so."""
+        if not self.build.options.keep_failed:
+            return message
+        self._drop_container()
+        container = self._adopt(
+            WorkingContainer.create(self.store, self.image_id or SCRATCH, name=self.build.failed_container_name(), pull="never")
+        )
+        self.build.kept_container = container
+        return f"{message} (kept the container before this step as {container.name}: bb run -t {container.name} -- sh)"
+
+    def _check_flags(self, instruction: Instruction) -> None:
+        allowed = SUPPORTED_FLAGS.get(instruction.keyword, set())
+        for name, value in instruction.flags:
+            if name not in allowed:
+                raise DockerfileError(self.path, instruction.line, f"{instruction.keyword} --{name} is not supported")
+            if name == "network" and value not in ("host", "default"):
+                raise DockerfileError(self.path, instruction.line, "RUN --network: only host (the default) is supported")
+            if name == "platform" and value and value.split("/")[:2] != ["linux", self.image_config.get("architecture")]:
+                raise DockerfileError(self.path, instruction.line, f"FROM --platform={value}: only this machine's platform can be built")
+
+    def _finish(self) -> str:
+        self.key = chain_key(self.key, "END")
+        if self.container is None and self.image_id is not None and not self.history and not self.pending_directories:
+            return self.image_id
+        if self.container is None and self.build.cache is not None:
+            cached = self.build.cache.lookup(self.key)
+            if cached is not None:
+                return cached
+        return self._commit().id
+
+    def _filesystem_step(self, instruction: Instruction, key_parts: list[str], action: Callable[[WorkingContainer], None]) -> None:
+        """RUN, COPY, ADD: use the cache, or do it in the container (and commit it with --layers)."""
+        self.key = chain_key(self.key, *key_parts)
+        cache = self.build.cache
+        if cache is not None and self.container is None and not self.build.options.no_cache:
+            cached = cache.lookup(self.key)
+            if cached is not None:
+                self.build.report(f"--> Using cache {cached}")
+                self._follow(cached)
+                return
+        if self.build.options.keep_failed and self.container is None:
+            self.working_container()
+        action(self.working_container())
+        if self.build.options.layers or self.build.options.keep_failed:
+            self._commit()
+
+    def _config_step(self, instruction: Instruction, key_text: str) -> None:
+        """Bookkeeping after a config-only instruction changed the config."""
+        self.key = chain_key(self.key, instruction.keyword, key_text)
+        self._record(instruction)
+
+    # --- instructions -----------------------------------------------------------
+
+    def _arg(self, instruction: Instruction) -> None:
+        for name, default in assignments(instruction, self.path, self.environment(), self.escape):
+            if name in self.build.options.build_args:
+                value: str | None = self.build.options.build_args[name]
+                self.build.consumed_args.add(name)
+            elif default is not None:
+                value = default
+            else:
+                value = self.build.meta_args.get(name)
+            if value is None:
+                self.valueless.add(name)
+                self.args.pop(name, None)
+            else:
+                self.valueless.discard(name)
+                self.args[name] = value
+            self.key = chain_key(self.key, "ARG", name, value or "")
+
+    def _env(self, instruction: Instruction) -> None:
+        pairs = assignments(instruction, self.path, self.environment(), self.escape)
+        set_env(self.config, [f"{key}={value or ''}" for key, value in pairs])
+        self._config_step(instruction, json.dumps(pairs))
+
+    def _label(self, instruction: Instruction) -> None:
+        pairs = assignments(instruction, self.path, self.environment(), self.escape)
+        set_labels(self.config, [f"{key}={value or ''}" for key, value in pairs])
+        self._config_step(instruction, json.dumps(pairs))
+
+    def _maintainer(self, instruction: Instruction) -> None:
+        self.image_config["author"] = instruction.arguments
+        self._config_step(instruction, instruction.arguments)
+
+    def _expose(self, instruction: Instruction) -> None:
+        ports = expanded_words(instruction, self.path, self.environment(), self.escape)
+        set_ports(self.config, ports, flag="port")
+        self._config_step(instruction, json.dumps(ports))
+
+    def _volume(self, instruction: Instruction) -> None:
+        volumes = expanded_words(instruction, self.path, self.environment(), self.escape)
+        set_volumes(self.config, volumes, flag="volume")
+        self._config_step(instruction, json.dumps(volumes))
+
+    def _user(self, instruction: Instruction) -> None:
+        self.config["User"] = expanded_word(instruction, self.path, instruction.arguments, self.environment(), self.escape)
+        self._config_step(instruction, self.config["User"])
+
+    def _stopsignal(self, instruction: Instruction) -> None:
+        signal = expanded_word(instruction, self.path, instruction.arguments, self.environment(), self.escape)
+        self.config["StopSignal"] = check_stop_signal(signal, flag="signal")
+        self._config_step(instruction, signal)
+
+    def _workdir(self, instruction: Instruction) -> None:
+        path = expanded_word(instruction, self.path, instruction.arguments, self.environment(), self.escape)
+        path = posixpath.normpath(posixpath.join(self.config.get("WorkingDir") or "/", path))
+        self.config["WorkingDir"] = path
+        if self.container is not None:
+            with self.container.mounted() as rootfs:
+                make_directory(rootfs, path)
+        else:
+            self.pending_directories.append(path)
+        self._config_step(instruction, path)
+
+    def _shell_form(self, instruction: Instruction) -> list[str]:
+        if instruction.json_arguments is not None:
+            return instruction.json_arguments
+        return [*(self.config.get("Shell") or DEFAULT_SHELL), instruction.arguments]
+
+    def _cmd(self, instruction: Instruction) -> None:
+        self.config["Cmd"] = self._shell_form(instruction)
+        self.cmd_set = True
+        self._config_step(instruction, json.dumps(self.config["Cmd"]))
+
+    def _entrypoint(self, instruction: Instruction) -> None:
+        self.config["Entrypoint"] = self._shell_form(instruction)
+        # Docker's rule: a new ENTRYPOINT drops a CMD inherited from the base image.
+        if not self.cmd_set:
+            self.config.pop("Cmd", None)
+        self._config_step(instruction, json.dumps(self.config["Entrypoint"]))
+
+    def _shell(self, instruction: Instruction) -> None:
+        self.config["Shell"] = instruction.json_arguments
+        self._config_step(instruction, json.dumps(self.config["Shell"]))
+
+    def _healthcheck(self, instruction: Instruction) -> None:
+        self.config["Healthcheck"] = parse_healthcheck(instruction, self.path)
+        self._config_step(instruction, json.dumps(self.config["Healthcheck"]))
+
+    def _onbuild(self, instruction: Instruction) -> None:
+        self.config["OnBuild"] = [*(self.config.get("OnBuild") or []), instruction.arguments]
+        self._config_step(instruction, instruction.arguments)
+
+    def _run(self, instruction: Instruction) -> None:
+        if instruction.json_arguments is not None:
+            command = instruction.json_arguments
+        else:
+            script = instruction.arguments
+            if instruction.heredocs and not instruction.text_without_heredocs and len(instruction.heredocs) == 1:
+                script = instruction.heredocs[0].content
+            elif instruction.heredocs:
+                # the shell itself reads the heredocs, exactly as written
+                script += "\n" + "".join(heredoc.content + heredoc.name + "\n" for heredoc in instruction.heredocs)
+            command = [*(self.config.get("Shell") or DEFAULT_SHELL), script]
+        env_names = {entry.partition("=")[0] for entry in self.config.get("Env") or []}
+        build_env = [f"{name}={value}" for name, value in self.args.items() if name not in env_names]
+        proxies = []
+        if self.build.options.proxy:
+            proxies = [f"{name}={os.environ[name]}" for name in PROXY_ARGS
+                       if name in os.environ and name not in self.args and name not in env_names]
+        proxies += [f"{name}={value}" for name, value in self.build.options.build_args.items()
+                    if name in PROXY_ARGS and name not in self.args]
+        self.build.consumed_args.update(name for name in self.build.options.build_args if name in PROXY_ARGS)
+        options = RunOptions(
+            command=command,
+            env=build_env + proxies,
+            cap_add=self.build.options.cap_add,
+            created_by=instruction.original,
+            discard_output=self.build.options.quiet,
+        )
+        self._filesystem_step(instruction, ["RUN", json.dumps(command), json.dumps(sorted(build_env))],
+                              lambda container: run_step(container, options))
+
+    def _add(self, instruction: Instruction) -> None:
+        self._copy(instruction)
+
+    def _copy(self, instruction: Instruction) -> None:
+        env = self.environment()
+        words = expanded_words(instruction, self.path, env, self.escape)
+        chown = instruction.flag("chown")
+        chmod = instruction.flag("chmod")
+        options = CopyOptions(
+            sources=words[:-1],
+            destination=words[-1],
+            chown=expanded_word(instruction, self.path, chown, env, self.escape) if chown else None,
+            chmod=expanded_word(instruction, self.path, chmod, env, self.escape) if chmod else None,
+            extract_archives=instruction.keyword == "ADD",
+            created_by=instruction.original,
+            verb=instruction.keyword,
+            timestamp=self.build.options.timestamp,
+        )
+        with contextlib.ExitStack() as stack:
+            from_source = instruction.flag("from")
+            if instruction.heredocs:
+                directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="bb-heredoc-"))
+                options.sources = []
+                for heredoc in instruction.heredocs:
+                    content = heredoc.content
+                    if heredoc.expand:
+                        content = expanded_heredoc(instruction, self.path, content, env, self.escape)
+                    with open(os.path.join(directory, heredoc.name), "w", encoding="utf-8") as written:
+                        written.write(content)
+                    os.chmod(os.path.join(directory, heredoc.name), 0o644)
+                    options.sources.append(heredoc.name)
+                options.source_root = directory
+                content_key = json.dumps([[h.name, h.content, h.expand] for h in instruction.heredocs])
+            elif from_source:
+                source = expanded_word(instruction, self.path, from_source, env, self.escape)
+                index = self.build.stage_index(source, allow_index=True)
+                if index is not None and index in self.build.stage_images:
+                    options.from_source = self.build.stage_images[index]
+                elif self.store.images.find(source) is not None:
+                    options.from_source = self.store.images.lookup(source).id
+                else:
+                    raise DockerfileError(self.path, instruction.line,
+                                          f"{instruction.keyword} --from={source}: no stage or image of that name")
+                content_key = options.from_source
+            else:
+                options.source_root = self.build.context_dir
+                options.source_filter = self.build.ignore
+                content_key = sources_digest(options)
+            key = [instruction.keyword, json.dumps([options.sources, options.destination, options.chown, options.chmod]), content_key]
+            self._filesystem_step(instruction, key, lambda container: copy_step(container, options))
