@@ -177,6 +177,7 @@ BAD_DOCKERFILES = [
     ("FROM nosuchimage\n", "Dockerfile:1: FROM"),
     ("FROM busybox AS " + "x" * 65 + "\n", "longer than 64 characters"),
     ("FROM busybox\nRUN --mount=type=cache,target=/x true\n", "Dockerfile:2: RUN --mount is not supported"),
+    ("FROM busybox\nADD https://example.com/file.tar /\n", "Dockerfile:2: ADD"),
 ]
 
 
@@ -223,3 +224,13 @@ def test_bad_flags(bb):
     assert "--target" in bb.fails("build", "--target", "nostage", str(BUD / "escape"))
     assert "lowercase" in bb.fails("build", "-t", "Bad", str(BUD / "escape"))
     assert "not a directory" in bb.fails("build", "/nonexistent-context")
+
+
+def test_cap_add_and_docker_format(bb, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nRUN grep CapEff /proc/self/status > /caps\n")
+    image = build(bb, "", "--cap-add", "SYS_ADMIN", "--format", "docker", context=context)
+    capabilities = int(run_in(bb, image, "cat /caps").split()[1], 16)
+    assert capabilities & (1 << 21)
+    assert inspect(bb, image)["Manifest"]["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
