@@ -111,16 +111,6 @@ def short_id(identifier: str, truncate: bool = True) -> str:
     return identifier[:12] if truncate else identifier
 
 
-def human_size(size: int) -> str:
-    """Decimal units, as buildah and docker print sizes ("4.53 MB")."""
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.3g} {unit}"
-        value /= 1000
-    return f"{size} B"
-
-
 def human_age(timestamp: str) -> str:
     """How long ago an RFC 3339 timestamp was ("5 minutes ago")."""
     import datetime

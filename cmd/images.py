@@ -4,8 +4,9 @@ from typing import Optional
 
 import typer
 
-from bb.cmd.common import human_age, human_size, open_store, print_json, print_table, reports_errors, short_id
+from bb.cmd.common import human_age, open_store, print_json, print_table, reports_errors, short_id
 from bb.image.reference import matches_repository_filter, parse_reference
+from bb.system.units import human_size
 
 app = typer.Typer()
 

@@ -15,5 +15,12 @@ def _vfs():  # type: ignore[no-untyped-def]
     return VfsDriver
 
 
+def _devicemapper():  # type: ignore[no-untyped-def]
+    from bb.drivers.devicemapper.driver import DeviceMapperDriver
+
+    return DeviceMapperDriver
+
+
 register("overlay", _overlay)
 register("vfs", _vfs)
+register("devicemapper", _devicemapper)

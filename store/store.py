@@ -39,7 +39,6 @@ def _select_driver(options: StoreOptions, recorded: str | None, holds_layers: bo
                 f'store {options.graph_root} holds layers of storage driver "{recorded}"; '
                 f'cannot use "{options.driver}" (pick another --root, or remove the store)'
             )
-        driver_class(options.driver).check_supported()
         return options.driver
     if recorded:
         return recorded
@@ -76,6 +75,9 @@ class Store:
     @classmethod
     def open(cls, options: StoreOptions, repair: bool = True) -> "Store":
         """Open (creating if needed) the store; with `repair`, first roll back what dead processes left."""
+        if options.driver:
+            # a driver that cannot run here is refused before anything is created
+            driver_class(options.driver).check_supported()
         for directory in (options.graph_root, options.run_root):
             os.makedirs(directory, mode=0o700, exist_ok=True)
         with FileLock(os.path.join(options.graph_root, "storage.lock")):

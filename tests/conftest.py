@@ -150,3 +150,42 @@ def empty_store_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
         leaked = mounts_below(cli.root.parent)
         unmount_below(cli.root.parent)
         assert not leaked, f"bb left mounts behind: {leaked}"
+
+
+def device_mapper_available() -> bool:
+    """Whether this kernel can run the devicemapper driver (true inside scripts/vm/run-in-vm)."""
+    try:
+        import bb.drivers  # noqa: F401
+        from bb.drivers.base import driver_class
+
+        driver_class("devicemapper").check_supported()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def thin_pool_factory(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Make thin pools with dmsetup, as an administrator would for dm.thinpooldev: factory(name) -> name."""
+    made: list[tuple[str, list[str]]] = []
+
+    def make(name: str, data_size: str = "6G", metadata_size: str = "128M") -> str:
+        directory = tmp_path_factory.mktemp(f"pool-{name}")
+        loops = []
+        for file_name, size in (("metadata", metadata_size), ("data", data_size)):
+            path = directory / file_name
+            subprocess.run(["truncate", "-s", size, str(path)], check=True)
+            loops.append(subprocess.run(["losetup", "-f", "--show", str(path)], check=True, capture_output=True,
+                                        text=True).stdout.strip())
+        sectors = int(subprocess.run(["blockdev", "--getsz", loops[1]], check=True, capture_output=True,
+                                     text=True).stdout)
+        table = f"0 {sectors} thin-pool {loops[0]} {loops[1]} 128 32768 1 skip_block_zeroing"
+        subprocess.run(["dmsetup", "create", name, "--table", table], check=True, env={**os.environ, "DM_DISABLE_UDEV": "1"})
+        made.append((name, loops))
+        return name
+
+    yield make
+    for name, loops in made:
+        subprocess.run(["dmsetup", "remove", name], check=False, capture_output=True)
+        for loop in loops:
+            subprocess.run(["losetup", "-d", loop], check=False)

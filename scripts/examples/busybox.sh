@@ -3,6 +3,9 @@
 #
 #   scripts/examples/busybox.sh [IMAGE]        (default: localhost/busybox:latest)
 #
+# With SOURCE_DATE_EPOCH set, the image is reproducible: its ID depends only on
+# the busybox binary and that time, not on when or on which storage driver it is built.
+#
 # Every step is a plain bb command: stop anywhere and `bb run -t "$ctr" -- sh`
 # into the half-built container to look around.
 set -eu
@@ -27,7 +30,7 @@ bb config --cmd '["/bin/sh"]' --env PATH=/usr/sbin:/usr/bin:/sbin:/bin \
     --label org.opencontainers.image.title=busybox \
     --label "org.opencontainers.image.description=busybox from Debian's busybox-static" \
     --author "bb examples" "$ctr"
-bb commit --rm "$ctr" "$image"
+bb commit --rm ${SOURCE_DATE_EPOCH:+--timestamp "$SOURCE_DATE_EPOCH"} "$ctr" "$image"
 trap - EXIT
 
 # Use the image: a new working container from it, one command run in it.

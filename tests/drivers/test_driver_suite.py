@@ -16,7 +16,14 @@ from bb.archive.changes import ChangeKind
 from bb.archive.layer_tar import write_layer_tar
 from bb.drivers.base import driver_class
 
-SUITE_DRIVERS = os.environ.get("BB_TEST_DRIVERS", "overlay,vfs").split(",")
+# devicemapper runs in each pool mode (loop-lvm files, or a pool made with dmsetup) with each filesystem
+DEVICEMAPPER_CONFIGURATIONS = ["devicemapper/loop/ext4", "devicemapper/loop/xfs",
+                               "devicemapper/thinpooldev/ext4", "devicemapper/thinpooldev/xfs"]
+SUITE_DRIVERS = [
+    configuration
+    for name in os.environ.get("BB_TEST_DRIVERS", "overlay,vfs").split(",")
+    for configuration in (DEVICEMAPPER_CONFIGURATIONS if name == "devicemapper" else [name])
+]
 
 
 def tree_summary(root: str) -> dict[str, tuple]:
@@ -79,20 +86,51 @@ BASE = [
 ]
 
 
-@pytest.fixture(params=SUITE_DRIVERS)
-def driver(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A fresh driver instance of each kind."""
-    cls = driver_class(request.param)
+@pytest.fixture(scope="module", params=SUITE_DRIVERS)
+def driver_instance(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, thin_pool_factory):  # type: ignore[no-untyped-def]
+    """One driver of each kind per module (a devicemapper pool and base device are costly to make)."""
+    name, _, variant = request.param.partition("/")
+    cls = driver_class(name)
     cls.check_supported()
-    home, run_home = tmp_path / "driver-home", tmp_path / "driver-run"
+    base = tmp_path_factory.mktemp(f"driver-{name}")
+    home, run_home = base / "home", base / "run"
     home.mkdir()
     run_home.mkdir()
-    options = dict(item.split("=", 1) for item in filter(None, os.environ.get("BB_TEST_DRIVER_OPTS", "").split(" ")))
-    instance = cls(str(home), str(run_home), options if request.param == "devicemapper" else {})
+    options = {}
+    if name == "devicemapper":
+        mode, filesystem = variant.split("/")
+        options = {"dm.basesize": "1G", "dm.fs": filesystem, "dm.loopdatasize": "4G"}
+        if mode == "thinpooldev":
+            del options["dm.loopdatasize"]
+            options["dm.thinpooldev"] = thin_pool_factory(f"bbtest-{filesystem}-{os.getpid()}")
+    instance = cls(str(home), str(run_home), options)
     yield instance
-    for layer_id in instance.list_layers():
-        instance.remove(layer_id)
-    instance.cleanup()
+    if name == "devicemapper":
+        release_pool_devices(instance, loop=mode == "loop")
+
+
+@pytest.fixture
+def driver(driver_instance):  # type: ignore[no-untyped-def]
+    """The driver, emptied of layers after each test."""
+    yield driver_instance
+    for layer_id in sorted(driver_instance.list_layers(), key=lambda layer: layer != "base"):
+        driver_instance.remove(layer_id)
+    driver_instance.cleanup()
+
+
+def release_pool_devices(instance, loop: bool) -> None:  # type: ignore[no-untyped-def]
+    """Deactivate the driver's base device; tear down a loop-lvm pool so loop devices don't pile up."""
+    import subprocess
+
+    subprocess.run(["dmsetup", "remove", f"{instance.prefix}-base"], capture_output=True)
+    if not loop:
+        return
+    subprocess.run(["dmsetup", "remove", instance.pool.name], check=True, capture_output=True)
+    for name in ("data", "metadata"):
+        path = os.path.join(instance.loop_dir, name)
+        found = subprocess.run(["losetup", "-j", path], capture_output=True, text=True).stdout
+        for line in found.splitlines():
+            subprocess.run(["losetup", "-d", line.split(":")[0]], check=True)
 
 
 def make_base(driver) -> str:  # type: ignore[no-untyped-def]

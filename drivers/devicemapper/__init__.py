@@ -1,0 +1,1 @@
+"""The devicemapper storage driver (kernel dm-thin provisioning)."""

@@ -1,0 +1,51 @@
+"""The devicemapper driver, tested for real: the shared driver suite and bb's CLI, inside a dm-thin VM.
+
+This kernel has no device-mapper, so one scripts/vm/run-in-vm boot runs the
+devicemapper selection of the suite in a guest kernel that has it. To add a
+selection, add its path to GUEST_SELECTION.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [
+    pytest.mark.vm,
+    pytest.mark.skipif(os.geteuid() != 0, reason="run-in-vm needs root"),
+    pytest.mark.skipif(platform.machine() != "x86_64", reason="run-in-vm boots an amd64 kernel"),
+]
+
+REPO = Path(__file__).resolve().parents[2]
+RUN_IN_VM = REPO / "scripts" / "vm" / "run-in-vm"
+# What runs in the guest: the shared driver suite (every devicemapper configuration)
+# and the CLI tests on devicemapper (steps, build corpus, space, crashes).
+GUEST_SELECTION = ["tests/drivers", "tests/devicemapper"]
+
+
+def overlay_reference(base: Path) -> dict[str, str]:
+    """The corpus's image IDs on overlay, built here on the host where it is fast."""
+    sys.path.insert(0, str(REPO / "tests" / "devicemapper"))
+    try:
+        from test_devicemapper_cli import overlay_reference as build
+    finally:
+        sys.path.pop(0)
+    return build(base)
+
+
+def test_devicemapper_in_vm(tmp_path):
+    reference = json.dumps(overlay_reference(tmp_path / "overlay"))
+    pytest_in_venv = Path(sys.executable).with_name("pytest")
+    command = [sys.executable, str(RUN_IN_VM), "--timeout", "1800", "--cwd", str(REPO),
+               "--env", "BB_TEST_DRIVERS=devicemapper", "--env", f"BB_TEST_OVERLAY_IDS={reference}", "--",
+               str(pytest_in_venv), "-q", "-p", "no:cacheprovider", "-rs", "--durations=12", *GUEST_SELECTION]
+    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=2000)
+    summary = result.stdout.strip().splitlines()[-1:] or [""]
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    assert " passed" in summary[0] and "skipped" not in summary[0], result.stdout[-3000:]
