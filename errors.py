@@ -71,7 +71,7 @@ class ToolMissing(BBError):
     """An external program bb needs is not installed."""
 
     def __init__(self, tool: str, package: str | None = None):
-        hint = f" (install the Debian package {package})" if package else ""
+        hint = f" (install {package})" if package else ""
         super().__init__(f"{tool}: command not found{hint}")
         self.tool = tool
 
@@ -134,3 +134,11 @@ class BuildStepFailed(BBError):
     def __init__(self, message: str, status: int):
         super().__init__(message)
         self.exit_code = status
+
+
+class RegistryError(BBError):
+    """A registry refused a request, or cannot be reached."""
+
+
+class AuthenticationFailed(RegistryError):
+    """A registry did not accept the credentials (or wanted some)."""

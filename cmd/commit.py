@@ -6,6 +6,8 @@ import typer
 
 from bb.cmd.common import open_store, reports_errors
 from bb.system.atomic import write_atomic
+from bb.transports import export_image, split_transport
+from bb.transports.base import TransportOptions
 from bb.working_container.commit import CommitOptions, commit_step
 from bb.working_container.container import WorkingContainer
 
@@ -26,12 +28,16 @@ def commit(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image ID."),
 ) -> None:
     """Commit CONTAINER to IMAGE and print the image ID."""
-    options = CommitOptions(names=[image] if image else [], squash=squash, image_format=image_format, timestamp=timestamp)
+    destination = image if image and split_transport(image) is not None else None
+    names = [image] if image and destination is None else []
+    options = CommitOptions(names=names, squash=squash, image_format=image_format, timestamp=timestamp)
     store = open_store(ctx)
     with WorkingContainer.opened(store, container) as working_container:
         record = commit_step(working_container, options)
         if remove:
             store.containers.remove(working_container.record, lock_held=True)
+    if destination is not None:
+        export_image(store, record, destination, TransportOptions(image_format=image_format))
     if iidfile:
         write_atomic(iidfile, f"sha256:{record.id}".encode(), mode=0o644)
     print(record.id)

@@ -10,6 +10,8 @@ extras=""
 if [ "${1:-}" = "--test" ]; then
     # the devicemapper tests boot a Debian kernel with dm-thin under QEMU (scripts/vm)
     packages="$packages qemu-system-x86 cpio kmod dmsetup thin-provisioning-tools xfsprogs"
+    # peers the transport tests check bb against
+    packages="$packages docker-registry docker.io skopeo umoci buildah apache2-utils xz-utils"
     extras="[test]"
 fi
 export DEBIAN_FRONTEND=noninteractive

@@ -9,12 +9,22 @@ from typing import Any
 from bb.store.store import Store
 
 
-def _memory_total() -> int:
+def _memory(field: str) -> int:
     with open("/proc/meminfo", encoding="ascii") as meminfo:
         for line in meminfo:
-            if line.startswith("MemTotal:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def _runtime_version() -> str:
+    from bb.errors import BBError
+    from bb.system.tools import run_tool
+
+    try:
+        return run_tool("runc", "--version").splitlines()[0]
+    except BBError as failure:
+        return f"unavailable ({failure})"
 
 
 def store_info(store: Store) -> dict[str, Any]:
@@ -25,8 +35,9 @@ def store_info(store: Store) -> dict[str, Any]:
             "arch": platform.machine(),
             "kernel": platform.release(),
             "cpus": os.cpu_count(),
-            "MemTotal": _memory_total(),
-            "OCIRuntime": "runc",
+            "MemTotal": _memory("MemTotal"),
+            "MemFree": _memory("MemAvailable"),
+            "OCIRuntime": _runtime_version(),
         },
         "store": {
             "GraphRoot": store.root,

@@ -10,20 +10,21 @@ from bb.errors import ToolFailed, ToolMissing
 
 # Which Debian package provides a tool, so "not found" can say what to install.
 PACKAGE_OF_TOOL = {
-    "runc": "runc",
-    "mount": "mount",
-    "umount": "mount",
-    "losetup": "mount",
-    "blkid": "util-linux",
-    "blkdiscard": "util-linux",
-    "dmsetup": "dmsetup",
-    "thin_check": "thin-provisioning-tools",
-    "thin_ls": "thin-provisioning-tools",
-    "mkfs.ext4": "e2fsprogs",
-    "tune2fs": "e2fsprogs",
-    "mkfs.xfs": "xfsprogs",
-    "cp": "coreutils",
-    "truncate": "coreutils",
+    "runc": "the Debian package runc",
+    "mount": "the Debian package mount",
+    "umount": "the Debian package mount",
+    "losetup": "the Debian package mount",
+    "blkid": "the Debian package util-linux",
+    "blkdiscard": "the Debian package util-linux",
+    "dmsetup": "the Debian package dmsetup",
+    "thin_check": "the Debian package thin-provisioning-tools",
+    "thin_ls": "the Debian package thin-provisioning-tools",
+    "mkfs.ext4": "the Debian package e2fsprogs",
+    "tune2fs": "the Debian package e2fsprogs",
+    "mkfs.xfs": "the Debian package xfsprogs",
+    "cp": "the Debian package coreutils",
+    "truncate": "the Debian package coreutils",
+    "isula": "iSulad (isula client)",
 }
 
 

@@ -62,6 +62,14 @@ class BB:
         """Run bb and return its stdout, stripped; fail the test on error."""
         return self.run(*args, **kwargs).stdout.strip()
 
+    def run_in(self, image: str, script: str) -> str:
+        """Run a shell script in a fresh container of `image`; return its output."""
+        ctr = self("from", image)
+        try:
+            return self("run", ctr, "--", "sh", "-c", script)
+        finally:
+            self("rm", ctr)
+
     def fails(self, *args: str, code: int | None = 125) -> str:
         """Run bb expecting failure (with `code` unless None); return stderr."""
         result = self.run(*args, check=False)

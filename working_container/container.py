@@ -11,7 +11,7 @@ import contextlib
 import copy
 from typing import Any, Iterator
 
-from bb.errors import BBError, ImageNotFound, InvalidArgument
+from bb.errors import BBError, ImageNotFound, InvalidArgument, NotFound
 from bb.image.config import new_image_config, timestamp_now
 from bb.image.reference import parse_reference
 from bb.store.containers import ContainerRecord, check_container_name
@@ -109,9 +109,12 @@ class WorkingContainer:
             raise InvalidArgument(f'--pull "{pull}": must be one of {", ".join(PULL_POLICIES)}')
         if name is not None:
             check_container_name(name)
+        pulled = _base_image(store, image, pull)
         with store.content_in_flight():
             with store.lock():
-                image_record, image_config = _base_image(store, image)
+                image_record, image_config = pulled
+                if image_record is not None:
+                    image_record = store.images.get(image_record.id)  # still there, and now safe from collection
                 base_name = SCRATCH if image_record is None else _short_image_name(image, image_record)
                 container_name = name or store.containers.unique_name(
                     "working-container" if image_record is None else f"{base_name}-working-container"
@@ -161,14 +164,40 @@ class WorkingContainer:
             lock.release()
 
 
-def _base_image(store: Store, image: str) -> tuple[ImageRecord | None, dict[str, Any]]:
-    """The image record and a copy of its config, or (None, empty config) for scratch."""
+def _base_image(store: Store, image: str, pull: str) -> tuple[ImageRecord | None, dict[str, Any]]:
+    """The image record and a copy of its config, or (None, empty config) for scratch; pulled as `pull` says."""
     if image == SCRATCH:
         return None, new_image_config()
-    record = store.images.find(image)
+    from bb.transports import import_image, split_transport
+
+    record = None
+    if split_transport(image) is not None:
+        record = import_image(store, image)
+    elif pull != "always":
+        record = store.images.find(image)
+    if record is None and pull != "never" and split_transport(image) is None:
+        record = _pull_by_name(store, image)
     if record is None:
         raise ImageNotFound(image)
     return record, copy.deepcopy(store.images.config(record))
+
+
+def _pull_by_name(store: Store, image: str) -> ImageRecord | None:
+    """Pull a name from its registry, a short name from the search registries (registries.toml)."""
+    from bb.image.reference import is_qualified
+    from bb.transports import import_image
+    from bb.transports.registries_config import load_registries_config
+
+    candidates = [image] if is_qualified(image) else [f"{registry}/{image}" for registry in load_registries_config().search]
+    failures = []
+    for candidate in candidates:
+        try:
+            return import_image(store, f"docker://{candidate}")
+        except BBError as failure:
+            failures.append(str(failure))
+    if failures:
+        raise NotFound(f'image "{image}" not known, and pulling it failed: {"; ".join(failures)}')
+    return None
 
 
 def _short_image_name(requested: str, record: ImageRecord) -> str:

@@ -16,14 +16,6 @@ def inspect(bb, image):
     return json.loads(bb("inspect", "--type", "image", image))
 
 
-def run_in(bb, image, script):
-    ctr = bb("from", image)
-    try:
-        return bb("run", ctr, "--", "sh", "-c", script)
-    finally:
-        bb("rm", ctr)
-
-
 def build(bb, case, *flags, context=None):
     return bb("build", "-q", *flags, str(context or BUD / case)).splitlines()[-1]
 
@@ -59,7 +51,7 @@ def test_every_instruction(bb):
     assert "VERSION" not in json.dumps(config["Env"]) and "FROM_CLI" not in json.dumps(config)
     history = document["Config"]["history"]
     assert any(entry["created_by"].startswith("EXPOSE") and entry.get("empty_layer") for entry in history)
-    files = run_in(bb, image, """
+    files = bb.run_in(image, """
         cat /pwd.txt /run.txt /opt/app/sub/hello.txt /shell.txt /tmp/uid.txt
         stat -c '%U:%G %a' /owned.txt
         for d in /tree /tree/sub /globbed /unpacked/inner /added; do ls $d; done
@@ -78,36 +70,36 @@ def test_every_instruction(bb):
 def test_multistage_builds_only_needed_stages(bb):
     images_before = set(bb("images", "-q", "--notruncate").split())
     image = build(bb, "multistage", "-t", "multi")
-    out = run_in(bb, image, "cat /copied-by-name.txt /copied-by-index.txt /second.txt /source.txt; head -c4 /passwd-from-image")
+    out = bb.run_in(image, "cat /copied-by-name.txt /copied-by-index.txt /second.txt /source.txt; head -c4 /passwd-from-image")
     assert out.splitlines() == ["built-in-first", "built-in-first", "second", "src", "root"]
     # intermediate stages leave no image and no container
     no_leftovers(bb, images_before | {image})
     second = build(bb, "multistage", "--target", "second", "-t", "second-only")
-    assert run_in(bb, second, "cat /first.txt /second.txt").splitlines() == ["built-in-first", "second"]
+    assert bb.run_in(second, "cat /first.txt /second.txt").splitlines() == ["built-in-first", "second"]
 
 
 def test_onbuild_triggers_run_in_child(bb):
     build(bb, "instructions", "-t", "onbuild-parent")
     child = build(bb, "onbuild", "-t", "child")
-    assert run_in(bb, child, "cat /onbuild.txt /child.txt").splitlines() == ["triggered", "child"]
+    assert bb.run_in(child, "cat /onbuild.txt /child.txt").splitlines() == ["triggered", "child"]
     assert "OnBuild" not in inspect(bb, child)["Config"]["config"]
 
 
 def test_dockerignore(bb):
     image = build(bb, "dockerignore")
-    listed = run_in(bb, image, "cd /ctx && find . -type f | sort").splitlines()
+    listed = bb.run_in(image, "cd /ctx && find . -type f | sort").splitlines()
     assert listed == ["./.dockerignore", "./Dockerfile", "./docs/keep.md", "./keep/a.go", "./keep/b.txt"]
 
 
 def test_escape_directive(bb):
     image = build(bb, "escape")
-    assert run_in(bb, image, "cat /escaped.txt") == "windows style"
+    assert bb.run_in(image, "cat /escaped.txt") == "windows style"
     assert inspect(bb, image)["Config"]["config"]["Labels"]["path"] == "C:\\dir"
 
 
 def test_heredocs(bb):
     image = build(bb, "heredocs")
-    out = run_in(bb, image, "cat /script.txt /stdin.txt /docs/A /docs/B /single.txt")
+    out = bb.run_in(image, "cat /script.txt /stdin.txt /docs/A /docs/B /single.txt")
     assert out.splitlines() == ["script heredoc", "tab stripped heredoc", "expanded heredoc", "literal $NAME", "single file"]
 
 
@@ -144,7 +136,7 @@ def test_layer_cache(bb, tmp_path):
     (context / "input.txt").write_text("two")
     changed = bb("build", "--layers", str(context))
     assert changed.count("--> Using cache") == 1
-    assert run_in(bb, changed.splitlines()[-1], "cat /copy") == "two"
+    assert bb.run_in(changed.splitlines()[-1], "cat /copy") == "two"
     assert bb("build", "--layers", "--no-cache", str(context)).count("--> Using cache") == 0
 
 
@@ -158,10 +150,10 @@ def test_proxy_variables_reach_run_but_not_the_image(bb, tmp_path):
     result = subprocess.run([bb.executable, "build", "-q", str(context)], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     image = result.stdout.split()[-1]
-    assert run_in(bb, image, "cat /proxy.txt") == "http://proxy.example:3128|localhost"
+    assert bb.run_in(image, "cat /proxy.txt") == "http://proxy.example:3128|localhost"
     assert "proxy" not in json.dumps(inspect(bb, image)["Config"]["config"])
     result = subprocess.run([bb.executable, "build", "-q", "--no-proxy", str(context)], env=env, capture_output=True, text=True)
-    assert run_in(bb, result.stdout.split()[-1], "cat /proxy.txt") == "|"
+    assert bb.run_in(result.stdout.split()[-1], "cat /proxy.txt") == "|"
 
 
 BAD_DOCKERFILES = [
@@ -231,6 +223,6 @@ def test_cap_add_and_docker_format(bb, tmp_path):
     context.mkdir()
     (context / "Dockerfile").write_text("FROM busybox\nRUN grep CapEff /proc/self/status > /caps\n")
     image = build(bb, "", "--cap-add", "SYS_ADMIN", "--format", "docker", context=context)
-    capabilities = int(run_in(bb, image, "cat /caps").split()[1], 16)
+    capabilities = int(bb.run_in(image, "cat /caps").split()[1], 16)
     assert capabilities & (1 << 21)
     assert inspect(bb, image)["Manifest"]["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"

@@ -1,0 +1,32 @@
+"""bb import: make an image from a root file system tarball."""
+
+import os
+from typing import Optional
+
+import typer
+
+from bb.cmd.common import open_store, reports_errors
+from bb.errors import ArchiveError
+from bb.store.image_io import add_image, opened_file, rootfs_config
+
+app = typer.Typer()
+
+
+@app.command("import")
+@reports_errors
+def import_(
+    ctx: typer.Context,
+    tarball: str = typer.Argument(..., help="Root file system tarball (plain, gzip or xz)."),
+    image: Optional[str] = typer.Argument(None, help="Name of the new image (NAME[:TAG])."),
+) -> None:
+    """Import TARBALL as a one-layer image and print its ID."""
+    if not os.path.isfile(tarball):
+        raise ArchiveError(f"{tarball}: no such file")
+    created_by = f"bb import {os.path.basename(tarball)}"
+    record = add_image(
+        open_store(ctx),
+        lambda diff_ids: rootfs_config(diff_ids, created_by),
+        [lambda: opened_file(tarball)],
+        [image] if image else [],
+    )
+    print(record.id)

@@ -1,0 +1,20 @@
+"""bb load: load images from a docker-archive or oci-archive file."""
+
+import typer
+
+from bb.cmd.common import open_store, reports_errors
+from bb.transports import load_archive
+
+app = typer.Typer()
+
+
+@app.command("load")
+@reports_errors
+def load(
+    ctx: typer.Context,
+    input_file: str = typer.Option(..., "-i", "--input", help="Archive file (plain, gzip or xz)."),
+) -> None:
+    """Load every image of an archive."""
+    for record in load_archive(open_store(ctx), input_file):
+        for name in record.names or [record.id]:
+            print(f"Loaded image: {name}")

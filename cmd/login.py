@@ -1,0 +1,42 @@
+"""bb login: check and store credentials for a registry."""
+
+import getpass
+import sys
+from typing import Optional
+
+import typer
+
+from bb.cmd.common import reports_errors
+from bb.errors import InvalidArgument
+from bb.image.reference import Reference
+from bb.transports.auth import store_credentials
+from bb.transports.base import TransportOptions
+from bb.transports.registry import RegistryClient
+
+app = typer.Typer()
+
+
+@app.command("login")
+@reports_errors
+def login(
+    server: str = typer.Argument(..., help="Registry (host[:port])."),
+    username: Optional[str] = typer.Option(None, "-u", "--username", help="User name."),
+    password: Optional[str] = typer.Option(None, "-p", "--password", help="Password (prefer --password-stdin)."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+    authfile: Optional[str] = typer.Option(None, "--authfile", help="auth.json to write."),
+    tls_verify: Optional[bool] = typer.Option(None, "--tls-verify/--no-tls-verify", help="Require HTTPS with verified certificates."),
+) -> None:
+    """Log in to SERVER: the credentials are checked, then kept in auth.json (mode 0600)."""
+    server = server.removeprefix("https://").removeprefix("http://").rstrip("/")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    if username is None:
+        if not sys.stdin.isatty():
+            raise InvalidArgument("--username is required when not at a terminal")
+        username = input("Username: ")
+    if password is None:
+        password = getpass.getpass("Password: ")
+    options = TransportOptions(tls_verify=tls_verify, credentials=f"{username}:{password}")
+    RegistryClient(Reference(server, "bb/login-check"), options).check()
+    store_credentials(server, username, password, authfile)
+    print("Login Succeeded!")

@@ -1,0 +1,26 @@
+"""bb logout: forget credentials for a registry (or all)."""
+
+from typing import Optional
+
+import typer
+
+from bb.cmd.common import reports_errors
+from bb.errors import NotFound
+from bb.transports.auth import forget_credentials
+
+app = typer.Typer()
+
+
+@app.command("logout")
+@reports_errors
+def logout(
+    server: Optional[str] = typer.Argument(None, help="Registry (host[:port])."),
+    all_servers: bool = typer.Option(False, "-a", "--all", help="Forget every registry's credentials."),
+    authfile: Optional[str] = typer.Option(None, "--authfile", help="auth.json to change."),
+) -> None:
+    """Remove the stored credentials for SERVER (or all with -a)."""
+    if not all_servers and not server:
+        raise typer.BadParameter("name a registry, or use --all", param_hint="SERVER")
+    if not forget_credentials(None if all_servers else server, authfile) and not all_servers:
+        raise NotFound(f"not logged in to {server}")
+    print("Removed login credentials" + ("" if all_servers else f" for {server}"))

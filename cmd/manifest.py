@@ -1,0 +1,156 @@
+"""bb manifest: assemble manifest lists (multi-platform images) and push them."""
+
+import json
+from typing import List, Optional
+
+import typer
+
+from bb.cmd.common import open_store, reports_errors
+from bb.image.config import check_format
+from bb.image.reference import parse_reference
+from bb.store.manifest_lists import ListEntry, ManifestListStore
+from bb.transports import split_transport
+from bb.transports.base import TransportOptions, stored_image
+
+app = typer.Typer(help="Create, change, inspect and push manifest lists.", rich_markup_mode=None)
+
+ARCH = typer.Option(None, "--arch", help="Architecture (GOARCH spelling).")
+OS = typer.Option(None, "--os", help="Operating system.")
+VARIANT = typer.Option(None, "--variant", help="Architecture variant (e.g. v8).")
+OS_FEATURES = typer.Option([], "--os-features", help="Required OS feature (repeatable).")
+
+
+def _platform(entry: ListEntry) -> dict:
+    platform = {"architecture": entry.architecture, "os": entry.os}
+    if entry.variant:
+        platform["variant"] = entry.variant
+    if entry.os_features:
+        platform["os.features"] = entry.os_features
+    return platform
+
+
+def _entry_for(store, image: str) -> ListEntry:  # type: ignore[no-untyped-def]
+    record = store.images.lookup(image)
+    config = store.images.config(record)
+    return ListEntry(record.id, config.get("architecture", ""), config.get("os", "linux"), config.get("variant", ""))
+
+
+@app.command("create")
+@reports_errors
+def create(ctx: typer.Context, name: str = typer.Argument(...), images: List[str] = typer.Argument(None)) -> None:
+    """Create the list NAME, holding IMAGES."""
+    store = open_store(ctx)
+    lists = ManifestListStore(store)
+    with store.lock():
+        manifest_list = lists.create(name)
+        manifest_list.entries = [_entry_for(store, image) for image in images or []]
+        lists.save(manifest_list)
+    print(manifest_list.name)
+
+
+@app.command("add")
+@reports_errors
+def add(
+    ctx: typer.Context,
+    name: str = typer.Argument(...),
+    image: str = typer.Argument(...),
+    arch: Optional[str] = ARCH,
+    os: Optional[str] = OS,
+    variant: Optional[str] = VARIANT,
+    os_features: List[str] = OS_FEATURES,
+) -> None:
+    """Add IMAGE to the list NAME (platform from the image's config unless given)."""
+    store = open_store(ctx)
+    lists = ManifestListStore(store)
+    with store.lock():
+        manifest_list = lists.get(name)
+        entry = _entry_for(store, image)
+        entry.set_platform(arch, os, variant, list(os_features))
+        manifest_list.entries = [e for e in manifest_list.entries if e.image_id != entry.image_id] + [entry]
+        lists.save(manifest_list)
+    print(entry.image_id)
+
+
+@app.command("annotate")
+@reports_errors
+def annotate(
+    ctx: typer.Context,
+    name: str = typer.Argument(...),
+    image: str = typer.Argument(...),
+    arch: Optional[str] = ARCH,
+    os: Optional[str] = OS,
+    variant: Optional[str] = VARIANT,
+    os_features: List[str] = OS_FEATURES,
+    annotation: List[str] = typer.Option([], "--annotation", help="K=V"),
+) -> None:
+    """Change the platform or annotations of IMAGE in the list NAME."""
+    from bb.errors import NotFound
+    from bb.working_container.configuration import set_annotations
+
+    store = open_store(ctx)
+    lists = ManifestListStore(store)
+    with store.lock():
+        manifest_list = lists.get(name)
+        image_id = store.images.lookup(image).id
+        entry = next((e for e in manifest_list.entries if e.image_id == image_id), None)
+        if entry is None:
+            raise NotFound(f'image "{image}" is not in manifest list "{name}"')
+        entry.set_platform(arch, os, variant, list(os_features))
+        set_annotations(entry.annotations, list(annotation))
+        lists.save(manifest_list)
+
+
+@app.command("inspect")
+@reports_errors
+def inspect(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
+    """Print the list as an OCI index (with the images' local manifest digests)."""
+    store = open_store(ctx, repair=False)
+    manifest_list = ManifestListStore(store).get(name)
+    manifests = []
+    for entry in manifest_list.entries:
+        record = store.images.get(entry.image_id)
+        descriptor = {"mediaType": record.manifest_media_type, "digest": record.manifest_digest,
+                      "size": store.blobs.size(record.manifest_digest), "platform": _platform(entry)}
+        if entry.annotations:
+            descriptor["annotations"] = entry.annotations
+        manifests.append(descriptor)
+    print(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                      "manifests": manifests}, indent=4))
+
+
+@app.command("push")
+@reports_errors
+def push(
+    ctx: typer.Context,
+    name: str = typer.Argument(...),
+    destination: Optional[str] = typer.Argument(None, help="docker://REGISTRY/REPO:TAG (default: the list's name)."),
+    image_format: str = typer.Option("oci", "-f", "--format", help="oci (image index) or docker (manifest list)."),
+    tls_verify: Optional[bool] = typer.Option(None, "--tls-verify/--no-tls-verify"),
+    authfile: Optional[str] = typer.Option(None, "--authfile"),
+    creds: Optional[str] = typer.Option(None, "--creds"),
+) -> None:
+    """Push every image of the list and then the list itself; print the list's digest."""
+    from bb.errors import InvalidArgument
+    from bb.transports.registry import push_manifest_list
+
+    store = open_store(ctx, repair=False)
+    manifest_list = ManifestListStore(store).get(name)
+    target = destination or manifest_list.name
+    parsed = split_transport(target)
+    if parsed is not None and parsed[0] != "docker":
+        raise InvalidArgument(f'"{target}": manifest lists can only be pushed to docker:// registries')
+    location = parsed[1] if parsed else target
+    options = TransportOptions(image_format=check_format(image_format), tls_verify=tls_verify,
+                               authfile=authfile, credentials=creds)
+    images = [(stored_image(store, store.images.get(e.image_id)), _platform(e)) for e in manifest_list.entries]
+    print(push_manifest_list(store, images, parse_reference(location, default_registry="docker.io"), options))
+
+
+@app.command("rm")
+@reports_errors
+def rm(ctx: typer.Context, names: List[str] = typer.Argument(...)) -> None:
+    """Remove manifest lists (their images stay)."""
+    store = open_store(ctx)
+    with store.lock():
+        for name in names:
+            ManifestListStore(store).remove(name)

@@ -1,0 +1,28 @@
+"""bb pull: copy an image from a registry (or any transport location) into the store."""
+
+from typing import Optional
+
+import typer
+
+from bb.cmd.common import open_store, reports_errors
+from bb.transports import import_image, split_transport
+from bb.transports.base import TransportOptions
+
+app = typer.Typer()
+
+
+@app.command("pull")
+@reports_errors
+def pull(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., help="docker://REGISTRY/REPO:TAG, REGISTRY/REPO:TAG, docker-archive:PATH, ..."),
+    tls_verify: Optional[bool] = typer.Option(None, "--tls-verify/--no-tls-verify", help="Require HTTPS with verified certificates."),
+    authfile: Optional[str] = typer.Option(None, "--authfile", help="auth.json with registry credentials."),
+    creds: Optional[str] = typer.Option(None, "--creds", help="USER:PASSWORD for the registry."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image ID."),
+) -> None:
+    """Pull SOURCE into the store and print the image ID."""
+    location = source if split_transport(source) is not None else f"docker://{source}"
+    options = TransportOptions(tls_verify=tls_verify, authfile=authfile, credentials=creds)
+    record = import_image(open_store(ctx), location, options)
+    print(record.id)

@@ -1,0 +1,34 @@
+"""bb save: write images to a docker-archive or oci-archive file."""
+
+from typing import List
+
+import typer
+
+from bb.cmd.common import open_store, reports_errors
+from bb.errors import InvalidArgument
+from bb.store.images import normalize_name
+from bb.transports import export_images
+
+app = typer.Typer()
+
+
+@app.command("save")
+@reports_errors
+def save(
+    ctx: typer.Context,
+    images: List[str] = typer.Argument(..., help="Images (names, IDs or ID prefixes)."),
+    output: str = typer.Option(..., "-o", "--output", help="Archive file to write."),
+    image_format: str = typer.Option("docker", "--format", help="docker (docker-archive) or oci (oci-archive)."),
+) -> None:
+    """Save IMAGES into one archive file."""
+    if image_format not in ("docker", "oci"):
+        raise InvalidArgument(f'--format "{image_format}": must be docker or oci')
+    store = open_store(ctx, repair=False)
+    chosen: dict[str, tuple] = {}
+    for name in images:
+        record = store.images.lookup(name)
+        names = chosen.setdefault(record.id, (record, []))[1]
+        by_name = not record.id.startswith(name.removeprefix("sha256:"))
+        names.extend([normalize_name(name)] if by_name else record.names)
+    transport = "docker-archive" if image_format == "docker" else "oci-archive"
+    export_images(store, [(record, list(dict.fromkeys(names))) for record, names in chosen.values()], f"{transport}:{output}")

@@ -1,0 +1,87 @@
+"""Reading manifests and manifest lists, whichever of the Docker and OCI forms they are in."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from bb.errors import ArchiveError
+from bb.image.config import (
+    MEDIA_DOCKER_MANIFEST,
+    MEDIA_DOCKER_MANIFEST_LIST,
+    MEDIA_OCI_INDEX,
+    MEDIA_OCI_MANIFEST,
+    host_architecture,
+)
+
+MANIFEST_TYPES = (MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST)
+LIST_TYPES = (MEDIA_OCI_INDEX, MEDIA_DOCKER_MANIFEST_LIST)
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """A content descriptor: what a manifest says of one blob."""
+
+    media_type: str
+    digest: str
+    size: int
+    annotations: dict[str, str]
+    platform: dict[str, Any]
+
+
+def _descriptor(document: Any) -> Descriptor:
+    try:
+        return Descriptor(str(document.get("mediaType", "")), str(document["digest"]), int(document["size"]),
+                          dict(document.get("annotations") or {}), dict(document.get("platform") or {}))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ArchiveError("manifest has a malformed descriptor") from None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """An image manifest: its config and layers."""
+
+    media_type: str
+    config: Descriptor
+    layers: list[Descriptor]
+
+
+def load_document(data: bytes, what: str) -> dict[str, Any]:
+    """Parse a JSON document, refusing anything but an object."""
+    try:
+        document = json.loads(data)
+    except ValueError:
+        raise ArchiveError(f"{what} is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise ArchiveError(f"{what} is not a JSON object")
+    return document
+
+
+def media_type_of(data: bytes, declared: str | None = None) -> str:
+    """A manifest's media type: declared (e.g. by a registry), else its own mediaType, else guessed."""
+    document = load_document(data, "manifest")
+    media_type = declared or document.get("mediaType") or ""
+    if media_type:
+        return media_type.split(";")[0].strip()
+    return MEDIA_OCI_INDEX if "manifests" in document else MEDIA_OCI_MANIFEST
+
+
+def parse_manifest(data: bytes) -> Manifest:
+    """An image manifest (not a list)."""
+    document = load_document(data, "manifest")
+    if "config" not in document or not isinstance(document.get("layers"), list):
+        raise ArchiveError("manifest has no config or layers")
+    return Manifest(str(document.get("mediaType", MEDIA_OCI_MANIFEST)), _descriptor(document["config"]),
+                    [_descriptor(layer) for layer in document["layers"]])
+
+
+def choose_platform(data: bytes) -> Descriptor:
+    """From a manifest list or index, the entry for this machine (linux and its architecture)."""
+    document = load_document(data, "manifest list")
+    entries = [_descriptor(entry) for entry in document.get("manifests") or []]
+    wanted = host_architecture()
+    for entry in entries:
+        if entry.platform.get("os", "linux") == "linux" and entry.platform.get("architecture", wanted) == wanted:
+            return entry
+    raise ArchiveError(f"the manifest list has no image for linux/{wanted}")

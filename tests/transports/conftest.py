@@ -1,0 +1,126 @@
+"""Real peers for the transport tests: registries and a Docker daemon, started and stopped here."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def driver() -> str:
+    """Transports don't depend on the storage driver: run these on overlay only."""
+    return "overlay"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(check, what: str, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not start")
+
+
+@dataclass
+class Registry:
+    """A docker-registry on 127.0.0.1."""
+
+    address: str
+    storage: Path
+    log: Path
+    user: str | None = None
+    password: str | None = None
+
+    def uploads(self) -> int:
+        """How many blob uploads the registry has completed (from its access log)."""
+        return sum(1 for line in self.log.read_text().splitlines() if '"PUT /v2/' in line and "/blobs/uploads/" in line)
+
+
+def _start_registry(base: Path, htpasswd: Path | None) -> tuple[subprocess.Popen, Registry]:
+    port = free_port()
+    auth = f"auth:\n  htpasswd:\n    realm: bb-test\n    path: {htpasswd}\n" if htpasswd else ""
+    config = base / "config.yml"
+    config.write_text(
+        f"version: 0.1\nlog:\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {base / 'data'}\n"
+        f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}"
+    )
+    log = base / "registry.log"
+    process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=open(log, "w"), stderr=subprocess.STDOUT)
+
+    def answers() -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_for(answers, "docker-registry")
+    return process, Registry(f"127.0.0.1:{port}", base / "data", log)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A plain (no TLS, no auth) registry."""
+    process, peer = _start_registry(tmp_path_factory.mktemp("registry"), None)
+    yield peer
+    process.terminate()
+    process.wait()
+
+
+@pytest.fixture(scope="session")
+def auth_registry(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A registry that wants a user name and password (htpasswd basic auth)."""
+    base = tmp_path_factory.mktemp("auth-registry")
+    htpasswd = base / "htpasswd"
+    subprocess.run(["htpasswd", "-Bbc", str(htpasswd), "tester", "s3cret"], check=True, capture_output=True)
+    process, peer = _start_registry(base, htpasswd)
+    peer.user, peer.password = "tester", "s3cret"
+    yield peer
+    process.terminate()
+    process.wait()
+
+
+@dataclass
+class Daemon:
+    """A private dockerd."""
+
+    host: str
+
+    def docker(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(["docker", "-H", self.host, *args], capture_output=True, text=True)
+        if check and result.returncode:
+            raise AssertionError(f"docker {' '.join(args)}: {result.stderr}")
+        return result
+
+
+@pytest.fixture(scope="session")
+def dockerd(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """dockerd with its own data root and socket, no iptables and no bridge."""
+    base = tmp_path_factory.mktemp("dockerd")
+    sock = base / "docker.sock"
+    log = open(base / "dockerd.log", "w")
+    process = subprocess.Popen(
+        ["dockerd", "--iptables=false", "--ip6tables=false", "--bridge=none",
+         "--data-root", str(base / "data"), "--exec-root", str(base / "exec"),
+         "-H", f"unix://{sock}", "--pidfile", str(base / "docker.pid")],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    daemon = Daemon(f"unix://{sock}")
+    wait_for(lambda: sock.exists() and daemon.docker("version", check=False).returncode == 0, "dockerd", 60)
+    yield daemon
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    subprocess.run(["umount", "-R", str(base / "exec")], capture_output=True)
+    os.environ.pop("DOCKER_HOST", None)

@@ -1,0 +1,106 @@
+"""push / pull / login / manifest against real registries, checked with skopeo and buildah."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+
+def skopeo(*args: str) -> str:
+    result = subprocess.run(["skopeo", *args], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_push_then_skopeo_and_buildah_read_it(bb, registry, tmp_path):
+    ctr = bb("from", "busybox")
+    bb("run", ctr, "--", "sh", "-c", "echo pushed > /pushed")
+    image_id = bb("commit", "--rm", ctr, "pushme")
+    bb("push", "pushme", f"docker://{registry.address}/team/pushme:1")
+    inspected = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{registry.address}/team/pushme:1"))
+    assert inspected["Labels"]["org.opencontainers.image.title"] == "busybox"
+    config = json.loads(skopeo("inspect", "--config", "--tls-verify=false", f"docker://{registry.address}/team/pushme:1"))
+    import hashlib
+
+    assert hashlib.sha256(json.dumps(config, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()).hexdigest() == image_id
+    storage = tmp_path / "buildah"
+    buildah = ["buildah", "--root", str(storage / "root"), "--runroot", str(storage / "run"), "--storage-driver", "vfs"]
+    subprocess.run([*buildah, "pull", "--tls-verify=false", f"{registry.address}/team/pushme:1"], check=True, capture_output=True)
+    working = subprocess.run([*buildah, "from", f"{registry.address}/team/pushme:1"], check=True, capture_output=True,
+                             text=True).stdout.strip()
+    out = subprocess.run([*buildah, "run", "--isolation", "chroot", working, "--", "cat", "/pushed"],
+                         capture_output=True, text=True)
+    assert out.stdout.strip() == "pushed", out.stderr
+    subprocess.run([*buildah, "rm", "--all"], capture_output=True)
+    subprocess.run([*buildah, "rmi", "--all", "--force"], capture_output=True)
+
+
+def test_second_push_uploads_nothing(bb, registry):
+    bb("push", "busybox", f"docker://{registry.address}/again/busybox:1")
+    uploads = registry.uploads()
+    bb("push", "busybox", f"docker://{registry.address}/again/busybox:2")
+    bb("push", "--format", "docker", "busybox", f"docker://{registry.address}/again/busybox:3")
+    assert registry.uploads() == uploads
+    # another repository on the same registry gets the layer by cross-repository mount: only the config goes up
+    bb("push", "busybox", f"docker://{registry.address}/elsewhere/busybox:1")
+    assert registry.uploads() == uploads + 1
+    assert "mount=" in registry.log.read_text()
+
+
+def test_skopeo_copy_then_pull_and_run(bb, registry, empty_store_factory, tmp_path):
+    archive = tmp_path / "busybox.tar"
+    bb("save", "-o", str(archive), "busybox")
+    skopeo("copy", "--dest-tls-verify=false", f"docker-archive:{archive}", f"docker://{registry.address}/copied/busybox:skopeo")
+    other = empty_store_factory("other", "overlay")
+    image_id = other("pull", f"{registry.address}/copied/busybox:skopeo")
+    ctr = other("from", f"{registry.address}/copied/busybox:skopeo")
+    assert other("run", ctr, "--", "echo", "pulled") == "pulled"
+    assert image_id == bb("images", "-q", "--notruncate", "busybox")
+    # bb from pulls what it does not have
+    third = empty_store_factory("third", "overlay")
+    assert third("from", f"docker://{registry.address}/copied/busybox:skopeo").endswith("working-container")
+
+
+def test_login_push_logout(bb, auth_registry, tmp_path):
+    address = auth_registry.address
+    authfile = tmp_path / "auth.json"
+    error = bb.fails("push", "--authfile", str(authfile), "busybox", f"docker://{address}/private/busybox:1")
+    assert "authentication" in error
+    error = bb.fails("login", "--authfile", str(authfile), "-u", "tester", "-p", "wrong", address)
+    assert "authentication failed" in error and not authfile.exists()
+    bb.run("login", "--authfile", str(authfile), "-u", "tester", "--password-stdin", address, input="s3cret\n")
+    assert authfile.stat().st_mode & 0o777 == 0o600
+    assert address in json.loads(authfile.read_text())["auths"]
+    bb("push", "--authfile", str(authfile), "busybox", f"docker://{address}/private/busybox:1")
+    bb("push", "--creds", "tester:s3cret", "busybox", f"docker://{address}/private/busybox:2")
+    bb("logout", "--authfile", str(authfile), address)
+    assert json.loads(authfile.read_text())["auths"] == {}
+    assert "not logged in" in bb.fails("logout", "--authfile", str(authfile), address)
+
+
+def test_manifest_list(bb, registry):
+    ctr = bb("from", "busybox")
+    bb("config", "--arch", "arm64", ctr)
+    arm = bb("commit", "--rm", ctr, "busybox:arm64")
+    bb("manifest", "create", "multi", "busybox")
+    bb("manifest", "add", "--arch", "arm64", "--variant", "v8", "multi", arm)
+    bb("manifest", "annotate", "--annotation", "purpose=test", "multi", arm)
+    local = json.loads(bb("manifest", "inspect", "multi"))
+    assert [m["platform"]["architecture"] for m in local["manifests"]] == ["amd64", "arm64"]
+    bb("manifest", "push", "multi", f"docker://{registry.address}/multi/busybox:list")
+    raw = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{registry.address}/multi/busybox:list"))
+    assert raw["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    assert [m["platform"].get("variant") for m in raw["manifests"]] == [None, "v8"]
+    bb("manifest", "rm", "multi")
+    assert "not known" in bb.fails("manifest", "inspect", "multi")
+
+
+def test_registry_errors(bb, registry):
+    before = bb("images", "-q")
+    assert "cannot connect" in bb.fails("pull", "127.0.0.1:1/nothing/here:1")
+    assert "not found" in bb.fails("pull", f"{registry.address}/nothing/here:1")
+    assert "lowercase" in bb.fails("push", "busybox", f"docker://{registry.address}/Upper/case:1")
+    assert bb("images", "-q") == before

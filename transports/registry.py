@@ -1,0 +1,414 @@
+"""`docker://REGISTRY/REPOSITORY[:TAG]`: the OCI distribution API (what registries speak).
+
+Blobs are streamed and checked against their digests, never held whole in
+memory. Layers go up gzip-compressed; the compressed digest of each layer is
+remembered (`<root>/compressed/`), so a layer the registry already has is
+found with one HEAD request and never sent again.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import http.client
+import json
+import os
+import re
+import ssl
+import tempfile
+import urllib.parse
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator
+
+from bb.errors import ArchiveError, AuthenticationFailed, RegistryError
+from bb.image.config import (
+    FORMAT_DOCKER,
+    MEDIA_DOCKER_CONFIG,
+    MEDIA_DOCKER_LAYER_GZIP,
+    MEDIA_DOCKER_MANIFEST,
+    MEDIA_DOCKER_MANIFEST_LIST,
+    MEDIA_OCI_CONFIG,
+    MEDIA_OCI_INDEX,
+    MEDIA_OCI_LAYER_GZIP,
+    MEDIA_OCI_MANIFEST,
+)
+from bb.image.manifest import LIST_TYPES, choose_platform, media_type_of, parse_manifest
+from bb.image.reference import Reference, parse_reference
+from bb.store.image_io import add_image
+from bb.store.images import ImageRecord
+from bb.store.store import Store
+from bb.system.atomic import canonical_json, read_json, write_json_atomic
+from bb.transports.auth import credentials_for, parse_creds
+from bb.transports.base import StoredImage, Transport, TransportOptions
+from bb.transports.registries_config import load_registries_config
+
+CHUNK = 8 << 20
+TIMEOUT = 60
+ACCEPT = ", ".join([MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST, MEDIA_OCI_INDEX, MEDIA_DOCKER_MANIFEST_LIST])
+_CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
+
+
+@dataclass
+class _Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class DigestCheckingReader:
+    """Reads a blob from a response and fails at its end if the content does not match `digest`."""
+
+    def __init__(self, response: http.client.HTTPResponse, digest: str, connection: http.client.HTTPConnection):
+        self.response = response
+        self.digest = digest
+        self.connection = connection
+        self._sha256 = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        """Read and hash; at the end, check the digest."""
+        data = self.response.read(size if size and size > 0 else None)
+        if data:
+            self._sha256.update(data)
+        elif "sha256:" + self._sha256.hexdigest() != self.digest:
+            raise ArchiveError(f"blob {self.digest}: the registry sent content with digest sha256:{self._sha256.hexdigest()}")
+        return data
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.connection.close()
+
+
+class RegistryClient:
+    """One repository on one registry, with authentication handled as the registry asks."""
+
+    def __init__(self, reference: Reference, options: TransportOptions):
+        self.reference = reference
+        self.registry = reference.registry
+        self.repository = reference.repository
+        config = load_registries_config()
+        host = self.registry.rsplit(":", 1)[0].strip("[]")
+        self.plain_http = options.tls_verify is False or self.registry in config.insecure or host in (
+            "localhost", "127.0.0.1", "::1")
+        self.credentials = parse_creds(options.credentials) if options.credentials else credentials_for(
+            self.registry, options.authfile)
+        self._authorization: str | None = None
+
+    # --- HTTP ----------------------------------------------------------------------
+
+    def _connection(self, netloc: str | None = None, scheme: str | None = None) -> http.client.HTTPConnection:
+        netloc = netloc or ("registry-1.docker.io" if self.registry == "docker.io" else self.registry)
+        if (scheme or ("http" if self.plain_http else "https")) == "http":
+            return http.client.HTTPConnection(netloc, timeout=TIMEOUT)
+        return http.client.HTTPSConnection(netloc, timeout=TIMEOUT, context=ssl.create_default_context())
+
+    def _send(self, method: str, url: str, headers: dict[str, str], body: object) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        parsed = urllib.parse.urlsplit(url)
+        connection = self._connection(parsed.netloc or None, parsed.scheme or None)
+        path = urllib.parse.urlunsplit(("", "", parsed.path, parsed.query, ""))
+        all_headers = dict(headers)
+        if self._authorization:
+            all_headers["Authorization"] = self._authorization
+        try:
+            connection.request(method, path, body=body, headers=all_headers)  # type: ignore[arg-type]
+            return connection, connection.getresponse()
+        except (OSError, http.client.HTTPException) as failure:
+            connection.close()
+            raise RegistryError(f"registry {self.registry}: cannot connect: {failure}") from None
+
+    def request(self, method: str, url: str, headers: dict[str, str] | None = None, body: object = None,
+                stream: bool = False) -> tuple[_Response, http.client.HTTPResponse | None, http.client.HTTPConnection | None]:
+        """Send a request (authenticating when challenged); return the response, its open stream if asked."""
+        headers = headers or {}
+        for attempt in range(2):
+            connection, response = self._send(method, url, headers, body)
+            if response.status == 401 and attempt == 0 and not hasattr(body, "read"):
+                challenge = response.getheader("WWW-Authenticate", "")
+                response.read()
+                connection.close()
+                self._authenticate(challenge)
+                continue
+            break
+        if response.status == 401:
+            response.read()
+            connection.close()
+            raise AuthenticationFailed(f"registry {self.registry}: authentication failed (check the user name and password)")
+        result = _Response(response.status, {k.lower(): v for k, v in response.getheaders()}, b"")
+        if stream and 200 <= response.status < 300:
+            return result, response, connection
+        result.body = response.read()
+        connection.close()
+        return result, None, None
+
+    def _authenticate(self, challenge: str) -> None:
+        scheme, _, parameters = challenge.partition(" ")
+        if self.credentials is None and scheme.lower() == "basic":
+            raise AuthenticationFailed(f"registry {self.registry}: authentication required (bb login {self.registry})")
+        basic = None
+        if self.credentials is not None:
+            basic = "Basic " + base64.b64encode(":".join(self.credentials).encode()).decode()
+        if scheme.lower() == "basic":
+            self._authorization = basic
+            return
+        if scheme.lower() != "bearer":
+            raise RegistryError(f"registry {self.registry}: unsupported authentication {scheme!r}")
+        fields = dict(_CHALLENGE.findall(parameters))
+        query = {"service": fields.get("service", "")}
+        query["scope"] = fields.get("scope") or f"repository:{self.repository}:pull,push"
+        url = fields.get("realm", "") + "?" + urllib.parse.urlencode(query)
+        self._authorization = None
+        response, _, _ = self._token_request(url, basic)
+        try:
+            token = json.loads(response.body)
+            self._authorization = "Bearer " + (token.get("token") or token["access_token"])
+        except (ValueError, KeyError):
+            raise AuthenticationFailed(f"registry {self.registry}: the token server sent no token") from None
+
+    def _token_request(self, url: str, basic: str | None) -> tuple[_Response, None, None]:
+        parsed = urllib.parse.urlsplit(url)
+        connection = self._connection(parsed.netloc, parsed.scheme)
+        try:
+            connection.request("GET", urllib.parse.urlunsplit(("", "", parsed.path, parsed.query, "")),
+                               headers={"Authorization": basic} if basic else {})
+            response = connection.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException) as failure:
+            raise RegistryError(f"token server of {self.registry}: {failure}") from None
+        finally:
+            connection.close()
+        if response.status == 401:
+            raise AuthenticationFailed(f"registry {self.registry}: authentication failed (check the user name and password)")
+        if response.status != 200:
+            raise RegistryError(f"token server of {self.registry}: HTTP {response.status}")
+        return _Response(response.status, {}, body), None, None
+
+    def _url(self, path: str) -> str:
+        return f"/v2/{self.repository}/{path}"
+
+    def _fail(self, what: str, response: _Response) -> RegistryError:
+        detail = response.body[:300].decode(errors="replace").strip()
+        return RegistryError(f"registry {self.registry}: {what}: HTTP {response.status} {detail}")
+
+    # --- the API ---------------------------------------------------------------------
+
+    def check(self) -> None:
+        """GET /v2/: the registry answers and accepts our credentials."""
+        response, _, _ = self.request("GET", "/v2/")
+        if response.status != 200:
+            raise self._fail("checking access", response)
+
+    def manifest(self, reference: str) -> tuple[bytes, str]:
+        """A manifest (or list) by tag or digest, with its media type."""
+        response, _, _ = self.request("GET", self._url(f"manifests/{reference}"), {"Accept": ACCEPT})
+        if response.status == 404:
+            raise RegistryError(f"registry {self.registry}: {self.repository}:{reference} not found")
+        if response.status != 200:
+            raise self._fail(f"reading manifest {reference}", response)
+        if reference.startswith("sha256:") and "sha256:" + hashlib.sha256(response.body).hexdigest() != reference:
+            raise ArchiveError(f"manifest {reference}: the registry sent different content")
+        return response.body, media_type_of(response.body, response.headers.get("content-type"))
+
+    @contextmanager
+    def blob(self, digest: str) -> Iterator[BinaryIO]:
+        """A blob's content as a stream, checked against its digest as it is read."""
+        response, stream, connection = self.request("GET", self._url(f"blobs/{digest}"), stream=True)
+        if stream is None or connection is None:
+            raise self._fail(f"fetching blob {digest}", response)
+        reader = DigestCheckingReader(stream, digest, connection)
+        try:
+            yield reader  # type: ignore[misc]
+        finally:
+            reader.close()
+
+    def has_blob(self, digest: str) -> bool:
+        """Whether the repository already holds the blob."""
+        response, _, _ = self.request("HEAD", self._url(f"blobs/{digest}"))
+        return response.status == 200
+
+    def mount_blob(self, digest: str, source_repository: str) -> bool:
+        """Ask the registry to link a blob from another repository (no upload); return whether it did."""
+        query = urllib.parse.urlencode({"mount": digest, "from": source_repository})
+        response, _, _ = self.request("POST", self._url(f"blobs/uploads/?{query}"), {"Content-Length": "0"}, b"")
+        return response.status == 201
+
+    def upload_blob(self, path: str, digest: str, size: int) -> None:
+        """Upload a file as a blob: one PUT when small, PATCH chunks then PUT when large."""
+        response, _, _ = self.request("POST", self._url("blobs/uploads/"), {"Content-Length": "0"}, b"")
+        if response.status != 202 or "location" not in response.headers:
+            raise self._fail("starting an upload", response)
+        location = response.headers["location"]
+        with open(path, "rb") as blob:
+            if size > CHUNK:
+                offset = 0
+                while offset < size:
+                    chunk = blob.read(CHUNK)
+                    response, _, _ = self.request("PATCH", location, {
+                        "Content-Type": "application/octet-stream", "Content-Length": str(len(chunk)),
+                        "Content-Range": f"{offset}-{offset + len(chunk) - 1}"}, chunk)
+                    if response.status != 202:
+                        raise self._fail("uploading a chunk", response)
+                    location = response.headers.get("location", location)
+                    offset += len(chunk)
+                body: object = b""
+                length = 0
+            else:
+                body, length = blob, size
+            separator = "&" if "?" in location else "?"
+            response, _, _ = self.request("PUT", f"{location}{separator}digest={urllib.parse.quote(digest)}", {
+                "Content-Type": "application/octet-stream", "Content-Length": str(length)}, body)
+        if response.status != 201:
+            raise self._fail(f"finishing the upload of {digest}", response)
+
+    def put_manifest(self, reference: str, manifest: bytes, media_type: str) -> None:
+        """Store a manifest under a tag (or digest)."""
+        response, _, _ = self.request("PUT", self._url(f"manifests/{reference}"), {
+            "Content-Type": media_type, "Content-Length": str(len(manifest))}, manifest)
+        if response.status != 201:
+            raise self._fail(f"storing manifest {reference}", response)
+
+
+class CompressedLayers:
+    """Each layer's gzip form: digest and size, remembered so pushes can skip what registries have."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.directory = os.path.join(store.root, "compressed")
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+
+    def _record_path(self, diff_id: str) -> str:
+        return os.path.join(self.directory, diff_id.split(":", 1)[1] + ".json")
+
+    def known(self, diff_id: str) -> dict | None:
+        """{"digest", "size", "repositories"} of a layer compressed before, if any."""
+        try:
+            return read_json(self._record_path(diff_id))
+        except FileNotFoundError:
+            return None
+
+    def remember(self, diff_id: str, record: dict) -> None:
+        """Save a layer's compressed digest, size and where it was pushed."""
+        write_json_atomic(self._record_path(diff_id), record)
+
+    @contextmanager
+    def compressed(self, diff_id: str) -> Iterator[tuple[str, str, int]]:
+        """(path, digest, size) of the layer gzip-compressed into a temporary file."""
+        fd, path = tempfile.mkstemp(prefix=f"{os.getpid()}-gzip-", dir=self.store.temp_dir)
+        try:
+            sha256, size = hashlib.sha256(), 0
+            with os.fdopen(fd, "wb") as output:
+
+                class Hashing:
+                    def write(self, data: bytes) -> int:
+                        nonlocal size
+                        sha256.update(data)
+                        size += len(data)
+                        return output.write(data)
+
+                    def flush(self) -> None:
+                        output.flush()
+
+                # mtime 0 and a fixed level: the same layer always compresses to the same bytes
+                with gzip.GzipFile(fileobj=Hashing(), mode="wb", compresslevel=6, mtime=0) as zipped:  # type: ignore[arg-type]
+                    with self.store.blobs.open(diff_id) as layer:
+                        for chunk in iter(lambda: layer.read(CHUNK), b""):
+                            zipped.write(chunk)
+            yield path, "sha256:" + sha256.hexdigest(), size
+        finally:
+            os.unlink(path)
+
+
+def _reference(location: str) -> Reference:
+    return parse_reference(location, default_registry="docker.io")
+
+
+def push_image(store: Store, image: StoredImage, reference: Reference, options: TransportOptions,
+               by_digest: bool = False) -> tuple[str, int, str]:
+    """Upload the image's blobs the registry lacks, then its manifest under the tag (or only its digest).
+
+    Returns the pushed manifest's (digest, size, media type).
+    """
+    client = RegistryClient(reference, options)
+    cache = CompressedLayers(store)
+    docker = options.image_format == FORMAT_DOCKER
+    descriptors = []
+    for layer in image.layers:
+        known = cache.known(layer.diff_id)
+        repository = f"{reference.registry}/{reference.repository}"
+        if known is None or not client.has_blob(known["digest"]):
+            mounted = False
+            for source in (known or {}).get("repositories", []):
+                registry, _, other = source.partition("/")
+                if registry == reference.registry and other != reference.repository and known is not None:
+                    mounted = client.mount_blob(known["digest"], other)
+                    if mounted:
+                        break
+            if not mounted:
+                with cache.compressed(layer.diff_id) as (path, digest, size):
+                    if not client.has_blob(digest):
+                        client.upload_blob(path, digest, size)
+                    known = {"digest": digest, "size": size, "repositories": (known or {}).get("repositories", [])}
+        assert known is not None
+        if repository not in known["repositories"]:
+            known["repositories"] = [*known["repositories"], repository]
+        cache.remember(layer.diff_id, known)
+        descriptors.append({"mediaType": MEDIA_DOCKER_LAYER_GZIP if docker else MEDIA_OCI_LAYER_GZIP,
+                            "digest": known["digest"], "size": known["size"]})
+    config_digest = image.record.config_digest
+    if not client.has_blob(config_digest):
+        with tempfile.NamedTemporaryFile(dir=store.temp_dir, prefix=f"{os.getpid()}-config-") as config_file:
+            config_file.write(image.config)
+            config_file.flush()
+            client.upload_blob(config_file.name, config_digest, len(image.config))
+    manifest = canonical_json({
+        "schemaVersion": 2,
+        "mediaType": MEDIA_DOCKER_MANIFEST if docker else MEDIA_OCI_MANIFEST,
+        "config": {"mediaType": MEDIA_DOCKER_CONFIG if docker else MEDIA_OCI_CONFIG,
+                   "digest": config_digest, "size": len(image.config)},
+        "layers": descriptors,
+    })
+    media_type = MEDIA_DOCKER_MANIFEST if docker else MEDIA_OCI_MANIFEST
+    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    client.put_manifest(digest if by_digest else reference.tag or "latest", manifest, media_type)
+    return digest, len(manifest), media_type
+
+
+def push_manifest_list(store: Store, images: list[tuple[StoredImage, dict]], reference: Reference,
+                       options: TransportOptions) -> str:
+    """Push each image by digest, then the list (OCI index or Docker manifest list) under the tag; return its digest."""
+    docker = options.image_format == FORMAT_DOCKER
+    manifests = []
+    for image, platform in images:
+        digest, size, media_type = push_image(store, image, reference, options, by_digest=True)
+        manifests.append({"mediaType": media_type, "digest": digest, "size": size, "platform": platform})
+    document = {"schemaVersion": 2, "mediaType": MEDIA_DOCKER_MANIFEST_LIST if docker else MEDIA_OCI_INDEX,
+                "manifests": manifests}
+    data = canonical_json(document)
+    RegistryClient(reference, options).put_manifest(reference.tag or "latest", data, document["mediaType"])
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def pull_image(store: Store, reference: Reference, options: TransportOptions) -> ImageRecord:
+    """Fetch the image (this machine's one, from a list) and store it under the reference's name."""
+    client = RegistryClient(reference, options)
+    data, media_type = client.manifest(reference.digest or reference.tag or "latest")
+    if media_type in LIST_TYPES:
+        data, media_type = client.manifest(choose_platform(data).digest)
+    manifest = parse_manifest(data)
+    with client.blob(manifest.config.digest) as config_stream:
+        config = b"".join(iter(lambda: config_stream.read(CHUNK), b""))
+    openers = [lambda digest=layer.digest: client.blob(digest) for layer in manifest.layers]
+    return add_image(store, config, openers, [str(reference)])
+
+
+class RegistryTransport(Transport):
+    """docker://REGISTRY/REPOSITORY[:TAG] (Docker Hub names without a registry get docker.io)."""
+
+    def export(self, store: Store, images: list[StoredImage], location: str, options: TransportOptions) -> None:
+        """Push each image to the location."""
+        for image in images:
+            push_image(store, image, _reference(location), options)
+
+    def import_images(self, store: Store, location: str, options: TransportOptions) -> list[ImageRecord]:
+        """Pull the image at the location."""
+        return [pull_image(store, _reference(location), options)]
