@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: bb against buildah (and docker build, when a daemon can start), same machine, same inputs.
+
+    scripts/bench/compare.py [--runs N] [--cases 1,2,...] [--out scripts/bench]
+
+Runs alternate between the tools; each case reports the median of N runs and
+the ratio bb/peer. Writes RESULTS.md (a markdown table, with the machine
+described) and results.png (time per case) into --out. Needs root, bb,
+buildah, docker.io and busybox-static (scripts/install.sh --test installs them),
+plus matplotlib for the plot (installed into bb's venv on first use).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BB = shutil.which("bb") or "bb"
+
+
+def sh(*args: str, env: dict | None = None, cwd: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(list(args), env=env, cwd=cwd, capture_output=True, text=True)
+    if check and result.returncode:
+        raise RuntimeError(f"{' '.join(args)}: {result.stderr[-2000:]}")
+    return result
+
+
+def timed(*args: str, **kwargs) -> float:  # type: ignore[no-untyped-def]
+    start = time.monotonic()
+    sh(*args, **kwargs)
+    return time.monotonic() - start
+
+
+class Tools:
+    """bb, buildah and docker, each on its own private store, all holding the same busybox image."""
+
+    def __init__(self, work: Path):
+        self.work = work
+        self.bb_env = {**os.environ, "BB_ROOT": str(work / "bb-root"), "BB_RUNROOT": str(work / "bb-run"),
+                       "BB_STORAGE_DRIVER": "overlay", "BB_CONFIG": str(work / "none.toml")}
+        (work / "none.toml").write_text("")
+        self.buildah = ["buildah", "--root", str(work / "buildah-root"), "--runroot", str(work / "buildah-run"),
+                        "--storage-driver", "overlay"]
+        sh("sh", str(REPO / "scripts" / "examples" / "busybox.sh"), env=self.bb_env)
+        archive = work / "busybox.tar"
+        sh(BB, "save", "-o", str(archive), "busybox", env=self.bb_env)
+        sh(*self.buildah, "pull", f"docker-archive:{archive}")
+        sh(*self.buildah, "tag", "localhost/busybox:latest", "busybox")
+        self.docker_host = self._start_docker(archive)
+
+    def _start_docker(self, archive: Path) -> str | None:
+        if not shutil.which("dockerd"):
+            return None
+        base = self.work / "docker"
+        base.mkdir()
+        sock = base / "docker.sock"
+        self.dockerd = subprocess.Popen(
+            ["dockerd", "--iptables=false", "--ip6tables=false", "--bridge=none", "--data-root", str(base / "data"),
+             "--exec-root", str(base / "exec"), "-H", f"unix://{sock}", "--pidfile", str(base / "pid")],
+            stdout=open(base / "log", "w"), stderr=subprocess.STDOUT)
+        host = f"unix://{sock}"
+        for _ in range(100):
+            if sh("docker", "-H", host, "version", check=False).returncode == 0:
+                sh("docker", "-H", host, "load", "-i", str(archive))
+                sh("docker", "-H", host, "tag", "localhost/busybox:latest", "busybox")
+                return host
+            time.sleep(0.3)
+        return None
+
+    def stop(self) -> None:
+        if self.docker_host:
+            self.dockerd.terminate()
+            self.dockerd.wait()
+        sh(*self.buildah, "rm", "--all", check=False)
+
+    def build(self, tool: str, context: Path, layers: bool = False) -> float:
+        if tool == "bb":
+            return timed(BB, "build", "-q", *(["--layers"] if layers else []), str(context), env=self.bb_env)
+        if tool == "buildah":
+            return timed(*self.buildah, "bud", "-q", f"--layers={'true' if layers else 'false'}", str(context))
+        env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+        return timed("docker", "-H", str(self.docker_host), "build", "-q", "--network", "none", str(context), env=env)
+
+
+def make_contexts(work: Path) -> dict[str, Path]:
+    contexts = {}
+    small = work / "small-steps"
+    small.mkdir()
+    lines = ["FROM busybox"]
+    for step in range(5):
+        (small / f"file{step}.txt").write_text(f"content {step}\n" * 100)
+        lines += [f"COPY file{step}.txt /data/", f"RUN echo step{step} >> /data/log && ls /data > /dev/null"]
+    (small / "Dockerfile").write_text("\n".join(lines) + "\n")
+    contexts["1 ten small RUN/COPY steps"] = small
+    tree = work / "many-files"
+    (tree / "tree").mkdir(parents=True)
+    for directory in range(200):
+        sub = tree / "tree" / f"d{directory}"
+        sub.mkdir()
+        for number in range(100):
+            (sub / f"f{number}").write_text(f"{directory}/{number}\n")
+    (tree / "Dockerfile").write_text("FROM busybox\nCOPY tree /tree\n")
+    contexts["2 COPY of 20,000 files"] = tree
+    big = work / "big-file"
+    big.mkdir()
+    (big / "Dockerfile").write_text("FROM busybox\nRUN dd if=/dev/zero of=/big bs=1M count=1024 2>/dev/null\n")
+    contexts["3 RUN writing one 1 GiB file"] = big
+    return contexts
+
+
+STEP_SCRIPT_BB = """
+set -e
+ctr=$(bb from busybox)
+for i in $(seq 1 10); do
+  bb config --env N$i=$i "$ctr"
+  bb copy "$ctr" "$1" /f$i
+  bb run "$ctr" -- true
+done
+bb rm "$ctr" > /dev/null
+"""
+STEP_SCRIPT_BUILDAH = """
+set -e
+ctr=$(buildah "$@" from busybox)
+for i in $(seq 1 10); do
+  buildah "$@" config --env N$i=$i "$ctr"
+  buildah "$@" copy "$ctr" "$FILE" /f$i > /dev/null
+  buildah "$@" run "$ctr" -- true
+done
+buildah "$@" rm "$ctr" > /dev/null
+"""
+
+
+def step_commands(tools: Tools, tool: str) -> float:
+    """30 step commands (10 each of config, copy, run); the time per command."""
+    file = tools.work / "stepfile"
+    file.write_text("x\n")
+    if tool == "bb":
+        return timed("sh", "-c", STEP_SCRIPT_BB, "bench", str(file), env=tools.bb_env) / 30
+    return timed("sh", "-c", STEP_SCRIPT_BUILDAH, "bench", *tools.buildah[1:], env={**os.environ, "FILE": str(file)}) / 30
+
+
+def commit_throughput(tools: Tools) -> tuple[float, float]:
+    """(bb commit seconds, tar | sha256sum seconds) for a 1 GiB layer."""
+    ctr = sh(BB, "from", "busybox", env=tools.bb_env).stdout.strip()
+    sh(BB, "run", ctr, "--", "sh", "-c", "head -c 1073741824 /dev/urandom > /big", env=tools.bb_env)
+    mounted = sh(BB, "mount", ctr, env=tools.bb_env).stdout.strip()
+    limit = timed("sh", "-c", f"tar -C '{mounted}' -cf - big | sha256sum > /dev/null")
+    sh(BB, "umount", ctr, env=tools.bb_env)
+    commit = timed(BB, "commit", "--rm", ctr, "throughput", env=tools.bb_env)
+    sh(BB, "rmi", "throughput", env=tools.bb_env)
+    return commit, limit
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    memory = next((int(line.split()[1]) // 1024 // 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
+    return f"{platform.node()}: {os.cpu_count()} x {cpu}, {memory} GiB RAM, Linux {platform.release()}, Python {platform.python_version()}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--cases", default="1,2,3,4,5,6")
+    parser.add_argument("--out", default=str(REPO / "scripts" / "bench"))
+    args = parser.parse_args()
+    wanted = set(args.cases.split(","))
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="bb-bench-", dir="/var/tmp") as directory:
+        work = Path(directory)
+        tools = Tools(work)
+        peers = ["buildah"] + (["docker"] if tools.docker_host else [])
+        try:
+            contexts = make_contexts(work)
+            for name, context in contexts.items():
+                if name[0] not in wanted:
+                    continue
+                samples: dict[str, list[float]] = {tool: [] for tool in ["bb", *peers]}
+                for _ in range(args.runs):
+                    for tool in samples:  # alternate the tools run by run
+                        samples[tool].append(tools.build(tool, context))
+                results[name] = {tool: statistics.median(times) for tool, times in samples.items()}
+            if "4" in wanted:
+                context = contexts["1 ten small RUN/COPY steps"]
+                samples = {tool: [] for tool in ["bb", *peers]}
+                for tool in samples:
+                    tools.build(tool, context, layers=True)
+                for _ in range(args.runs):
+                    for tool in samples:
+                        samples[tool].append(tools.build(tool, context, layers=True))
+                results["4 rebuild, nothing changed (--layers)"] = {t: statistics.median(v) for t, v in samples.items()}
+            if "5" in wanted:
+                samples = {"bb": [], "buildah": []}
+                for _ in range(args.runs):
+                    for tool in samples:
+                        samples[tool].append(step_commands(tools, tool))
+                results["5 one step command (mean of 30)"] = {t: statistics.median(v) for t, v in samples.items()}
+            if "6" in wanted:
+                commits, limits = zip(*(commit_throughput(tools) for _ in range(args.runs)))
+                results["6 commit of a 1 GiB layer (peer: tar | sha256sum)"] = {
+                    "bb": statistics.median(commits), "tar|sha256sum": statistics.median(limits)}
+        finally:
+            tools.stop()
+    write_results(Path(args.out), results, args.runs)
+    return 0
+
+
+def write_results(out: Path, results: dict[str, dict[str, float]], runs: int) -> None:
+    lines = [
+        "# bb benchmark results", "",
+        f"Machine: {machine()}. Median of {runs} alternating runs, seconds (lower is better).",
+        "Made by `scripts/bench/compare.py`.", "",
+        "| case | bb | buildah | docker / limit | bb ÷ buildah | bb ÷ docker / limit |",
+        "|---|---|---|---|---|---|",
+    ]
+    for case, times in results.items():
+        other = times.get("docker", times.get("tar|sha256sum"))
+        cells = [f"{times['bb']:.3f}", f"{times['buildah']:.3f}" if "buildah" in times else "",
+                 f"{other:.3f}" if other else "",
+                 f"{times['bb'] / times['buildah']:.2f}" if "buildah" in times else "",
+                 f"{times['bb'] / other:.2f}" if other else ""]
+        lines.append(f"| {case} | " + " | ".join(cells) + " |")
+    (out / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    try:
+        import matplotlib
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "matplotlib"], check=False)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        tools = sorted({tool for times in results.values() for tool in times})
+        figure, axes = plt.subplots(len(results), 1, figsize=(8, 2.2 * len(results)))
+        for axis, (case, times) in zip(axes if len(results) > 1 else [axes], results.items()):
+            names = [tool for tool in tools if tool in times]
+            axis.barh(names, [times[name] for name in names], color=["#2a7" if n == "bb" else "#888" for n in names])
+            axis.set_title(case, fontsize=9)
+            axis.set_xlabel("seconds")
+        figure.tight_layout()
+        figure.savefig(out / "results.png", dpi=100)
+    except ImportError:
+        print("matplotlib unavailable: no plot", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
