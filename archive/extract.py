@@ -20,6 +20,7 @@ from bb.archive.fsmeta import DirectoryTimes, apply_metadata
 from bb.archive.layer_tar import COPY_BUFFER, OPAQUE_WHITEOUT, WHITEOUT_PREFIX
 from bb.archive.securejoin import clean_relative, resolve_in_root
 from bb.errors import ArchiveError
+from bb.system.atomic import remove_entry
 
 # xattrs a tar entry may not set: overlayfs's markers, or SELinux labels of another host.
 FORBIDDEN_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.", "security.selinux")
@@ -31,18 +32,6 @@ class Whiteouts(enum.Enum):
     KEEP_AS_FILES = "plain"  # ADD of an archive: they are ordinary names
     APPLY = "apply"  # a full tree: delete what they name
     OVERLAY = "overlay"  # an overlay layer directory: write overlayfs markers
-
-
-def remove_entry(path: str) -> None:
-    """Delete a file, link or whole directory tree."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(info.st_mode):
-        shutil.rmtree(path)
-    else:
-        os.unlink(path)
 
 
 class _Extractor:
@@ -141,7 +130,7 @@ class _Extractor:
             assert source is not None
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             with os.fdopen(fd, "wb") as output:
-                shutil.copyfileobj(source, output, COPY_BUFFER)
+                _copy_keeping_holes(source, output, member.size)
             apply_metadata(target, member.uid, member.gid, member.mode, xattrs, member.mtime)
         elif member.issym():
             os.symlink(member.linkname, target)
@@ -176,6 +165,17 @@ class _Extractor:
         raise ArchiveError(f'hard link target "{link_target}" does not exist')
 
 
+def _copy_keeping_holes(source: BinaryIO, output: BinaryIO, size: int) -> None:
+    """Copy file contents, leaving all-zero blocks as holes: a huge sparse file must not fill the disk."""
+    zeros = bytes(COPY_BUFFER)
+    for block in iter(lambda: source.read(COPY_BUFFER), b""):
+        if block == zeros[: len(block)]:
+            output.seek(len(block), os.SEEK_CUR)
+        else:
+            output.write(block)
+    output.truncate(size)
+
+
 def extract_tar(
     stream: BinaryIO,
     root: str,
@@ -196,10 +196,14 @@ def extract_tar(
                 if not relative:
                     continue
                 directory, _, name = relative.rpartition("/")
-                if name.startswith(WHITEOUT_PREFIX) and whiteouts is not Whiteouts.KEEP_AS_FILES:
-                    extractor.whiteout(directory, name)
-                else:
-                    extractor.entry(tar, member, relative)
+                try:
+                    if name.startswith(WHITEOUT_PREFIX) and whiteouts is not Whiteouts.KEEP_AS_FILES:
+                        extractor.whiteout(directory, name)
+                    else:
+                        extractor.entry(tar, member, relative)
+                except OSError as failure:
+                    # an empty symlink target, a full disk, a name too long: say which entry
+                    raise ArchiveError(f'extracting "{member.name}": {failure.strerror or failure}') from None
     except (tarfile.TarError, EOFError, ValueError, UnicodeError) as failure:
         raise ArchiveError(f"reading tar archive: {failure}") from None
     finally:

@@ -35,6 +35,7 @@ class DirectoryTimes:
     def __init__(self) -> None:
         self._saved: dict[str, tuple[int, int]] = {}
         self._fixed: dict[str, tuple[int, int]] = {}
+        self._resolved: dict[str, str] = {}  # where each path led when recorded
 
     def remember(self, directory: str) -> None:
         """Record `directory`'s current times unless already recorded."""
@@ -45,17 +46,24 @@ class DirectoryTimes:
         except FileNotFoundError:
             return
         self._saved[directory] = (info.st_atime_ns, info.st_mtime_ns)
+        self._resolved[directory] = os.path.realpath(directory)
 
     def set_later(self, directory: str, mtime_ns: int) -> None:
         """Give `directory` this mtime at the end, whatever happens inside it meanwhile."""
         self._fixed[directory] = (mtime_ns, mtime_ns)
         self._saved.pop(directory, None)
+        self._resolved[directory] = os.path.realpath(directory)
 
     def restore(self) -> None:
         """Put back every recorded time, deepest directories first."""
         times = {**self._saved, **self._fixed}
         for directory in sorted(times, key=lambda path: path.count("/"), reverse=True):
+            # A later entry may have replaced the directory or one of its parents (by a file, or by a
+            # symlink leading anywhere, even out of the root): then there is nothing to restore.
+            if os.path.realpath(directory) != self._resolved[directory]:
+                continue
             try:
-                os.utime(directory, ns=times[directory], follow_symlinks=False)
-            except FileNotFoundError:
+                if stat.S_ISDIR(os.lstat(directory).st_mode):
+                    os.utime(directory, ns=times[directory], follow_symlinks=False)
+            except OSError:  # gone, or behind a symlink loop
                 continue

@@ -158,10 +158,11 @@ class StageBuild:
         return image
 
     def _record(self, instruction: Instruction) -> None:
-        """History entry of a config-only step."""
+        """History entry of a config-only step.
+
+        The container record is saved by the next step that touches the rootfs, or the commit:
+        saving it here would make a Dockerfile of n config steps cost O(n²)."""
         self.history.append({"created_by": instruction.original, "empty_layer": True})
-        if self.container is not None:
-            self.container.save()
 
     # --- running ----------------------------------------------------------------
 

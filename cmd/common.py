@@ -51,6 +51,8 @@ def open_store(ctx: typer.Context, repair: bool = True):  # type: ignore[no-unty
     from bb.store.config import load_store_options
     from bb.store.store import Store
 
+    if os.geteuid() != 0:
+        raise BBError("bb must run as root (rootless mode is not supported)")
     options = global_options(ctx)
     store_options = load_store_options(
         config_path=options.config,

@@ -26,7 +26,7 @@ from bb.store.config import StoreOptions
 from bb.store.containers import ContainerRecord, ContainerStore
 from bb.store.images import ImageStore
 from bb.store.layers import LayerStore
-from bb.system.atomic import remove_file, write_atomic
+from bb.system.atomic import remove_entry, remove_file, write_atomic
 from bb.system.locks import FileLock, is_locked_by_other
 from bb.system.mounts import mount_points
 
@@ -149,7 +149,7 @@ class Store:
         stale_containers = self.containers.incomplete()
         stale_temp = [name for name in os.listdir(self.temp_dir) if not _writer_alive(name)]
         for name in stale_temp:
-            remove_file(os.path.join(self.temp_dir, name))
+            remove_entry(os.path.join(self.temp_dir, name))
         for container_id in stale_containers:
             self.containers.delete_if_abandoned(container_id)
         for layer_id in stale_layers:

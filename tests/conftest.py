@@ -10,6 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Fuzz tests are bounded in the suite; scripts/fuzz.sh runs them long (--hypothesis-profile=long).
+settings.register_profile("default", max_examples=300, deadline=None)
+settings.register_profile("long", max_examples=50_000, deadline=None)
+settings.load_profile("default")
 
 REPO = Path(__file__).resolve().parent.parent
 BUSYBOX_EXAMPLE = REPO / "scripts" / "examples" / "busybox.sh"

@@ -23,11 +23,12 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol
 
-from bb.archive.extract import Whiteouts, extract_tar, remove_entry
+from bb.archive.extract import Whiteouts, extract_tar
 from bb.archive.fsmeta import apply_metadata
 from bb.archive.securejoin import clean_relative, resolve_in_root
 from bb.errors import ArchiveError, InvalidArgument, SourceError
 from bb.runtime.users import read_colon_table
+from bb.system.atomic import remove_entry
 from bb.working_container.container import WorkingContainer
 
 GLOB_CHARACTERS = frozenset("*?[")

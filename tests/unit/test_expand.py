@@ -1,7 +1,7 @@
 """Variable expansion with Docker's rules."""
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from bb.dockerfile.expand import ExpansionError, expand, expand_heredoc, expand_words, split_words_keeping_quotes
 
@@ -51,7 +51,6 @@ def test_split_keeping_quotes():
     assert split_words_keeping_quotes('a="b c" d') == ['a="b c"', "d"]
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="${}:-+?'\"\\ ab", max_size=60))
 def test_any_word_expands_or_fails_cleanly(word):
     try:

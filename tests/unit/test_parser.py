@@ -1,7 +1,7 @@
 """The Dockerfile parser: forms, flags, heredocs, stages, and errors that name the line."""
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from bb.dockerfile.parser import parse
 from bb.errors import DockerfileError
@@ -103,7 +103,6 @@ LINES = st.sampled_from([
 ])
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(LINES, st.text(max_size=40)), max_size=30))
 def test_any_input_parses_or_fails_cleanly(lines):
     try:

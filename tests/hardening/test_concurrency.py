@@ -1,0 +1,47 @@
+"""Many bb processes on one store at once: all succeed or fail cleanly, and the store stays exact."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bb.system.mounts import mounts_under
+
+BUILDS = 20
+
+
+@pytest.fixture
+def driver() -> str:
+    """Concurrency is about the store's locking, not the driver: overlay only."""
+    return "overlay"
+
+
+def test_twenty_concurrent_builds_with_images_and_rmi(bb, tmp_path):
+    processes = []
+    for number in range(BUILDS):
+        context = tmp_path / f"ctx{number}"
+        context.mkdir()
+        (context / "data").write_text(f"build {number}\n")
+        (context / "Dockerfile").write_text(
+            f"FROM busybox\nCOPY data /data\nRUN echo {number} > /number && cat /data\nLABEL build={number}\n")
+        processes.append(subprocess.Popen([bb.executable, "build", "-q", "-t", f"concurrent:{number}", str(context)],
+                                          env=bb.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    readers = [subprocess.Popen([bb.executable, verb, *args], env=bb.env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+               for verb, args in [("images", []), ("rmi", ["--prune"]), ("containers", []), ("images", ["-q"])] * 3]
+    results = [(process.wait(timeout=600), *process.communicate()) for process in processes]
+    for reader in readers:
+        assert reader.wait(timeout=600) == 0, reader.communicate()[1]
+    failures = [error for status, _, error in results if status != 0]
+    assert not failures, failures[:3]
+    built = {out.split()[-1] for _, out, _ in results}
+    listed = set(bb("images", "-q", "--notruncate").split())
+    assert built <= listed
+    assert len(listed) == BUILDS + 1  # every build, plus busybox: nothing half-made, nothing extra
+    for number in (0, BUILDS - 1):
+        assert bb.run_in(f"concurrent:{number}", "cat /number") == str(number)
+    assert bb("containers", "-q") == ""
+    assert not [m for m in mounts_under(str(bb.root)) if "/merged" in m]
+    assert not list(Path(bb.root, "layers").glob("*.incomplete"))
