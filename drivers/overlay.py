@@ -14,7 +14,6 @@ import base64
 import contextlib
 import itertools
 import os
-import secrets
 import shutil
 from typing import BinaryIO, Iterator
 
@@ -77,7 +76,7 @@ class OverlayDriver(Driver):
         lower = [f"l/{name}" for name in self._lower_names(parent_id)] if parent_id else []
         os.makedirs(layer_dir, mode=0o700)
         os.mkdir(os.path.join(layer_dir, "diff"), 0o755)
-        short_name = base64.b32encode(secrets.token_bytes(16)).decode().rstrip("=")
+        short_name = base64.b32encode(os.urandom(16)).decode().rstrip("=")
         os.symlink(f"../{layer_id}/diff", os.path.join(self.home, "l", short_name))
         with open(os.path.join(layer_dir, "link"), "w", encoding="ascii") as link:
             link.write(short_name)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import shutil
 from typing import Any, Iterator
 
@@ -16,7 +15,7 @@ from bb.system.tools import run_tool, run_tool_foreground
 @contextlib.contextmanager
 def bundle_directory(run_root: str) -> Iterator[str]:
     """A fresh OCI bundle directory under the run root, removed afterwards."""
-    bundle = os.path.join(run_root, "bundles", "bb-" + secrets.token_hex(8))
+    bundle = os.path.join(run_root, "bundles", "bb-" + os.urandom(8).hex())
     os.makedirs(bundle, mode=0o700)
     try:
         yield bundle

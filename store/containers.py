@@ -10,7 +10,6 @@ progress, rolled back by the next bb if its process died.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -131,7 +130,7 @@ class ContainerStore:
         """
         if self.name_taken(name):
             raise NameInUse(f'the container name "{name}" is already in use')
-        record = ContainerRecord(secrets.token_hex(32), name, image_id, image_name, parent_layer, created, builder)
+        record = ContainerRecord(os.urandom(32).hex(), name, image_id, image_name, parent_layer, created, builder)
         os.mkdir(self._dir(record.id), 0o700)
         lock = self.lock(record)
         lock.acquire()
