@@ -41,6 +41,9 @@ class _Extractor:
         self.lower_view = lower_view
         self.times = DirectoryTimes()
         self.written: set[str] = set()
+        # directories already resolved in this archive; forgotten whenever anything is removed,
+        # since a removed directory may come back as a symlink
+        self._resolved_directories: dict[str, str] = {}
 
     def directory(self, relative: str) -> str:
         """Host path of directory `relative`, creating missing ones like their lower counterparts."""
@@ -48,15 +51,24 @@ class _Extractor:
         walked = ""
         for part in [p for p in relative.split("/") if p]:
             walked = f"{walked}/{part}" if walked else part
+            if walked in self._resolved_directories:
+                host = self._resolved_directories[walked]
+                continue
             host = resolve_in_root(self.root, walked)
             try:
                 info = os.lstat(host)
             except FileNotFoundError:
                 self._create_implied_directory(host, walked)
+                self._resolved_directories[walked] = host
                 continue
             if not stat.S_ISDIR(info.st_mode):
                 raise ArchiveError(f'cannot extract below "{walked}": not a directory')
+            self._resolved_directories[walked] = host
         return host
+
+    def _remove(self, path: str) -> None:
+        self._resolved_directories.clear()
+        remove_entry(path)
 
     def _create_implied_directory(self, host: str, relative: str) -> None:
         # A symlink may point at a path several levels deep that does not exist yet.
@@ -90,7 +102,7 @@ class _Extractor:
             for child in os.listdir(parent):
                 child_relative = f"{directory}/{child}" if directory else child
                 if child_relative not in self.written:
-                    remove_entry(os.path.join(parent, child))
+                    self._remove(os.path.join(parent, child))
             return
         hidden = name[len(WHITEOUT_PREFIX) :]
         hidden_relative = f"{directory}/{hidden}" if directory else hidden
@@ -98,10 +110,10 @@ class _Extractor:
             return
         target = os.path.join(parent, hidden)
         if self.whiteouts is Whiteouts.OVERLAY:
-            remove_entry(target)
+            self._remove(target)
             os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0))
         else:
-            remove_entry(target)
+            self._remove(target)
 
     def entry(self, tar: tarfile.TarFile, member: tarfile.TarInfo, relative: str) -> None:
         directory, _, name = relative.rpartition("/")
@@ -114,7 +126,7 @@ class _Extractor:
         except FileNotFoundError:
             pass
         if existing is not None and not (member.isdir() and stat.S_ISDIR(existing.st_mode)):
-            remove_entry(target)
+            self._remove(target)
         xattrs = {
             key[len("SCHILY.xattr.") :]: value.encode("utf-8", "surrogateescape")
             for key, value in member.pax_headers.items()
@@ -167,13 +179,19 @@ class _Extractor:
 
 def _copy_keeping_holes(source: BinaryIO, output: BinaryIO, size: int) -> None:
     """Copy file contents, leaving all-zero blocks as holes: a huge sparse file must not fill the disk."""
-    zeros = bytes(COPY_BUFFER)
-    for block in iter(lambda: source.read(COPY_BUFFER), b""):
+    zeros = bytes(min(size, COPY_BUFFER))
+    remaining = size
+    while remaining:
+        block = source.read(min(remaining, COPY_BUFFER))  # never more: small files are the common case
+        if not block:
+            raise ArchiveError("unexpected end of data")
+        remaining -= len(block)
         if block == zeros[: len(block)]:
             output.seek(len(block), os.SEEK_CUR)
         else:
             output.write(block)
-    output.truncate(size)
+    if size and block == zeros[: len(block)]:
+        output.truncate(size)  # the file ends in a hole
 
 
 def extract_tar(
@@ -190,7 +208,9 @@ def extract_tar(
     """
     extractor = _Extractor(root, whiteouts, lower_view)
     try:
-        with tarfile.open(fileobj=stream, mode="r|*", copybufsize=COPY_BUFFER) as tar:
+        # A seekable stream is read in place; tarfile's stream mode copies its buffer on every read.
+        mode = "r:*" if stream.seekable() else "r|*"
+        with tarfile.open(fileobj=stream, mode=mode, copybufsize=COPY_BUFFER) as tar:
             for member in tar:
                 relative = clean_relative(member.name)
                 if not relative:
@@ -205,6 +225,8 @@ def extract_tar(
                     # an empty symlink target, a full disk, a name too long: say which entry
                     raise ArchiveError(f'extracting "{member.name}": {failure.strerror or failure}') from None
     except (tarfile.TarError, EOFError, ValueError, UnicodeError) as failure:
-        raise ArchiveError(f"reading tar archive: {failure}") from None
+        # tarfile's "r:*" lists every compression it tried, one per line
+        reason = "not a tar archive" if "could not be opened successfully" in str(failure) else str(failure)
+        raise ArchiveError(f"reading tar archive: {reason}") from None
     finally:
         extractor.times.restore()

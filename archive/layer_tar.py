@@ -40,6 +40,10 @@ class DigestingWriter:
         """Flush the target."""
         self.target.flush()
 
+    def tell(self) -> int:
+        """Bytes written so far (tarfile asks)."""
+        return self.size
+
     @property
     def digest(self) -> str:
         """`sha256:<hex>` of everything written."""
@@ -94,14 +98,15 @@ def _whiteout_info(path: str, timestamp: int | None) -> tarfile.TarInfo:
 
 
 def write_layer_tar(
-    output: BinaryIO,
+    output: DigestingWriter,
     content_root: str,
     changes: Iterable[Change],
     timestamp: int | None = None,
 ) -> None:
     """Write the layer tar for `changes`, reading contents below `content_root`."""
     first_path_of_inode: dict[tuple[int, int], str] = {}
-    with tarfile.open(fileobj=output, mode="w|", format=tarfile.PAX_FORMAT, copybufsize=COPY_BUFFER) as tar:
+    # Not tarfile's stream mode ("w|"): that copies its whole buffer on every write.
+    with tarfile.open(fileobj=output, mode="w", format=tarfile.PAX_FORMAT, copybufsize=COPY_BUFFER) as tar:
         for path, is_deletion in _with_ancestors(changes):
             if is_deletion:
                 tar.addfile(_whiteout_info(path, timestamp))

@@ -451,6 +451,7 @@ class StageBuild:
             else:
                 options.source_root = self.build.context_dir
                 options.source_filter = self.build.ignore
-                content_key = sources_digest(options)
+                # hashing the sources is for the layer cache only
+                content_key = sources_digest(options) if self.build.cache is not None else ""
             key = [instruction.keyword, json.dumps([options.sources, options.destination, options.chown, options.chmod]), content_key]
             self._filesystem_step(instruction, key, lambda container: copy_step(container, options))

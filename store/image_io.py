@@ -7,13 +7,13 @@ import json
 from typing import Any, BinaryIO, Callable, ContextManager, Sequence
 
 from bb.archive.compression import decompressed
+from bb.archive.layer_tar import COPY_BUFFER
 from bb.errors import ArchiveError
 from bb.image.config import FORMAT_OCI, build_manifest, new_image_config, timestamp_now
 from bb.store.images import ImageRecord, normalize_name
 from bb.store.store import Store
 from bb.system.atomic import canonical_json
 
-COPY_BUFFER = 1 << 20
 LayerOpener = Callable[[], ContextManager[BinaryIO]]
 
 

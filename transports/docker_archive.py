@@ -9,6 +9,7 @@ import tarfile
 import tempfile
 from typing import Any
 
+from bb.archive.layer_tar import COPY_BUFFER
 from bb.archive.securejoin import clean_relative, resolve_in_root
 from bb.errors import ArchiveError
 from bb.image.reference import DOCKER_HUB, parse_reference
@@ -17,8 +18,6 @@ from bb.store.images import ImageRecord
 from bb.store.store import Store
 from bb.system.atomic import fsync_directory
 from bb.transports.base import StoredImage, Transport, TransportOptions, unpacked_archive
-
-COPY_BUFFER = 1 << 20
 
 
 def docker_name(name: str) -> str:
@@ -41,7 +40,8 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 def write_docker_archive(store: Store, images: list[StoredImage], output: Any) -> None:
     """Write `images` as a docker-archive tar to the binary stream `output`."""
     manifest, repositories, written = [], {}, set()
-    with tarfile.open(fileobj=output, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=output, mode="w|", format=tarfile.PAX_FORMAT, bufsize=COPY_BUFFER,
+                      copybufsize=COPY_BUFFER) as tar:
         for image in images:
             layer_paths = []
             for layer in image.layers:

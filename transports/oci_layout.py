@@ -8,6 +8,7 @@ import shutil
 import tarfile
 import tempfile
 
+from bb.archive.layer_tar import COPY_BUFFER
 from bb.errors import ArchiveError
 from bb.image.config import FORMAT_OCI, MEDIA_OCI_INDEX, build_manifest
 from bb.image.manifest import LIST_TYPES, choose_platform, load_document, media_type_of, parse_manifest
@@ -132,7 +133,8 @@ class OciLayoutTransport(Transport):
             write_layout(store, images, layout, ref)
 
             def write(output):  # type: ignore[no-untyped-def]
-                with tarfile.open(fileobj=output, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                with tarfile.open(fileobj=output, mode="w|", format=tarfile.PAX_FORMAT, bufsize=COPY_BUFFER,
+                                  copybufsize=COPY_BUFFER) as tar:
                     for name in sorted(os.listdir(layout)):
                         tar.add(os.path.join(layout, name), arcname=name, filter=_plain_owner)
 
