@@ -34,7 +34,7 @@ from bb.working_container.configuration import (
 )
 from bb.working_container.container import SCRATCH, WorkingContainer
 from bb.working_container.copy import CopyOptions, copy_step
-from bb.working_container.run import RunOptions, make_directory, run_step
+from bb.working_container.run import DEFAULT_PATH, RunOptions, make_directory, run_step
 
 if TYPE_CHECKING:
     from bb.build.executor import Build
@@ -205,6 +205,9 @@ class StageBuild:
                 record = self.store.images.get(self.container.record.image_id or "")
             base_id = record.id
             self.image_config = copy.deepcopy(self.store.images.config(record))
+        else:
+            # as buildah bud and BuildKit do: an image built from scratch gets the default PATH
+            self.config["Env"] = [f"PATH={DEFAULT_PATH}"]
         if self.container is not None:
             self.container.record.builder["image_config"] = self.image_config
         self.image_id = base_id
