@@ -11,6 +11,7 @@ software emulation (TCG), so only the ratios between drivers mean much.
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -22,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts" / "bench"))
 from compare import BB, machine, sh  # noqa: E402
 
-RUNS = 3
+RUNS = int(os.environ.get("BB_BENCH_RUNS", "3"))
 
 
 def store(base: Path, driver: str, options: dict[str, str]) -> dict[str, str]:
@@ -73,6 +74,8 @@ def main() -> int:
             for _ in range(RUNS):
                 for driver, env in stores.items():
                     samples[driver].append(measure(env, context))
+                    print(f"{case} on {driver}: build {samples[driver][-1][0]:.1f} s, commit {samples[driver][-1][1]:.1f} s",
+                          flush=True)
             medians = {driver: (statistics.median(s[0] for s in values), statistics.median(s[1] for s in values))
                        for driver, values in samples.items()}
             rows.append((case, medians))
