@@ -194,6 +194,19 @@ def _copy_keeping_holes(source: BinaryIO, output: BinaryIO, size: int) -> None:
         output.truncate(size)  # the file ends in a hole
 
 
+def _open_tar(stream: BinaryIO) -> tarfile.TarFile:
+    """`stream` as a tar archive, plain or compressed.
+
+    A seekable stream is read in place; tarfile's stream mode ("r|") copies its
+    buffer on every read, which costs dearly for many small entries."""
+    mode = "r:*" if stream.seekable() else "r|*"
+    try:
+        return tarfile.open(fileobj=stream, mode=mode, copybufsize=COPY_BUFFER)
+    except tarfile.ReadError:
+        # neither tar nor a compressed tar ("r:*" would list every format it tried, a line each)
+        raise ArchiveError("reading tar archive: not a tar archive") from None
+
+
 def extract_tar(
     stream: BinaryIO,
     root: str,
@@ -208,9 +221,7 @@ def extract_tar(
     """
     extractor = _Extractor(root, whiteouts, lower_view)
     try:
-        # A seekable stream is read in place; tarfile's stream mode copies its buffer on every read.
-        mode = "r:*" if stream.seekable() else "r|*"
-        with tarfile.open(fileobj=stream, mode=mode, copybufsize=COPY_BUFFER) as tar:
+        with _open_tar(stream) as tar:
             for member in tar:
                 relative = clean_relative(member.name)
                 if not relative:
@@ -225,8 +236,6 @@ def extract_tar(
                     # an empty symlink target, a full disk, a name too long: say which entry
                     raise ArchiveError(f'extracting "{member.name}": {failure.strerror or failure}') from None
     except (tarfile.TarError, EOFError, ValueError, UnicodeError) as failure:
-        # tarfile's "r:*" lists every compression it tried, one per line
-        reason = "not a tar archive" if "could not be opened successfully" in str(failure) else str(failure)
-        raise ArchiveError(f"reading tar archive: {reason}") from None
+        raise ArchiveError(f"reading tar archive: {failure}") from None
     finally:
         extractor.times.restore()

@@ -12,6 +12,7 @@ left behind. Writes scripts/bench/CONCURRENCY.md.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,9 +25,8 @@ from compare import BB, machine, sh  # noqa: E402
 
 
 def run_builds(work: Path, count: int) -> dict[str, object]:
-    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "BB_ROOT": str(work / "root"),
-           "BB_RUNROOT": str(work / "run"), "BB_STORAGE_DRIVER": "overlay", "BB_CONFIG": str(work / "none.toml")}
-    (work / "none.toml").write_text("")
+    env = {**os.environ, "BB_ROOT": str(work / "root"), "BB_RUNROOT": str(work / "run"), "BB_STORAGE_DRIVER": "overlay",
+           "BB_CONFIG": os.devnull}
     sh("sh", str(REPO / "scripts" / "examples" / "busybox.sh"), env=env)
     processes = []
     start = time.monotonic()

@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 
-BUSYBOX_EXAMPLE = Path(__file__).resolve().parents[2] / "scripts" / "examples" / "busybox.sh"
-
 # name -> (Dockerfile, {context file: contents}, extra build arguments)
 CORPUS: dict[str, tuple[str, dict[str, str], list[str]]] = {
     "run-shell": ("FROM busybox\nRUN echo hello > /hello && mkdir -p /a/b/c && touch /a/b/c/d\n", {}, []),
@@ -75,13 +73,13 @@ def driver() -> str:
 
 
 @pytest.fixture(scope="module")
-def buildah(tmp_path_factory):  # type: ignore[no-untyped-def]
-    """buildah on a private vfs store holding the busybox image the example script builds."""
+def buildah(busybox_stores, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """buildah on a private vfs store holding the very busybox image bb's tests build on."""
     work = tmp_path_factory.mktemp("buildah")
     command = ["buildah", "--root", str(work / "root"), "--runroot", str(work / "run"), "--storage-driver", "vfs"]
-    bb_env = {**os.environ, "BB_ROOT": str(work / "bb-root"), "BB_RUNROOT": str(work / "bb-run"),
-              "BB_STORAGE_DRIVER": "vfs", "BB_CONFIG": os.devnull}
-    subprocess.run(["sh", str(BUSYBOX_EXAMPLE)], env=bb_env, check=True, capture_output=True)
+    template = busybox_stores["overlay"]
+    bb_env = {**os.environ, "BB_ROOT": str(template / "root"), "BB_RUNROOT": str(template / "run"),
+              "BB_STORAGE_DRIVER": "overlay", "BB_CONFIG": os.devnull}
     archive = work / "busybox.tar"
     subprocess.run(["bb", "save", "-o", str(archive), "busybox"], env=bb_env, check=True, capture_output=True)
     subprocess.run([*command, "pull", "-q", f"docker-archive:{archive}"], check=True, capture_output=True)
