@@ -9,6 +9,7 @@ are written.
 from __future__ import annotations
 
 import enum
+import errno
 import os
 import shutil
 import stat
@@ -35,10 +36,11 @@ class Whiteouts(enum.Enum):
 
 
 class _Extractor:
-    def __init__(self, root: str, whiteouts: Whiteouts, lower_view: str | None):
+    def __init__(self, root: str, whiteouts: Whiteouts, lower_view: str | None, reuse_files_from: str | None):
         self.root = os.path.abspath(root)
         self.whiteouts = whiteouts
         self.lower_view = lower_view
+        self.reuse_files_from = reuse_files_from
         self.times = DirectoryTimes()
         self.written: set[str] = set()
         # directories already resolved in this archive; forgotten whenever anything is removed,
@@ -138,11 +140,12 @@ class _Extractor:
             apply_metadata(target, member.uid, member.gid, member.mode, xattrs)
             self.times.set_later(target, int(member.mtime) * 1_000_000_000)
         elif member.isreg():
-            source = tar.extractfile(member)
-            assert source is not None
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-            with os.fdopen(fd, "wb") as output:
-                _copy_keeping_holes(source, output, member.size)
+            if not self._link_reused_file(relative, target, member.size, xattrs):
+                source = tar.extractfile(member)
+                assert source is not None
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+                with os.fdopen(fd, "wb") as output:
+                    _copy_keeping_holes(source, output, member.size)
             apply_metadata(target, member.uid, member.gid, member.mode, xattrs, member.mtime)
         elif member.issym():
             os.symlink(member.linkname, target)
@@ -156,6 +159,27 @@ class _Extractor:
         else:
             raise ArchiveError(f'unsupported tar entry type for "{member.name}"')
         self.written.add(relative)
+
+    def _link_reused_file(self, relative: str, target: str, size: int, xattrs: dict[str, bytes]) -> bool:
+        """Hard-link `relative` from the tree the tar was written from, if that file can become the entry.
+
+        Only a file with no xattrs beyond the entry's qualifies: linking must not leave extra ones,
+        and removing them would change the source. Metadata is applied afterwards as for a copy."""
+        if self.reuse_files_from is None:
+            return False
+        source = os.path.join(self.reuse_files_from, relative)
+        try:
+            info = os.lstat(source)
+            if not stat.S_ISREG(info.st_mode) or info.st_size != size:
+                return False
+            if set(os.listxattr(source, follow_symlinks=False)) != set(xattrs):
+                return False
+            os.link(source, target, follow_symlinks=False)
+        except OSError as failure:
+            if failure.errno in (errno.EXDEV, errno.EPERM):
+                self.reuse_files_from = None  # another file system, or links refused: copy everything
+            return False
+        return True
 
     def _hard_link(self, link_target: str, target: str) -> None:
         source = resolve_in_root(self.root, link_target, follow_final=False)
@@ -212,14 +236,20 @@ def extract_tar(
     root: str,
     whiteouts: Whiteouts,
     lower_view: str | None = None,
+    reuse_files_from: str | None = None,
 ) -> None:
     """Unpack the (optionally compressed) tar `stream` into `root`.
 
     `lower_view`, for an overlay layer directory, is the merged tree below it:
     directories the tar implies but does not contain copy their metadata from
     there, as they would look through the overlay.
+
+    `reuse_files_from` is the tree this very tar was just written from, which
+    the caller deletes afterwards and nothing changes meanwhile: its regular
+    files are hard-linked rather than copied where the file system allows
+    (writing and later deleting many small files is what commit spends most on).
     """
-    extractor = _Extractor(root, whiteouts, lower_view)
+    extractor = _Extractor(root, whiteouts, lower_view, reuse_files_from)
     try:
         with _open_tar(stream) as tar:
             for member in tar:

@@ -148,7 +148,11 @@ class StageBuild:
 
     def _commit(self) -> ImageRecord:
         container = self.working_container()
-        options = CommitOptions(image_format=self.build.options.image_format, timestamp=self.build.options.timestamp)
+        options = CommitOptions(
+            image_format=self.build.options.image_format,
+            timestamp=self.build.options.timestamp,
+            discard_container=self.build.options.remove_containers,
+        )
         image = commit_step(container, options)
         self._drop_container()
         self._follow(image.id)

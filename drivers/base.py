@@ -74,8 +74,12 @@ class Driver(abc.ABC):
         """A context giving (content root, changes) of the layer against `parent_id`."""
 
     @abc.abstractmethod
-    def apply_diff(self, layer_id: str, parent_id: str | None, layer_tar: BinaryIO) -> None:
-        """Unpack a layer tar (with whiteouts) into a layer just created on `parent_id`."""
+    def apply_diff(
+        self, layer_id: str, parent_id: str | None, layer_tar: BinaryIO, reuse_files_from: str | None = None
+    ) -> None:
+        """Unpack a layer tar (with whiteouts) into a layer just created on `parent_id`.
+
+        `reuse_files_from`: the tree the tar was written from, about to be deleted (see extract_tar)."""
 
     @abc.abstractmethod
     def status(self) -> list[tuple[str, str]]:

@@ -165,11 +165,13 @@ class OverlayDriver(Driver):
         with self._parent_view(parent_id) as parent_view:
             yield upper, tree_changes(upper, parent_view, overlay_upper=True)
 
-    def apply_diff(self, layer_id: str, parent_id: str | None, layer_tar: BinaryIO) -> None:
+    def apply_diff(
+        self, layer_id: str, parent_id: str | None, layer_tar: BinaryIO, reuse_files_from: str | None = None
+    ) -> None:
         """Unpack into `<id>/diff`, turning whiteouts into overlayfs markers."""
         diff = os.path.join(self._layer_dir(layer_id), "diff")
         with self._parent_view(parent_id) as parent_view:
-            extract_tar(layer_tar, diff, Whiteouts.OVERLAY, lower_view=parent_view)
+            extract_tar(layer_tar, diff, Whiteouts.OVERLAY, parent_view, reuse_files_from)
 
     def status(self) -> list[tuple[str, str]]:
         """Backing filesystem and feature flags."""

@@ -83,9 +83,11 @@ class VfsDriver(Driver):
         parent = self.mount(parent_id) if parent_id else None
         yield tree, tree_changes(tree, parent)
 
-    def apply_diff(self, layer_id: str, parent_id: str | None, layer_tar: BinaryIO) -> None:
+    def apply_diff(
+        self, layer_id: str, parent_id: str | None, layer_tar: BinaryIO, reuse_files_from: str | None = None
+    ) -> None:
         """Unpack into the copy of the parent, deleting what whiteouts name."""
-        extract_tar(layer_tar, self.mount(layer_id), Whiteouts.APPLY)
+        extract_tar(layer_tar, self.mount(layer_id), Whiteouts.APPLY, reuse_files_from=reuse_files_from)
 
     def status(self) -> list[tuple[str, str]]:
         """Backing filesystem."""

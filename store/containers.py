@@ -142,6 +142,10 @@ class ContainerStore:
         """Mark a container complete once its layer exists."""
         remove_file(self._marker_path(record.id))
 
+    def begin_removal(self, container_id: str) -> None:
+        """Mark a container as being removed: should this process die, the next bb finishes the removal."""
+        write_atomic(self._marker_path(container_id), b"")
+
     def save(self, record: ContainerRecord) -> None:
         """Write the container's record."""
         write_json_atomic(self._record_path(record.id), asdict(record))
@@ -173,7 +177,7 @@ class ContainerStore:
 
     def delete_unlocked(self, container_id: str) -> None:
         """Remove a container's layer, mount marker and directory (the caller holds its lock)."""
-        write_atomic(self._marker_path(container_id), b"")
+        self.begin_removal(container_id)
         self.store.release_user_mount(container_id)
         self.store.driver.remove(container_id)
         shutil.rmtree(self._dir(container_id), ignore_errors=True)

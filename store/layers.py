@@ -90,8 +90,12 @@ class LayerStore:
         chain.reverse()
         return chain
 
-    def ensure_from_blob(self, parent_id: str | None, diff_id: str, size: int, created: str) -> LayerRecord:
+    def ensure_from_blob(
+        self, parent_id: str | None, diff_id: str, size: int, created: str, reuse_files_from: str | None = None
+    ) -> LayerRecord:
         """The layer for `diff_id` (a stored blob) on `parent_id`, created unless it exists.
+
+        `reuse_files_from`: the tree the blob was just written from, about to be deleted (see extract_tar).
 
         Call it inside `Store.content_in_flight()`, which keeps garbage
         collection away until the caller has recorded a reference to it.
@@ -101,10 +105,12 @@ class LayerStore:
             return self.get(layer_id)
         with FileLock(self.lock_path(layer_id)):
             if not self.exists(layer_id):
-                self._create(layer_id, parent_id, diff_id, size, created)
+                self._create(layer_id, parent_id, diff_id, size, created, reuse_files_from)
         return self.get(layer_id)
 
-    def _create(self, layer_id: str, parent_id: str | None, diff_id: str, size: int, created: str) -> None:
+    def _create(
+        self, layer_id: str, parent_id: str | None, diff_id: str, size: int, created: str, reuse_files_from: str | None
+    ) -> None:
         """Build the layer in the driver; the caller holds its lock exclusively."""
         driver = self.store.driver
         write_atomic(self._marker_path(layer_id), b"")
@@ -112,7 +118,7 @@ class LayerStore:
             driver.remove(layer_id)
             driver.create(layer_id, parent_id)
             with self.store.blobs.open(diff_id) as layer_tar:
-                driver.apply_diff(layer_id, parent_id, layer_tar)
+                driver.apply_diff(layer_id, parent_id, layer_tar, reuse_files_from)
             record = LayerRecord(layer_id, parent_id, diff_id, size, created)
             write_json_atomic(self._record_path(layer_id), asdict(record))
         except BaseException:

@@ -25,6 +25,8 @@ class CommitOptions:
     #: seconds since the epoch: fixes created times and every file's mtime (reproducible builds)
     timestamp: int | None = None
     created_by: str | None = None
+    #: the caller removes the container afterwards, whatever happens: the new layer may take over its files
+    discard_container: bool = False
 
 
 @contextlib.contextmanager
@@ -64,20 +66,27 @@ def commit_step(container: WorkingContainer, options: CommitOptions) -> ImageRec
     store = container.store
     created = timestamp_now() if options.timestamp is None else timestamp_from_epoch(options.timestamp)
     with store.content_in_flight():
-        diff_id = None
+        new_layer = None
         with _layer_changes(container, options.squash) as (content_root, changes, parent):
             if changes or options.squash:
                 with store.blobs.writer() as layer_blob:
                     write_layer_tar(layer_blob, content_root, changes, options.timestamp)
-                diff_id, size = layer_blob.digest, layer_blob.size
-        base_layers = [] if options.squash else store.layers.chain(container.record.parent_layer)
-        layers = list(base_layers)
-        if diff_id is not None:
-            layers.append(store.layers.ensure_from_blob(parent, diff_id, size, created))
+                reuse_files_from = None
+                if options.discard_container:
+                    # Once the layer shares the container's files, the container must never run
+                    # again, even should this process die now.
+                    store.containers.begin_removal(container.id)
+                    reuse_files_from = content_root
+                new_layer = store.layers.ensure_from_blob(
+                    parent, layer_blob.digest, layer_blob.size, created, reuse_files_from
+                )
+        layers = [] if options.squash else store.layers.chain(container.record.parent_layer)
+        if new_layer is not None:
+            layers.append(new_layer)
         config = copy.deepcopy(container.image_config)
         config["created"] = created
         config["rootfs"] = {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]}
-        config["history"] = _history(container, created, diff_id is not None, options.squash, options.created_by)
+        config["history"] = _history(container, created, new_layer is not None, options.squash, options.created_by)
         config_bytes = canonical_json(config)
         config_digest = store.blobs.put(config_bytes)
         manifest, media_type = build_manifest(

@@ -321,8 +321,12 @@ class DeviceMapperDriver(Driver):
         with self._parent_view(parent_id) as parent_root:
             yield root, tree_changes(root, parent_root, same_filesystem_snapshot=True)
 
-    def apply_diff(self, layer_id: str, parent_id: str | None, layer_tar: BinaryIO) -> None:
-        """Unpack into the new snapshot (a copy of the parent), deleting what whiteouts name."""
+    def apply_diff(
+        self, layer_id: str, parent_id: str | None, layer_tar: BinaryIO, reuse_files_from: str | None = None
+    ) -> None:
+        """Unpack into the new snapshot (a copy of the parent), deleting what whiteouts name.
+
+        Files are never reused: the tree they come from is another device."""
         root = self.mount(layer_id)
         try:
             extract_tar(layer_tar, root, Whiteouts.APPLY)

@@ -211,6 +211,35 @@ def test_changes_and_round_trip(driver, tmp_path):
         assert tree_summary(view) == expected
 
 
+def test_apply_diff_reusing_the_containers_files(driver, tmp_path):
+    """A commit that drops its container may hand the container's files to the new layer: same tree."""
+    make_base(driver)
+    driver.create("ctr", "base", writable=True)
+    root = driver.mount("ctr")
+    try:
+        Path(root, "etc/hostname").write_text("changed\n")
+        os.makedirs(os.path.join(root, "new/deep"))
+        for number in range(50):
+            Path(root, f"new/deep/f{number}").write_text(f"{number}\n")
+        os.setxattr(os.path.join(root, "new/deep/f0"), "user.note", b"kept")
+        os.link(os.path.join(root, "new/deep/f1"), os.path.join(root, "new/hard"))
+        os.unlink(os.path.join(root, "bin/alias"))
+        expected = tree_summary(root)
+        with driver.changes("ctr", "base") as (content_root, changes):
+            blob = tmp_path / "layer.tar"
+            with open(blob, "wb") as output:
+                write_layer_tar(output, content_root, changes)
+            driver.create("layer", "base")
+            with open(blob, "rb") as layer:
+                driver.apply_diff("layer", "base", layer, reuse_files_from=content_root)
+    finally:
+        driver.unmount("ctr")
+    driver.remove("ctr")
+    with driver.read_only_view("layer") as view:
+        assert tree_summary(view) == expected
+        assert os.stat(os.path.join(view, "new/hard")).st_ino == os.stat(os.path.join(view, "new/deep/f1")).st_ino
+
+
 def test_apply_opaque_whiteout(driver):
     make_base(driver)
     driver.create("upper", "base")

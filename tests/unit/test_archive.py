@@ -126,3 +126,43 @@ def test_tree_changes_naive(tmp_path):
     os.utime(child / "same" / "f", (1, 1))
     changes = {c.path: c.kind for c in tree_changes(str(child), str(parent))}
     assert changes == {"added": ChangeKind.ADD, "deleted": ChangeKind.DELETE, "same/f": ChangeKind.MODIFY}
+
+
+def summary(root):
+    """(type, mode, owner, mtime, size, user/trusted xattrs) of every entry below `root`."""
+    result = {}
+    for current, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(current, name)
+            info = os.lstat(path)
+            xattrs = {n: os.getxattr(path, n, follow_symlinks=False) for n in os.listxattr(path, follow_symlinks=False)}
+            result[os.path.relpath(path, root)] = (info.st_mode, info.st_uid, info.st_gid, info.st_mtime_ns,
+                                                   info.st_size, xattrs)
+    return result
+
+
+def test_extract_reusing_the_source_tree_equals_a_copy(tmp_path):
+    source = tmp_path / "source"
+    (source / "dir").mkdir(parents=True)
+    (source / "dir" / "plain").write_text("plain")
+    (source / "dir" / "tagged").write_text("tagged")
+    os.setxattr(source / "dir" / "tagged", "user.note", b"kept")
+    (source / "overlay-marked").write_text("marked")
+    os.setxattr(source / "overlay-marked", "trusted.overlay.origin", b"x")  # not in the tar: must not be linked
+    (source / "setuid").write_text("s")
+    os.chmod(source / "setuid", 0o4755)
+    os.link(source / "dir" / "plain", source / "hard")
+    os.utime(source / "dir" / "plain", ns=(1_600_000_000_123_456_789, 1_600_000_000_123_456_789))
+    buffer = io.BytesIO()
+    write_layer_tar(buffer, str(source), tree_changes(str(source), None))
+    copied, reused = tmp_path / "copied", tmp_path / "reused"
+    for root, reuse in ((copied, None), (reused, str(source))):
+        root.mkdir()
+        buffer.seek(0)
+        extract_tar(buffer, str(root), Whiteouts.OVERLAY, reuse_files_from=reuse)
+    assert summary(reused) == summary(copied)
+    assert os.stat(reused / "dir" / "plain").st_ino == os.stat(source / "dir" / "plain").st_ino
+    assert os.stat(reused / "hard").st_ino == os.stat(source / "dir" / "plain").st_ino
+    assert os.stat(reused / "dir" / "tagged").st_ino == os.stat(source / "dir" / "tagged").st_ino
+    assert os.stat(reused / "overlay-marked").st_ino != os.stat(source / "overlay-marked").st_ino
+    assert (reused / "overlay-marked").read_text() == "marked"
