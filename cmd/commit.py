@@ -30,7 +30,9 @@ def commit(
     """Commit CONTAINER to IMAGE and print the image ID."""
     destination = image if image and split_transport(image) is not None else None
     names = [image] if image and destination is None else []
-    options = CommitOptions(names=names, squash=squash, image_format=image_format, timestamp=timestamp)
+    options = CommitOptions(
+        names=names, squash=squash, image_format=image_format, timestamp=timestamp, discard_container=remove
+    )
     store = open_store(ctx)
     with WorkingContainer.opened(store, container) as working_container:
         record = commit_step(working_container, options)

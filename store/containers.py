@@ -146,6 +146,10 @@ class ContainerStore:
         """Mark a container as being removed: should this process die, the next bb finishes the removal."""
         write_atomic(self._marker_path(container_id), b"")
 
+    def cancel_removal(self, container_id: str) -> None:
+        """Keep a container after all (what begin_removal started has been undone)."""
+        remove_file(self._marker_path(container_id))
+
     def save(self, record: ContainerRecord) -> None:
         """Write the container's record."""
         write_json_atomic(self._record_path(record.id), asdict(record))

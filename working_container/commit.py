@@ -25,7 +25,7 @@ class CommitOptions:
     #: seconds since the epoch: fixes created times and every file's mtime (reproducible builds)
     timestamp: int | None = None
     created_by: str | None = None
-    #: the caller removes the container afterwards, whatever happens: the new layer may take over its files
+    #: the caller removes the container once the commit succeeds: the new layer may take over its files
     discard_container: bool = False
 
 
@@ -71,15 +71,19 @@ def commit_step(container: WorkingContainer, options: CommitOptions) -> ImageRec
             if changes or options.squash:
                 with store.blobs.writer() as layer_blob:
                     write_layer_tar(layer_blob, content_root, changes, options.timestamp)
-                reuse_files_from = None
-                if options.discard_container:
+                if not options.discard_container:
+                    new_layer = store.layers.ensure_from_blob(parent, layer_blob.digest, layer_blob.size, created)
+                else:
                     # Once the layer shares the container's files, the container must never run
                     # again, even should this process die now.
                     store.containers.begin_removal(container.id)
-                    reuse_files_from = content_root
-                new_layer = store.layers.ensure_from_blob(
-                    parent, layer_blob.digest, layer_blob.size, created, reuse_files_from
-                )
+                    try:
+                        new_layer = store.layers.ensure_from_blob(
+                            parent, layer_blob.digest, layer_blob.size, created, reuse_files_from=content_root
+                        )
+                    except BaseException:
+                        store.containers.cancel_removal(container.id)  # the half-made layer is gone
+                        raise
         layers = [] if options.squash else store.layers.chain(container.record.parent_layer)
         if new_layer is not None:
             layers.append(new_layer)

@@ -1,4 +1,4 @@
-"""kill -9 at random points of commit, pull, load and rmi (fixed seeds); a full disk during commit."""
+"""kill -9 at random points of commit (with and without --rm), pull, load and rmi (fixed seeds); a full disk during commit."""
 
 from __future__ import annotations
 
@@ -36,6 +36,11 @@ def assert_consistent(bb) -> None:
         assert (root / "blobs" / "sha256" / record["diff_id"].split(":")[1]).exists()
         assert (root / "overlay" / layer / "diff").is_dir()
     assert os.listdir(root / "tmp") == []
+    # a container a commit --rm was handing its files to is gone: none shares an inode with a layer
+    for container in (root / "containers").iterdir():
+        assert not (container / "incomplete").exists()
+        upper = root / "overlay" / container.name / "diff"
+        assert all(path.lstat().st_nlink == 1 for path in upper.rglob("*") if path.is_file())
     assert not [m for m in mounts_under(str(root)) if "/merged" in m or "/views/" in m]
 
 
@@ -55,8 +60,11 @@ def test_kill_at_random_points(bb, tmp_path, seed):
     bb("commit", ctr, "big")
     bb("save", "-o", str(archive), "big")
     bb("rmi", "big")
+    handed_over = bb("from", "busybox")
+    bb("run", handed_over, "--", "sh", "-c", "mkdir /many && cd /many && for i in $(seq 3000); do echo $i > $i; done")
     operations = [
         ["commit", ctr, "killed-commit"],
+        ["commit", "--rm", handed_over, "killed-commit-rm"],
         ["load", "-i", str(archive)],
         ["rmi", "busybox", "--force"],
         ["pull", f"docker-archive:{archive}"],
