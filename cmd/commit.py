@@ -22,7 +22,7 @@ def commit(
     image: Optional[str] = typer.Argument(None, help="Name of the new image (NAME[:TAG])."),
     iidfile: Optional[str] = typer.Option(None, "--iidfile", help="Write the image ID to this file."),
     squash: bool = typer.Option(False, "--squash", help="Make the image a single layer."),
-    remove: bool = typer.Option(False, "--rm", help="Remove the working container afterwards."),
+    remove: bool = typer.Option(False, "--rm", help="Remove the working container afterwards (its files move to the new layer; if bb dies mid-commit, the container is removed too)."),
     image_format: str = typer.Option("oci", "-f", "--format", help="Manifest format: oci or docker."),
     timestamp: Optional[int] = typer.Option(None, "--timestamp", help="Fixed created time and file mtimes (epoch seconds)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image ID."),
