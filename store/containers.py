@@ -9,10 +9,11 @@ progress, rolled back by the next bb if its process died.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from bb.errors import ContainerNotFound, InUse, InvalidArgument, NameInUse
 from bb.system.atomic import read_json, remove_file, write_atomic, write_json_atomic
@@ -146,9 +147,15 @@ class ContainerStore:
         """Mark a container as being removed: should this process die, the next bb finishes the removal."""
         write_atomic(self._marker_path(container_id), b"")
 
-    def cancel_removal(self, container_id: str) -> None:
-        """Keep a container after all (what begin_removal started has been undone)."""
-        remove_file(self._marker_path(container_id))
+    @contextlib.contextmanager
+    def removal_begun(self, container_id: str) -> Iterator[None]:
+        """Mark the container as being removed for the block; should the block fail, keep the container."""
+        self.begin_removal(container_id)
+        try:
+            yield
+        except BaseException:
+            remove_file(self._marker_path(container_id))
+            raise
 
     def save(self, record: ContainerRecord) -> None:
         """Write the container's record."""

@@ -71,19 +71,13 @@ def commit_step(container: WorkingContainer, options: CommitOptions) -> ImageRec
             if changes or options.squash:
                 with store.blobs.writer() as layer_blob:
                     write_layer_tar(layer_blob, content_root, changes, options.timestamp)
-                if not options.discard_container:
-                    new_layer = store.layers.ensure_from_blob(parent, layer_blob.digest, layer_blob.size, created)
-                else:
-                    # Once the layer shares the container's files, the container must never run
-                    # again, even should this process die now.
-                    store.containers.begin_removal(container.id)
-                    try:
-                        new_layer = store.layers.ensure_from_blob(
-                            parent, layer_blob.digest, layer_blob.size, created, reuse_files_from=content_root
-                        )
-                    except BaseException:
-                        store.containers.cancel_removal(container.id)  # the half-made layer is gone
-                        raise
+                reuse_files_from = content_root if options.discard_container else None
+                # Once the layer shares the container's files, the container must never run again,
+                # even should this process die now (a failed layer is deleted, links and all).
+                with store.containers.removal_begun(container.id) if reuse_files_from else contextlib.nullcontext():
+                    new_layer = store.layers.ensure_from_blob(
+                        parent, layer_blob.digest, layer_blob.size, created, reuse_files_from
+                    )
         layers = [] if options.squash else store.layers.chain(container.record.parent_layer)
         if new_layer is not None:
             layers.append(new_layer)
