@@ -18,9 +18,13 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends $packages >/dev/null
 
-python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
-    echo "bb needs Python >= 3.11 (found $(python3 --version))" >&2; exit 1; }
-[ -x /opt/bb/bin/pip ] || python3 -m venv /opt/bb
+# Debian's python3, not whatever python3 comes first on PATH: Debian builds it with PGO and LTO,
+# which makes every bb command start ~10 ms faster than a plain source build (such as pyenv's).
+python=/usr/bin/python3
+$python -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+    echo "bb needs Python >= 3.11 (found $($python --version))" >&2; exit 1; }
+# a venv made earlier from another Python is made again
+grep -qx "home = /usr/bin" /opt/bb/pyvenv.cfg 2>/dev/null || { rm -rf /opt/bb; $python -m venv /opt/bb; }
 /opt/bb/bin/pip install -q -e ".$extras"
 # an editable install leaves bb's own modules uncompiled; bytecode saves ~80 ms per bb command
 /opt/bb/bin/python -m compileall -q -x '(^|/)(tests|scripts|\.git|build/lib[^/]*)/' . >/dev/null

@@ -1,12 +1,82 @@
-"""Mount and unmount through mount(8), and read the kernel's mount table."""
+"""Mount and unmount with the mount(2) and umount2(2) system calls, and read the kernel's mount table.
+
+The calls are made directly, as containers-storage does, not through mount(8): running mount and
+umount through `sh` cost a `bb run` or `bb copy` about 40 ms of its ~150 ms budget.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+from typing import Any
 
-from bb.errors import ToolFailed
-from bb.system.tools import run_tool
+from bb.errors import DriverError
+
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_SYNCHRONOUS = 0x10
+MS_DIRSYNC = 0x80
+MS_NOATIME = 0x400
+MS_NODIRATIME = 0x800
+MS_RELATIME = 0x200000
+MS_STRICTATIME = 0x1000000
+MS_LAZYTIME = 0x2000000
+MNT_DETACH = 0x2
+
+# mount(8) options that are mount(2) flags: option -> (flag, whether it sets or clears the flag).
+# Every other option belongs to the filesystem and is passed on in the data string.
+FLAG_OPTIONS = {
+    "defaults": (0, True),
+    "ro": (MS_RDONLY, True),
+    "rw": (MS_RDONLY, False),
+    "nosuid": (MS_NOSUID, True),
+    "suid": (MS_NOSUID, False),
+    "nodev": (MS_NODEV, True),
+    "dev": (MS_NODEV, False),
+    "noexec": (MS_NOEXEC, True),
+    "exec": (MS_NOEXEC, False),
+    "sync": (MS_SYNCHRONOUS, True),
+    "async": (MS_SYNCHRONOUS, False),
+    "dirsync": (MS_DIRSYNC, True),
+    "noatime": (MS_NOATIME, True),
+    "atime": (MS_NOATIME, False),
+    "nodiratime": (MS_NODIRATIME, True),
+    "diratime": (MS_NODIRATIME, False),
+    "relatime": (MS_RELATIME, True),
+    "norelatime": (MS_RELATIME, False),
+    "strictatime": (MS_STRICTATIME, True),
+    "lazytime": (MS_LAZYTIME, True),
+    "nolazytime": (MS_LAZYTIME, False),
+}
+
+
+@functools.cache
+def _libc() -> Any:
+    """The C library, through ctypes (imported here: commands that never mount skip its ~2 ms)."""
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _errno_text() -> str:
+    import ctypes
+
+    return os.strerror(ctypes.get_errno())
+
+
+def split_mount_options(options: str) -> tuple[int, str]:
+    """mount(8)-style `options` as (mount(2) flags, the filesystem's data string)."""
+    flags, data = 0, []
+    for option in filter(None, options.split(",")):
+        if option in FLAG_OPTIONS:
+            flag, sets = FLAG_OPTIONS[option]
+            flags = flags | flag if sets else flags & ~flag
+        else:
+            data.append(option)
+    return flags, ",".join(data)
 
 
 def _unescape_mountinfo(field: str) -> str:
@@ -59,24 +129,31 @@ def mount(
     options: str = "",
     cwd: str | None = None,
 ) -> None:
-    """mount(8) `source` on `target`; relative paths in options resolve against `cwd`."""
-    args = []
-    if fstype:
-        args += ["-t", fstype]
-    if options:
-        args += ["-o", options]
-    run_tool("mount", *args, source, target, cwd=cwd)
+    """Mount `source` on `target` with mount(8)-style `options`; relative paths in them resolve against `cwd`."""
+    flags, data = split_mount_options(options)
+    # The kernel resolves relative paths in the data (overlay's lowerdir) against the working
+    # directory; bb has no threads, so changing it for the call's duration affects nothing else.
+    previous = os.open(".", os.O_RDONLY | os.O_DIRECTORY) if cwd else None
+    try:
+        if cwd:
+            os.chdir(cwd)
+        failed = _libc().mount(
+            os.fsencode(source), os.fsencode(target), os.fsencode(fstype) if fstype else None, flags, os.fsencode(data)
+        )
+        if failed:
+            raise DriverError(f"mount -t {fstype} -o {options} {source} {target}: {_errno_text()}")
+    finally:
+        if previous is not None:
+            os.fchdir(previous)
+            os.close(previous)
 
 
 def unmount(target: str, lazy: bool = False) -> None:
-    """umount(8) `target` if mounted (lazily detached when `lazy`)."""
+    """Unmount `target` if mounted (lazily detached when `lazy`)."""
     if not is_mounted(target):
         return
-    try:
-        run_tool("umount", *(["-l"] if lazy else []), target)
-    except ToolFailed:
-        if is_mounted(target):
-            raise
+    if _libc().umount2(os.fsencode(target), MNT_DETACH if lazy else 0) and is_mounted(target):
+        raise DriverError(f"umount {target}: {_errno_text()}")
 
 
 def unmount_all_under(prefix: str) -> None:

@@ -1,4 +1,4 @@
-"""Run external programs (mount, runc, dmsetup, ...) through `sh`, with typed errors."""
+"""Run external programs (runc, dmsetup, mkfs, ...) through `sh`, with typed errors."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from bb.errors import ToolFailed, ToolMissing
 # Which Debian package provides a tool, so "not found" can say what to install.
 PACKAGE_OF_TOOL = {
     "runc": "the Debian package runc",
-    "mount": "the Debian package mount",
-    "umount": "the Debian package mount",
     "losetup": "the Debian package mount",
     "blkid": "the Debian package util-linux",
     "blkdiscard": "the Debian package util-linux",
