@@ -9,45 +9,17 @@ reproducible builds. Deletions become `.wh.<name>` whiteouts.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import tarfile
 from typing import BinaryIO, Iterable
 
 from bb.archive.changes import Change, ChangeKind, layer_xattrs
+from bb.system.digests import DigestingWriter
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_WHITEOUT = ".wh..wh..opq"
 COPY_BUFFER = 1 << 20
-
-
-class DigestingWriter:
-    """A write-only file object that hashes (sha256) and counts what passes through."""
-
-    def __init__(self, target: BinaryIO):
-        self.target = target
-        self.size = 0
-        self._sha256 = hashlib.sha256()
-
-    def write(self, data: bytes) -> int:
-        """Hash and forward `data`."""
-        self._sha256.update(data)
-        self.size += len(data)
-        return self.target.write(data)
-
-    def flush(self) -> None:
-        """Flush the target."""
-        self.target.flush()
-
-    def tell(self) -> int:
-        """Bytes written so far (tarfile asks)."""
-        return self.size
-
-    @property
-    def digest(self) -> str:
-        """`sha256:<hex>` of everything written."""
-        return "sha256:" + self._sha256.hexdigest()
 
 
 def _with_ancestors(changes: Iterable[Change]) -> list[tuple[str, bool]]:

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import tempfile
 from typing import BinaryIO, Iterator
 
-from bb.archive.layer_tar import DigestingWriter
 from bb.errors import StoreError
 from bb.system.atomic import fsync_directory, remove_file
-
-
-def digest_of(data: bytes) -> str:
-    """`sha256:<hex>` of `data`."""
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+from bb.system.digests import DigestingWriter
 
 
 def split_digest(digest: str) -> tuple[str, str]:

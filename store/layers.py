@@ -8,7 +8,6 @@ process that died and is rolled back by the next bb.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 from bb.errors import LayerNotFound
 from bb.store.blobs import split_digest
 from bb.system.atomic import read_json, remove_file, write_atomic, write_json_atomic
+from bb.system.digests import sha256
 from bb.system.locks import FileLock
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def chain_id(parent_id: str | None, diff_id: str) -> str:
     """The OCI chain ID (as hex) of a layer with `diff_id` on `parent_id`."""
     if parent_id is None:
         return split_digest(diff_id)[1]
-    return hashlib.sha256(f"sha256:{parent_id} {diff_id}".encode()).hexdigest()
+    return sha256(f"sha256:{parent_id} {diff_id}".encode()).hexdigest()
 
 
 class LayerStore:

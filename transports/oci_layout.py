@@ -13,11 +13,12 @@ from bb.errors import ArchiveError
 from bb.image.config import FORMAT_OCI, MEDIA_OCI_INDEX, build_manifest
 from bb.image.manifest import LIST_TYPES, choose_platform, load_document, media_type_of, parse_manifest
 from bb.image.reference import parse_reference
-from bb.store.blobs import digest_of, split_digest
+from bb.store.blobs import split_digest
 from bb.store.image_io import add_image, opened_file
 from bb.store.images import ImageRecord
 from bb.store.store import Store
 from bb.system.atomic import canonical_json, write_atomic
+from bb.system.digests import digest_of
 from bb.transports.base import StoredImage, Transport, TransportOptions, tag_of, unpacked_archive
 from bb.transports.docker_archive import split_location, write_archive_file
 
