@@ -1,4 +1,4 @@
-"""Mount and unmount with the mount(2) and umount2(2) system calls, and read the kernel's mount table.
+"""Mount and unmount with the mount(2) and umount2(2) system calls; read the kernel's mount table.
 
 The calls are made directly, as containers-storage does, not through mount(8): running mount and
 umount through `sh` cost a `bb run` or `bb copy` about 40 ms of its ~150 ms budget.
@@ -62,6 +62,7 @@ def _libc() -> Any:
 
 
 def _errno_text() -> str:
+    """What the last failed call through `_libc` said, in words."""
     import ctypes
 
     return os.strerror(ctypes.get_errno())
@@ -129,7 +130,7 @@ def mount(
     options: str = "",
     cwd: str | None = None,
 ) -> None:
-    """Mount `source` on `target` with mount(8)-style `options`; relative paths in them resolve against `cwd`."""
+    """Mount `source` on `target`; `options` as mount(8) takes them, relative paths from `cwd`."""
     flags, data = split_mount_options(options)
     # The kernel resolves relative paths in the data (overlay's lowerdir) against the working
     # directory; bb has no threads, so changing it for the call's duration affects nothing else.
@@ -137,9 +138,9 @@ def mount(
     try:
         if cwd:
             os.chdir(cwd)
-        failed = _libc().mount(
-            os.fsencode(source), os.fsencode(target), os.fsencode(fstype) if fstype else None, flags, os.fsencode(data)
-        )
+        filesystem = os.fsencode(fstype) if fstype else None
+        source_path, target_path = os.fsencode(source), os.fsencode(target)
+        failed = _libc().mount(source_path, target_path, filesystem, flags, os.fsencode(data))
         if failed:
             raise DriverError(f"mount -t {fstype} -o {options} {source} {target}: {_errno_text()}")
     finally:
