@@ -54,14 +54,17 @@ def remove_all_images(store: Store, force: bool = False) -> list[str]:
 def prune_images(store: Store) -> list[str]:
     """`bb rmi -p`: images with no name that no container uses."""
     report = []
-    for record in store.images.list():
-        if record.names or _users_of(store, record):
-            continue
+    for listed in store.images.list():
+        # Decided under the lock on the image as it is now: a build names its image only after
+        # committing it, so one nameless when listed may have its tags by now.
         with store.lock():
             try:
-                store.images.remove(store.images.get(record.id))
+                record = store.images.get(listed.id)
             except ImageNotFound:
                 continue
+            if record.names or _users_of(store, record):
+                continue
+            store.images.remove(record)
         report.append(record.id)
     store.collect_garbage()
     return report

@@ -45,3 +45,19 @@ def test_twenty_concurrent_builds_with_images_and_rmi(bb, tmp_path):
     assert bb("containers", "-q") == ""
     assert not [m for m in mounts_under(str(bb.root)) if "/merged" in m]
     assert not list(Path(bb.root, "layers").glob("*.incomplete"))
+
+
+def test_prune_spares_an_image_named_after_it_was_listed(bb, monkeypatch):
+    """`bb build` names its image just after committing it, so a prune that listed the image while
+    it was nameless must look at it again, under the lock, before removing it."""
+    from bb.store.config import load_store_options
+    from bb.store.removal import prune_images
+    from bb.store.store import Store
+
+    image_id = bb("commit", "--rm", bb("from", "busybox"))
+    store = Store.open(load_store_options(graph_root=str(bb.root), run_root=str(bb.runroot), driver=bb.driver))
+    listed_while_nameless = store.images.list()
+    bb("tag", image_id, "named-meanwhile")
+    monkeypatch.setattr(store.images, "list", lambda: listed_while_nameless)
+    assert image_id not in prune_images(store)
+    assert bb("images", "-q", "--notruncate", "named-meanwhile") == image_id
