@@ -187,6 +187,10 @@ class Build:
 
     def run(self) -> ImageRecord:
         """Build; return the target stage's image, named with the tags."""
+        with self.store.builds_running():
+            return self._build()
+
+    def _build(self) -> ImageRecord:
         stages = self.needed_stages()
         try:
             for number, index in enumerate(stages, start=1):

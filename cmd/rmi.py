@@ -16,7 +16,9 @@ def rmi(
     ctx: typer.Context,
     images: List[str] = typer.Argument(None, help="Image names or IDs."),
     all_images: bool = typer.Option(False, "-a", "--all", help="Remove every image."),
-    prune: bool = typer.Option(False, "-p", "--prune", help="Remove images with no name."),
+    prune: bool = typer.Option(
+        False, "-p", "--prune", help="Remove images with no name (after running builds end)."
+    ),
     force: bool = typer.Option(False, "-f", "--force", help="Also remove containers using them."),
 ) -> None:
     """Remove each IMAGE (a name that is one of several tags is only untagged)."""

@@ -52,20 +52,19 @@ def remove_all_images(store: Store, force: bool = False) -> list[str]:
 
 
 def prune_images(store: Store) -> list[str]:
-    """`bb rmi -p`: images with no name that no container uses."""
+    """`bb rmi -p`: images with no name that no container uses (after running builds end)."""
     report = []
-    for listed in store.images.list():
-        # Decided under the lock on the image as it is now: a build names its image only after
-        # committing it, so one nameless when listed may have its tags by now.
-        with store.lock():
-            try:
-                record = store.images.get(listed.id)
-            except ImageNotFound:
-                continue
-            if record.names or _users_of(store, record):
-                continue
-            store.images.remove(record)
-        report.append(record.id)
+    with store.builds_running(shared=False):
+        for listed in store.images.list():
+            with store.lock():  # looked at again: it may have been named or used since the listing
+                try:
+                    record = store.images.get(listed.id)
+                except ImageNotFound:
+                    continue
+                if record.names or _users_of(store, record):
+                    continue
+                store.images.remove(record)
+            report.append(record.id)
     store.collect_garbage()
     return report
 

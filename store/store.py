@@ -112,6 +112,15 @@ class Store:
         """
         return FileLock(os.path.join(self.locks_dir, "gc.lock"), shared=True)
 
+    def builds_running(self, shared: bool = True) -> FileLock:
+        """Held shared by every `bb build` while it runs, exclusively by `bb rmi --prune`.
+
+        A build's images have no name until it names the last one, so a prune waits for the
+        running builds to finish rather than remove their images from under them.
+        Take it before the store lock, never while holding that.
+        """
+        return FileLock(os.path.join(self.locks_dir, "builds.lock"), shared=shared)
+
     # --- mounts -------------------------------------------------------------
 
     def _user_mount_marker(self, container_id: str) -> str:

@@ -61,3 +61,22 @@ def test_prune_spares_an_image_named_after_it_was_listed(bb, monkeypatch):
     monkeypatch.setattr(store.images, "list", lambda: listed_while_nameless)
     assert image_id not in prune_images(store)
     assert bb("images", "-q", "--notruncate", "named-meanwhile") == image_id
+
+
+def test_prune_waits_for_running_builds(bb):
+    """A running build's images are nameless until it names them: `rmi --prune` waits for it."""
+    from bb.system.locks import FileLock
+
+    nameless = bb("commit", "--rm", bb("from", "busybox"))
+    build = FileLock(str(bb.root / "locks" / "builds.lock"), shared=True)  # what `bb build` holds
+    build.acquire()
+    try:
+        prune = subprocess.Popen([bb.executable, "rmi", "--prune"], env=bb.env(), stdout=subprocess.PIPE, text=True)
+        with pytest.raises(subprocess.TimeoutExpired):
+            prune.wait(timeout=2)
+        assert nameless in bb("images", "-q", "--notruncate").split()
+    finally:
+        build.release()
+    assert prune.wait(timeout=60) == 0
+    assert nameless in prune.communicate()[0].split()
+    assert nameless not in bb("images", "-q", "--notruncate").split()
