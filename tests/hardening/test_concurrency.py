@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -47,15 +48,21 @@ def test_twenty_concurrent_builds_with_images_and_rmi(bb, tmp_path):
     assert not list(Path(bb.root, "layers").glob("*.incomplete"))
 
 
+def _open_store(bb):  # type: ignore[no-untyped-def]
+    """The test store, opened in this process the way a bb command opens it."""
+    from bb.store.config import load_store_options
+    from bb.store.store import Store
+
+    return Store.open(load_store_options(graph_root=str(bb.root), run_root=str(bb.runroot), driver=bb.driver))
+
+
 def test_prune_spares_an_image_named_after_it_was_listed(bb, monkeypatch):
     """`bb build` names its image just after committing it, so a prune that listed the image while
     it was nameless must look at it again, under the lock, before removing it."""
-    from bb.store.config import load_store_options
     from bb.store.removal import prune_images
-    from bb.store.store import Store
 
     image_id = bb("commit", "--rm", bb("from", "busybox"))
-    store = Store.open(load_store_options(graph_root=str(bb.root), run_root=str(bb.runroot), driver=bb.driver))
+    store = _open_store(bb)
     listed_while_nameless = store.images.list()
     bb("tag", image_id, "named-meanwhile")
     monkeypatch.setattr(store.images, "list", lambda: listed_while_nameless)
@@ -63,20 +70,21 @@ def test_prune_spares_an_image_named_after_it_was_listed(bb, monkeypatch):
     assert bb("images", "-q", "--notruncate", "named-meanwhile") == image_id
 
 
-def test_prune_waits_for_running_builds(bb):
+def test_prune_waits_for_running_builds(bb, tmp_path):
     """A running build's images are nameless until it names them: `rmi --prune` waits for it."""
-    from bb.system.locks import FileLock
-
     nameless = bb("commit", "--rm", bb("from", "busybox"))
-    build = FileLock(str(bb.root / "locks" / "builds.lock"), shared=True)  # what `bb build` holds
-    build.acquire()
-    try:
-        prune = subprocess.Popen([bb.executable, "rmi", "--prune"], env=bb.env(), stdout=subprocess.PIPE, text=True)
-        with pytest.raises(subprocess.TimeoutExpired):
-            prune.wait(timeout=2)
-        assert nameless in bb("images", "-q", "--notruncate").split()
-    finally:
-        build.release()
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo one > /one && sleep 3\n")
+    build = subprocess.Popen([bb.executable, "build", "-q", "-t", "slow", str(tmp_path)], env=bb.env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not bb("containers", "-q") and time.monotonic() < deadline:
+        time.sleep(0.1)  # until the build has its working container; it then sleeps 3 s
+    prune = subprocess.Popen([bb.executable, "rmi", "--prune"], env=bb.env(), stdout=subprocess.PIPE, text=True)
+    time.sleep(1)  # a prune that does not wait is done by now
+    assert prune.poll() is None and build.poll() is None
+    assert build.wait(timeout=120) == 0, build.communicate()[1]
     assert prune.wait(timeout=60) == 0
-    assert nameless in prune.communicate()[0].split()
-    assert nameless not in bb("images", "-q", "--notruncate").split()
+    pruned = prune.communicate()[0].split()
+    assert nameless in pruned
+    assert bb("images", "-q", "--notruncate", "slow") not in pruned
+    assert bb.run_in("slow", "cat /one") == "one"
