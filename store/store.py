@@ -103,14 +103,23 @@ class Store:
         """The store-wide lock (use as a context manager)."""
         return FileLock(os.path.join(self.root, "storage.lock"))
 
-    def content_in_flight(self) -> FileLock:
+    @contextlib.contextmanager
+    def content_in_flight(self) -> Iterator[None]:
         """Hold while writing blobs and layers that nothing references yet (e.g. commit's).
 
         Garbage collection needs this lock exclusively, so it never deletes
         content between its creation and the record that will reference it.
+        A `<pid>-in-flight-...` file in tmp/ lasts as long: should the process die
+        in between, the next bb's repair finds it stale and collects the garbage.
         Take it before the store lock, never while holding that.
         """
-        return FileLock(os.path.join(self.locks_dir, "gc.lock"), shared=True)
+        with FileLock(os.path.join(self.locks_dir, "gc.lock"), shared=True):
+            marker = os.path.join(self.temp_dir, f"{os.getpid()}-in-flight-{os.urandom(4).hex()}")
+            open(marker, "wb").close()
+            try:
+                yield
+            finally:
+                remove_file(marker)
 
     def builds_running(self, shared: bool = True) -> FileLock:
         """Held shared by every `bb build` while it runs, exclusively by `bb rmi --prune`.

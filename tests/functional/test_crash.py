@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -54,3 +55,23 @@ def test_kill_during_commit(bb, delay):
     assert bb("run", other, "--", "sh", "-c", "ls /d") == "a\nb"
     assert bb("run", other, "--", "stat", "-c", "%s", "/big") == str(100 * 1024 * 1024)
     assert image in bb("images", "-q", "--notruncate")
+
+
+def test_content_left_by_a_dead_writer_is_collected(bb):
+    """A process that dies between writing a blob and the record referencing it leaves garbage the
+    next bb collects (the kill tests above land there only now and then)."""
+    script = (
+        "import os, sys\n"
+        "from bb.store.config import load_store_options\n"
+        "from bb.store.store import Store\n"
+        "store = Store.open(load_store_options(graph_root=sys.argv[1], run_root=sys.argv[2], driver=sys.argv[3]))\n"
+        "with store.content_in_flight():\n"
+        "    print(store.blobs.put(b'nothing will reference this'), flush=True)\n"
+        "    os._exit(0)  # dies as kill -9 would: nothing after this runs\n"
+    )
+    orphan = subprocess.run([sys.executable, "-c", script, str(bb.root), str(bb.runroot), bb.driver],
+                            check=True, capture_output=True, text=True).stdout.strip()
+    assert (bb.root / "blobs" / "sha256" / orphan.split(":")[1]).exists()
+    bb("from", "scratch")  # the first writing command repairs
+    assert not (bb.root / "blobs" / "sha256" / orphan.split(":")[1]).exists()
+    store_is_consistent(bb)
