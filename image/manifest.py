@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +13,7 @@ from bb.image.config import (
     MEDIA_OCI_MANIFEST,
     host_architecture,
 )
+from bb.system.limits import parse_json_document
 
 MANIFEST_TYPES = (MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST)
 LIST_TYPES = (MEDIA_OCI_INDEX, MEDIA_DOCKER_MANIFEST_LIST)
@@ -48,14 +48,8 @@ class Manifest:
 
 
 def load_document(data: bytes, what: str) -> dict[str, Any]:
-    """Parse a JSON document, refusing anything but an object."""
-    try:
-        document = json.loads(data)
-    except ValueError:
-        raise ArchiveError(f"{what} is not valid JSON") from None
-    if not isinstance(document, dict):
-        raise ArchiveError(f"{what} is not a JSON object")
-    return document
+    """Parse a JSON document (bounded in size and depth), refusing anything but an object."""
+    return parse_json_document(data, what)
 
 
 def media_type_of(data: bytes, declared: str | None = None) -> str:
