@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 # buildah's convention: 125 means bb itself failed; a command run in a
 # container passes its own status through (126 cannot invoke, 127 not found).
 EXIT_FAILURE = 125
@@ -142,3 +144,16 @@ class RegistryError(BBError):
 
 class AuthenticationFailed(RegistryError):
     """A registry did not accept the credentials (or wanted some)."""
+
+
+class Interrupted(BaseException):
+    """bb got SIGINT or SIGTERM: unwinds like KeyboardInterrupt, exits 128 + the signal's number.
+
+    Not a BBError, so no handler that translates or tolerates bb's errors can swallow it;
+    `finally` blocks and `except BaseException` clean up as they do for an error.
+    """
+
+    def __init__(self, signal_number: int, message: str | None = None):
+        super().__init__(message or f"interrupted by {signal.Signals(signal_number).name}")
+        self.signal_number = signal_number
+        self.exit_code = 128 + signal_number
