@@ -116,6 +116,10 @@ class ArchiveError(BBError):
     """A layer or archive is malformed or hostile."""
 
 
+class OutputError(BBError):
+    """An output (archive file, OCI layout, iidfile) cannot be written where the user said."""
+
+
 class SourceError(BBError):
     """A copy/add source is missing or outside its context."""
 
