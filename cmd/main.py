@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 from typing import Any, List, Optional
 
@@ -11,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from bb.cmd.common import GlobalOptions
-from bb.errors import EXIT_FAILURE
+from bb.errors import EXIT_FAILURE, Interrupted
 
 # verb -> module in bb.cmd defining `app`, a Typer with that one command
 VERBS = {
@@ -93,10 +94,20 @@ def main(
     ctx.obj = GlobalOptions(root, runroot, storage_driver, list(storage_opt), config, debug)
 
 
+def _interrupt(signal_number: int, frame: Any) -> None:
+    """The first SIGINT or SIGTERM unwinds bb; later ones wait for that clean-up to finish."""
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        # a handler, not SIG_IGN, so the tools the clean-up runs do not inherit the ignoring
+        signal.signal(stop_signal, lambda number, frame: None)
+    raise Interrupted(signal_number)
+
+
 def run() -> None:
     """Console-script entry point: usage errors are reported like every other error."""
     from click.exceptions import ClickException
 
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, _interrupt)
     command = typer.main.get_command(app)
     try:
         status = command.main(args=sys.argv[1:], prog_name="bb", standalone_mode=False)
@@ -105,4 +116,8 @@ def run() -> None:
         sys.exit(EXIT_FAILURE)
     except typer.Abort:
         sys.exit(EXIT_FAILURE)
+    except Interrupted as stop:
+        # what was started has been stopped and cleaned up by the time this unwinds here
+        print(f"Error: {stop}", file=sys.stderr)
+        sys.exit(stop.exit_code)
     sys.exit(status if isinstance(status, int) else 0)

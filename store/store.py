@@ -9,18 +9,20 @@ Layout of the graph root:
   gc-pending          garbage collection was deferred while others were busy
   tmp/                blobs being written (named by the writing process's PID)
   <driver name>/      the driver's home
-Run root: `mounts/<container id>` marks a container mounted by `bb mount`.
+Run root: `mounts/<container id>` marks a container mounted by `bb mount`; `bundles/` and `runc/`
+hold the steps running now (see bb.runtime.runc).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import bb.drivers  # noqa: F401  (registers the drivers)
 from bb.drivers.base import PRIORITY, Driver, driver_class
 from bb.errors import BBError, StoreError
+from bb.runtime.runc import reap_abandoned
 from bb.store.blobs import BlobStore
 from bb.store.config import StoreOptions
 from bb.store.containers import ContainerRecord, ContainerStore
@@ -73,7 +75,7 @@ class Store:
         self._mount_depth: dict[str, int] = {}
 
     @classmethod
-    def open(cls, options: StoreOptions, repair: bool = True) -> "Store":
+    def open(cls, options: StoreOptions, repair: bool = True) -> Store:
         """Open (creating if needed) the store; with `repair`, first roll back what dead processes left."""
         if options.driver:
             # a driver that cannot run here is refused before anything is created
@@ -163,6 +165,8 @@ class Store:
 
     def _repair(self) -> None:
         """Roll back creations and deletions whose process died; unmount what they left mounted."""
+        # first the steps they left running, which keep their containers' roots busy
+        reap_abandoned(self.run_root)
         stale_layers = [i for i in self.layers.incomplete() if not is_locked_by_other(self.layers.lock_path(i))]
         stale_containers = self.containers.incomplete()
         stale_temp = [name for name in os.listdir(self.temp_dir) if not _writer_alive(name)]

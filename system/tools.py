@@ -1,10 +1,11 @@
-"""Run external programs (runc, dmsetup, mkfs, ...) through `sh`, with typed errors."""
+"""Run external programs (runc, dmsetup, mkfs, ...), with typed errors and no terminal needed."""
 
 from __future__ import annotations
 
-import os
 import shutil
-from typing import Any
+import subprocess
+import time
+from collections.abc import Callable
 
 from bb.errors import ToolFailed, ToolMissing
 
@@ -25,39 +26,66 @@ PACKAGE_OF_TOOL = {
     "isula": "iSulad (isula client)",
 }
 
+# How long an interrupted foreground tool is asked to stop before it is killed, in seconds.
+STOP_PATIENCE = 10.0
 
-def _command(tool: str) -> Any:
-    """Find `tool` on PATH as an `sh.Command`; `sh` is imported here because it is slow to import."""
-    if shutil.which(tool) is None:
+
+def _path(tool: str) -> str:
+    """Where `tool` is on PATH; ToolMissing names its package when it is not there."""
+    path = shutil.which(tool)
+    if path is None:
         raise ToolMissing(tool, PACKAGE_OF_TOOL.get(tool))
-    import sh
-
-    return sh.Command(tool)
+    return path
 
 
 def run_tool(tool: str, *args: str, cwd: str | None = None, input: str | None = None) -> str:
     """Run `tool args...`, return its stdout; raise ToolFailed with its stderr on failure."""
-    command = _command(tool)
+    path = _path(tool)
+    # imported here because it is slow to import
     import sh
 
     try:
-        return str(command(*args, _cwd=cwd, _in=input, _truncate_exc=False))
+        # no pseudo-terminal (sh's default for stdout): bb runs where /dev/pts is not mounted
+        return str(sh.Command(path)(*args, _cwd=cwd, _in=input, _tty_out=False, _truncate_exc=False))
     except sh.ErrorReturnCode as failure:
         stderr = failure.stderr.decode(errors="replace") or failure.stdout.decode(errors="replace")
         raise ToolFailed([tool, *args], failure.exit_code, stderr) from None
 
 
-def run_tool_foreground(tool: str, *args: str, cwd: str | None = None, discard_output: bool = False) -> int:
-    """Run `tool args...` attached to our stdin/stdout/stderr (output to /dev/null if asked); return its status."""
-    command = _command(tool)
-    import sh
+def run_tool_foreground(
+    tool: str,
+    *args: str,
+    cwd: str | None = None,
+    discard_output: bool = False,
+    stop: Callable[[], None] | None = None,
+) -> int:
+    """Run `tool args...` attached to our stdio (or /dev/null if asked); return its status.
 
+    Should bb be interrupted (Interrupted, KeyboardInterrupt) while it waits, `stop` is called
+    until the tool has exited (after STOP_PATIENCE seconds the tool is killed), then bb unwinds.
+    """
+    devnull = subprocess.DEVNULL if discard_output else None
+    # not through sh: its foreground mode cannot be interrupted and then waited for
+    process = subprocess.Popen([_path(tool), *args], cwd=cwd, stdin=devnull, stdout=devnull, stderr=devnull)
     try:
-        if discard_output:
-            command(*args, _cwd=cwd, _out=os.devnull, _err=os.devnull, _in=None)
-        else:
-            command(*args, _cwd=cwd, _fg=True)
-    except sh.ErrorReturnCode as failure:
-        # a process killed by signal N is reported as -N; shells say 128 + N
-        return failure.exit_code if failure.exit_code > 0 else 128 - failure.exit_code
-    return 0
+        status = process.wait()
+    except BaseException:
+        _stop(process, stop)
+        raise
+    # a process killed by signal N is reported as -N; shells say 128 + N
+    return status if status >= 0 else 128 - status
+
+
+def _stop(process: subprocess.Popen[bytes], stop: Callable[[], None] | None) -> None:
+    """Make `process` exit: `stop` it repeatedly (it may not be ready yet), at last kill it."""
+    deadline = time.monotonic() + STOP_PATIENCE
+    while time.monotonic() < deadline:
+        if stop is not None:
+            stop()
+        try:
+            process.wait(timeout=0.1)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    process.kill()
+    process.wait()
