@@ -20,7 +20,7 @@ from bb.build.cache import chain_key, sources_digest
 from bb.dockerfile.expand import ExpansionError
 from bb.dockerfile.instructions import assignments, expanded_heredoc, expanded_word, expanded_words, parse_healthcheck
 from bb.dockerfile.parser import Instruction, Stage, parse_instruction
-from bb.errors import BBError, BuildStepFailed, DockerfileError, RunFailed
+from bb.errors import BBError, BuildStepFailed, DockerfileError, Interrupted, RunFailed
 from bb.image.config import new_image_config
 from bb.store.images import ImageRecord
 from bb.working_container.commit import CommitOptions, commit_step
@@ -236,6 +236,9 @@ class StageBuild:
             raise BuildStepFailed(self._kept(message), failure.exit_code) from None
         except BBError as failure:
             raise DockerfileError(self.path, instruction.line, self._kept(f"{instruction.keyword}: {failure}")) from None
+        except Interrupted as stop:
+            message = f"{self.path}:{instruction.line}: {instruction.keyword}: {stop}"
+            raise Interrupted(stop.signal_number, self._kept(message)) from None
 
     def _kept(self, message: str) -> str:
         """With --keep-failed: keep a container as it was before the failed step, and say so."""
