@@ -72,17 +72,30 @@ def parse_build_static(value: str) -> int:
     return int(moment.replace(tzinfo=datetime.timezone.utc).timestamp())
 
 
+def check_output_file(flag: str, path: str) -> None:
+    """Refuse an output file that could not be written, before the build rather than after it."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise InvalidArgument(f"{flag} {path}: is a directory")
+    if not os.path.isdir(directory):
+        raise InvalidArgument(f"{flag} {path}: no such directory {directory}")
+    # access(2) also says EROFS for a read-only mount, which root's permissions do not override
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise InvalidArgument(f"{flag} {path}: cannot write in {directory}")
+
+
 def find_dockerfile(context_dir: str, dockerfile: str | None) -> str:
     """The Dockerfile to read: -f as given, else Dockerfile or dockerfile in the context."""
     if not os.path.isdir(context_dir):
         raise InvalidArgument(f"build context {context_dir}: not a directory")
     if dockerfile is not None:
-        if not os.path.isfile(dockerfile):
+        if not os.path.lexists(dockerfile):
             raise InvalidArgument(f"-f {dockerfile}: no such file")
         return dockerfile
+    # lexists: a FIFO or a symlink out of the context is then refused by name, not skipped
     for name in DOCKERFILE_NAMES:
         candidate = os.path.join(context_dir, name)
-        if os.path.isfile(candidate):
+        if os.path.lexists(candidate):
             return candidate
     raise InvalidArgument(f"no Dockerfile or dockerfile in {context_dir} (use -f)")
 
@@ -101,7 +114,8 @@ class Build:
         self.report = (lambda line: None) if options.quiet else report
         self.context_dir = os.path.abspath(options.context_dir)
         path = find_dockerfile(self.context_dir, options.dockerfile)
-        self.dockerfile: Dockerfile = read_dockerfile(path, os.path.relpath(path) if options.dockerfile else os.path.basename(path))
+        self.dockerfile: Dockerfile = read_dockerfile(
+            path, options.dockerfile or os.path.basename(path), self.context_dir)
         self.ignore: DockerIgnore | None = read_dockerignore(self.context_dir)
         self.cache = LayerCache(store) if options.layers else None
         self.stage_images: dict[int, str] = {}

@@ -4,7 +4,7 @@ from typing import List, Optional
 
 import typer
 
-from bb.build.executor import Build, BuildOptions, parse_build_args, parse_build_static
+from bb.build.executor import Build, BuildOptions, check_output_file, parse_build_args, parse_build_static
 from bb.cmd.common import open_store, reports_errors
 from bb.system.atomic import write_atomic
 
@@ -39,6 +39,8 @@ def build(
     """Build an image from a Dockerfile and the CONTEXT directory; print its ID last."""
     if build_static is not None and timestamp is not None:
         raise typer.BadParameter("give --build-static or --timestamp, not both")
+    if iidfile:
+        check_output_file("--iidfile", iidfile)
     options = BuildOptions(
         context_dir=context,
         dockerfile=file,

@@ -12,6 +12,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from bb.dockerfile.context import read_build_file
 from bb.errors import DockerfileError
 
 MAX_DOCKERIGNORE_SIZE = 1 << 20
@@ -45,7 +46,7 @@ def _compile(pattern: str) -> re.Pattern[str]:
         elif character == "[":
             end = pattern.find("]", position + 1)
             if end < 0:
-                raise ValueError(f"unterminated [ in {pattern!r}")
+                raise ValueError("unterminated [")
             body = pattern[position + 1:end]
             if body.startswith("^") or body.startswith("!"):
                 body = "^" + body[1:]
@@ -105,12 +106,9 @@ class DockerIgnore:
 
 
 def read_dockerignore(context_dir: str) -> DockerIgnore | None:
-    """The context's .dockerignore, if it has one (refusing files over 1 MiB)."""
+    """The context's .dockerignore, if it has one (a regular file of at most 1 MiB inside the context)."""
     path = os.path.join(context_dir, ".dockerignore")
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         return None
-    size = os.path.getsize(path)
-    if size > MAX_DOCKERIGNORE_SIZE:
-        raise DockerfileError(path, 0, f"file is {size} bytes; the limit is {MAX_DOCKERIGNORE_SIZE} (1 MiB)")
-    with open(path, encoding="utf-8", errors="replace") as source:
-        return DockerIgnore(source.read().splitlines(), path)
+    data = read_build_file(path, path, MAX_DOCKERIGNORE_SIZE, context_dir)
+    return DockerIgnore(data.decode("utf-8", errors="replace").splitlines(), path)

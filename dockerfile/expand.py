@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Mapping
 
 # Nesting of ${...} inside ${...}, and the size of one expansion, are bounded
@@ -11,6 +12,18 @@ MAX_EXPANSION = 1 << 20
 _NAME_START = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
 _NAME_CHARS = _NAME_START + "0123456789"
 _BLANKS = " \t\r\n"
+# What of a Dockerfile an error message may quote: a short identifier, never free text (the
+# "Dockerfile" may be a secret file, and build logs are often public).
+_NAMEABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,31}")
+
+
+def nameable(text: str) -> bool:
+    """Whether an error message may quote `text` from a Dockerfile (a short identifier)."""
+    return bool(_NAMEABLE.fullmatch(text))
+
+
+def _named(prefix: str, name: str) -> str:
+    return f"{prefix} {name}" if nameable(name) else prefix
 
 
 class ExpansionError(ValueError):
@@ -136,7 +149,7 @@ class _Lexer:
         if operator == ":":
             operator += self._take()
         if operator not in (":-", "-", ":+", "+", ":?", "?"):
-            raise ExpansionError(f"unsupported modifier ({operator}) in substitution of {name}")
+            raise ExpansionError(_named("unsupported modifier in the substitution of", name))
         word = self._braced_word()
         value = self.env.get(name)
         empty_counts = operator.startswith(":")
@@ -147,7 +160,8 @@ class _Lexer:
         if kind == "+":
             return "" if unset else word
         if unset:
-            raise ExpansionError(f"{name}: {word or 'is not allowed to be unset'}")
+            # the ${NAME:?message} text is not shown: errors never quote the file
+            raise ExpansionError(f"{_named('variable', name)} is not allowed to be unset")
         return value  # type: ignore[return-value]
 
     def _braced_word(self) -> str:

@@ -7,9 +7,17 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from bb.dockerfile.expand import ExpansionError, expand, expand_heredoc, expand_words, split_words_keeping_quotes
+from bb.dockerfile.expand import (
+    ExpansionError,
+    expand,
+    expand_heredoc,
+    expand_words,
+    nameable,
+    split_words_keeping_quotes,
+)
 from bb.dockerfile.parser import Instruction
 from bb.errors import DockerfileError, InvalidArgument
+from bb.image.config import parse_duration
 from bb.image.healthcheck import HealthcheckOptions, healthcheck_config
 
 # Instructions whose arguments the builder expands (RUN, CMD, ENTRYPOINT and
@@ -63,7 +71,7 @@ def assignments(instruction: Instruction, path: str, env: Mapping[str, str], esc
             key, equals, value = word.partition("=")
             key = expand(key, env, escape)
             if not key:
-                raise _fail(instruction, path, f"missing name in {word!r}")
+                raise _fail(instruction, path, "a name is missing before '='")
             pairs.append((key, expand(value, env, escape) if equals else None))
         return pairs
     except ExpansionError as failure:
@@ -84,13 +92,20 @@ def parse_healthcheck(instruction: Instruction, path: str) -> dict[str, Any]:
     values: dict[str, str] = {}
     for name, value in instruction.flags:
         if name not in known:
-            raise _fail(instruction, path, f"unknown option --{name}")
+            raise _fail(instruction, path, f"unknown option --{name}" if nameable(name) else "unknown option")
         if value is None:
             raise _fail(instruction, path, f"--{name} needs a value")
         values[name] = value
     retries = values.get("retries")
     if retries is not None and not retries.isdigit():
-        raise _fail(instruction, path, f"--retries {retries!r}: expected a number")
+        raise _fail(instruction, path, "--retries: expected a number")
+    for name in ("interval", "timeout", "start-period", "start-interval"):
+        if values.get(name):
+            try:
+                parse_duration(values[name], f"--{name}")
+            except InvalidArgument:
+                # (its message quotes the value, which errors about a Dockerfile never do)
+                raise _fail(instruction, path, f"--{name}: expected a duration such as 30s or 1m30s") from None
     options = HealthcheckOptions(
         test=command.strip(),
         interval=values.get("interval"),

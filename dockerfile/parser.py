@@ -10,11 +10,11 @@ what values, is the executor's business (see `expand.py`).
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 
-from bb.dockerfile.expand import ExpansionError, split_words_keeping_quotes
+from bb.dockerfile.context import read_build_file
+from bb.dockerfile.expand import ExpansionError, nameable, split_words_keeping_quotes
 from bb.errors import DockerfileError
 
 MAX_DOCKERFILE_SIZE = 1 << 20
@@ -35,6 +35,7 @@ FORBIDDEN_IN_ONBUILD = frozenset({"ONBUILD", "FROM", "MAINTAINER"})
 _DIRECTIVE = re.compile(r"#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _HEREDOC = re.compile(r"<<(-?)\s*(?:\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_][A-Za-z0-9_.\-]*))")
 _STAGE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+_KEYWORD_LIKE = re.compile(r"[A-Za-z]{1,20}")
 
 
 @dataclass(frozen=True)
@@ -103,17 +104,12 @@ class Dockerfile:
     stages: list[Stage]
 
 
-def read_dockerfile(path: str, display_name: str | None = None) -> Dockerfile:
-    """Read and parse the Dockerfile at `path`, refusing files over 1 MiB before reading them."""
+def read_dockerfile(path: str, display_name: str | None = None, context_dir: str | None = None) -> Dockerfile:
+    """Read and parse the Dockerfile at `path` (see read_build_file: regular, at most 1 MiB, in the context)."""
     name = display_name or path
-    try:
-        size = os.path.getsize(path)
-        if size > MAX_DOCKERFILE_SIZE:
-            raise DockerfileError(name, 0, f"file is {size} bytes; the limit is {MAX_DOCKERFILE_SIZE} (1 MiB)")
-        with open(path, "rb") as source:
-            data = source.read(MAX_DOCKERFILE_SIZE + 1)
-    except OSError as failure:
-        raise DockerfileError(name, 0, f"cannot read: {failure.strerror}") from None
+    data = read_build_file(path, name, MAX_DOCKERFILE_SIZE, context_dir)
+    if b"\0" in data:
+        raise DockerfileError(name, 0, "not a text file (it holds NUL bytes)")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as failure:
@@ -139,10 +135,10 @@ class _Parser:
                 return
             name, value = match.group(1).lower(), match.group(2)
             if name in self.directives:
-                raise self.fail(self.position + 1, f"directive {name} given twice")
+                raise self.fail(self.position + 1, f"directive {name} given twice" if nameable(name) else "a directive given twice")
             if name == "escape":
                 if value not in ("\\", "`"):
-                    raise self.fail(self.position + 1, f"invalid escape character {value!r}: use \\ or `")
+                    raise self.fail(self.position + 1, "invalid escape character: use \\ or `")
                 self.escape = value
             self.directives[name] = value
             self.position += 1
@@ -161,7 +157,7 @@ class _Parser:
         return None
 
     def instructions(self) -> list[Instruction]:
-        parsed = []
+        parsed: list[Instruction] = []
         while True:
             line = self._next_content_line()
             if line is None:
@@ -182,7 +178,9 @@ class _Parser:
         keyword = keyword.upper()
         rest = rest.strip()
         if keyword not in INSTRUCTIONS:
-            raise self.fail(line, f"unknown instruction: {keyword}")
+            # only a word that looks like a keyword is named: the line may be someone's secret
+            shown = f": {keyword}" if _KEYWORD_LIKE.fullmatch(keyword) else " (the line does not start with one)"
+            raise self.fail(line, f"unknown instruction{shown}")
         instruction = Instruction(keyword=keyword, line=line, original=text.strip())
         if keyword == "ONBUILD":
             if not rest:
@@ -231,7 +229,7 @@ class _Parser:
             body: list[str] = []
             while True:
                 if self.position >= len(self.lines):
-                    raise self.fail(instruction.line, f"heredoc <<{name} is not terminated")
+                    raise self.fail(instruction.line, f"heredoc <<{name if nameable(name) else '...'} is not terminated")
                 line = self.lines[self.position]
                 self.position += 1
                 candidate = line.lstrip("\t") if strip_tabs else line
@@ -270,11 +268,11 @@ class _Parser:
                 raise self.fail(line, "ENV requires a value: ENV KEY=VALUE or ENV KEY VALUE")
             for word in words if "=" in words[0] else []:
                 if "=" not in word or word.startswith("="):
-                    raise self.fail(line, f"{keyword}: expected KEY=VALUE, got {word!r}")
+                    raise self.fail(line, f"{keyword}: expected KEY=VALUE pairs")
         elif keyword == "ARG":
             for word in words:
                 if word.startswith("="):
-                    raise self.fail(line, f"ARG: missing name in {word!r}")
+                    raise self.fail(line, "ARG: a name is missing before '='")
         elif keyword == "HEALTHCHECK":
             from bb.dockerfile.instructions import parse_healthcheck
 
@@ -286,9 +284,9 @@ class _Parser:
 def _check_stage_name(parser: _Parser, name: str, line: int) -> None:
     lowered = name.lower()
     if len(lowered) > MAX_STAGE_NAME:
-        raise parser.fail(line, f"stage name {name!r} is longer than {MAX_STAGE_NAME} characters")
+        raise parser.fail(line, f"stage name is longer than {MAX_STAGE_NAME} characters")
     if not _STAGE_NAME.fullmatch(lowered):
-        raise parser.fail(line, f"invalid stage name {name!r}: use letters, digits, '-', '_' and '.'")
+        raise parser.fail(line, "invalid stage name: use letters, digits, '-', '_' and '.'")
 
 
 def _unquoted_regions(text: str) -> str:
@@ -324,15 +322,15 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
     instructions = parser.instructions()
     meta_args: list[Instruction] = []
     stages: list[Stage] = []
-    names: set[str] = set()
+    names: dict[str, int] = {}
     for instruction in instructions:
         if instruction.keyword == "FROM":
             words = split_words_keeping_quotes(instruction.arguments, parser.escape)
             name = words[2].lower() if len(words) == 3 else None
             if name is not None:
                 if name in names:
-                    raise parser.fail(instruction.line, f"duplicate stage name {name!r}")
-                names.add(name)
+                    raise parser.fail(instruction.line, f"duplicate stage name (line {names[name]} has it too)")
+                names[name] = instruction.line
             stages.append(Stage(len(stages), name, instruction))
         elif not stages:
             if instruction.keyword != "ARG":

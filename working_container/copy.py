@@ -101,7 +101,7 @@ class Source:
     """One copy source after globbing: where it is on the host and what it was called."""
 
     host_path: str
-    #: the path relative to the source root (for filters), None for plain host paths
+    #: the path relative to the source root, symlinks resolved (for filters); None for plain host paths
     relative: str | None
     #: the name the source was given by (a symlink's own name, not its target's)
     name: str
@@ -130,10 +130,13 @@ def expand_sources(options: CopyOptions) -> list[Source]:
             else:
                 matches = [relative]
             found = []
+            root = os.path.abspath(options.source_root)
             for match in matches:
-                host = resolve_in_root(options.source_root, match)
+                host = resolve_in_root(root, match)
                 if os.path.lexists(host):
-                    found.append(Source(host, clean_relative(match), os.path.basename(clean_relative(match))))
+                    # filters see where symlinks lead: a link to an excluded path is excluded too
+                    resolved = os.path.relpath(host, root)
+                    found.append(Source(host, "" if resolved == "." else resolved, os.path.basename(clean_relative(match))))
             if options.source_filter is not None:
                 found = [s for s in found if not (s.relative and options.source_filter.is_excluded(s.relative))]
         if not found:
