@@ -15,6 +15,7 @@ from bb.dockerfile.instructions import assignments, expanded_word
 from bb.dockerfile.parser import Dockerfile, read_dockerfile
 from bb.errors import BBError, InvalidArgument
 from bb.image.config import check_format
+from bb.runtime.spec import Confinement
 from bb.store.images import ImageRecord, normalize_name
 from bb.store.removal import remove_images, tag_image
 from bb.store.store import Store
@@ -32,7 +33,8 @@ class BuildOptions:
     tags: list[str] = field(default_factory=list)
     build_args: dict[str, str] = field(default_factory=dict)
     target: str | None = None
-    cap_add: list[str] = field(default_factory=list)
+    #: how RUN steps are confined (capabilities, seccomp, network)
+    confinement: Confinement = field(default_factory=Confinement)
     proxy: bool = True
     #: fixes created times and file mtimes (reproducible image IDs)
     timestamp: int | None = None

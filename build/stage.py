@@ -407,7 +407,8 @@ class StageBuild:
         options = RunOptions(
             command=command,
             env=build_env + proxies,
-            cap_add=self.build.options.cap_add,
+            # RUN --network= (a later issue) would replace(...) this per step
+            confinement=self.build.options.confinement,
             created_by=instruction.original,
             discard_output=self.build.options.quiet,
         )

@@ -6,6 +6,7 @@ import typer
 
 from bb.build.executor import Build, BuildOptions, check_output_file, parse_build_args, parse_build_static
 from bb.cmd.common import open_store, reports_errors
+from bb.runtime.spec import parse_confinement
 from bb.system.atomic import write_atomic
 
 app = typer.Typer()
@@ -21,7 +22,12 @@ def build(
     build_arg: List[str] = typer.Option([], "--build-arg", help="Build argument NAME=VALUE (repeatable)."),
     target: Optional[str] = typer.Option(None, "--target", help="Build up to this stage."),
     iidfile: Optional[str] = typer.Option(None, "--iidfile", help="Write the image ID to this file."),
-    cap_add: List[str] = typer.Option([], "--cap-add", help="Add a capability to RUN steps (repeatable)."),
+    cap_add: List[str] = typer.Option([], "--cap-add", help="Add a capability to RUN steps, or ALL (repeatable)."),
+    cap_drop: List[str] = typer.Option([], "--cap-drop", help="Drop a capability from RUN steps, or ALL (repeatable)."),
+    security_opt: List[str] = typer.Option(
+        [], "--security-opt", help="RUN steps: seccomp=unconfined, seccomp=PATH or no-new-privileges (repeatable)."
+    ),
+    network: Optional[str] = typer.Option(None, "--network", help="RUN steps' network: host (the default) or none."),
     proxy: bool = typer.Option(True, "--proxy/--no-proxy", help="Pass the caller's *_proxy variables to RUN steps."),
     build_static: Optional[str] = typer.Option(
         None, "--build-static", help="build-time='YYYY-MM-DD HH:MM:SS': reproducible image ID."
@@ -47,7 +53,7 @@ def build(
         tags=list(tag),
         build_args=parse_build_args(list(build_arg)),
         target=target,
-        cap_add=list(cap_add),
+        confinement=parse_confinement(list(cap_add), list(cap_drop), list(security_opt), network),
         proxy=proxy,
         timestamp=parse_build_static(build_static) if build_static is not None else timestamp,
         layers=layers,

@@ -1,10 +1,9 @@
 """bb run: run a command inside a working container."""
 
-from typing import List, Optional
-
 import typer
 
 from bb.cmd.common import open_store, reports_errors
+from bb.runtime.spec import parse_confinement
 from bb.working_container.container import WorkingContainer
 from bb.working_container.run import RunOptions, run_step
 
@@ -16,13 +15,18 @@ app = typer.Typer()
 def run(
     ctx: typer.Context,
     container: str = typer.Argument(..., help="Working container name or ID."),
-    command: List[str] = typer.Argument(None, help="Command and arguments (after --)."),
+    command: list[str] = typer.Argument(None, help="Command and arguments (after --)."),
     tty: bool = typer.Option(False, "-t", "--tty", help="Allocate a terminal (interactive debugging)."),
-    env: List[str] = typer.Option([], "-e", "--env", help="Extra environment variable K=V (repeatable)."),
-    cap_add: List[str] = typer.Option([], "--cap-add", help="Add a capability (repeatable)."),
-    workingdir: Optional[str] = typer.Option(None, "--workingdir", help="Working directory for the command."),
-    user: Optional[str] = typer.Option(None, "--user", help="user[:group] to run as."),
-    volume: List[str] = typer.Option([], "-v", "--volume", help="Bind mount SRC:DST[:ro] (repeatable)."),
+    env: list[str] = typer.Option([], "-e", "--env", help="Extra environment variable K=V (repeatable)."),
+    cap_add: list[str] = typer.Option([], "--cap-add", help="Add a capability, or ALL (repeatable)."),
+    cap_drop: list[str] = typer.Option([], "--cap-drop", help="Drop a capability, or ALL (repeatable)."),
+    security_opt: list[str] = typer.Option(
+        [], "--security-opt", help="seccomp=unconfined, seccomp=PATH or no-new-privileges (repeatable)."
+    ),
+    network: str | None = typer.Option(None, "--network", help="host (the default) or none (loopback only)."),
+    workingdir: str | None = typer.Option(None, "--workingdir", help="Working directory for the command."),
+    user: str | None = typer.Option(None, "--user", help="user[:group] to run as."),
+    volume: list[str] = typer.Option([], "-v", "--volume", help="Bind mount SRC:DST[:ro] (repeatable)."),
 ) -> None:
     """Run COMMAND in CONTAINER; its exit status is bb's."""
     arguments = list(command or [])
@@ -35,7 +39,7 @@ def run(
         workingdir=workingdir,
         user=user,
         terminal=tty,
-        cap_add=list(cap_add),
+        confinement=parse_confinement(list(cap_add), list(cap_drop), list(security_opt), network),
         volumes=list(volume),
     )
     with WorkingContainer.opened(open_store(ctx), container) as working_container:

@@ -5,7 +5,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 
+# golang-github-containers-common ships the seccomp profile RUN steps are confined with
 packages="python3 python3-venv runc busybox-static mount util-linux e2fsprogs ca-certificates"
+packages="$packages golang-github-containers-common"
 extras=""
 if [ "${1:-}" = "--test" ]; then
     # the devicemapper tests boot a Debian kernel with dm-thin under QEMU (scripts/vm)

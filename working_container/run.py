@@ -6,14 +6,22 @@ import contextlib
 import os
 import shlex
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from bb.archive.fsmeta import DirectoryTimes
 from bb.archive.securejoin import clean_relative, resolve_in_root
 from bb.errors import CommandNotExecutable, CommandNotFound, InvalidArgument, RunFailed
 from bb.runtime.runc import bundle_directory, run_bundle
-from bb.runtime.spec import BASE_MOUNTS, ProcessSpec, capability_set, runtime_spec
+from bb.runtime.spec import (
+    BASE_MOUNTS,
+    Confinement,
+    ProcessSpec,
+    capability_set,
+    runtime_spec,
+    seccomp_filter,
+)
 from bb.runtime.users import resolve_user
 from bb.working_container.container import WorkingContainer
 
@@ -31,7 +39,7 @@ class RunOptions:
     workingdir: str | None = None
     user: str | None = None
     terminal: bool = False
-    cap_add: list[str] = field(default_factory=list)
+    confinement: Confinement = field(default_factory=Confinement)
     volumes: list[str] = field(default_factory=list)
     created_by: str | None = None
     #: send the command's output to /dev/null (quiet builds)
@@ -63,7 +71,16 @@ def merge_env(base: list[str], overrides: list[str]) -> list[str]:
     return [f"{key}={value}" for key, value in merged.items()]
 
 
+def _check_env(entries: list[str], where: str) -> None:
+    """Refuse what runc would fail on with only "exit status 1": a variable with no name."""
+    for entry in entries:
+        if not entry.partition("=")[0]:
+            raise InvalidArgument(f'{where}: environment variable "{entry}" has no name')
+
+
 def _environment(config: dict[str, Any], extra: list[str], home: str, terminal: bool) -> list[str]:
+    _check_env(config.get("Env") or [], "the container's config")
+    _check_env(extra, "--env")
     env = merge_env(config.get("Env") or [], extra)
     keys = {entry.partition("=")[0] for entry in env}
     defaults = [("PATH", DEFAULT_PATH), ("HOME", home)] + ([("TERM", "xterm")] if terminal else [])
@@ -157,7 +174,9 @@ def run_step(container: WorkingContainer, options: RunOptions) -> None:
     """Run `options.command` in the container; a non-zero exit raises RunFailed with its status."""
     if not options.command:
         raise InvalidArgument("no command given to run")
-    capabilities = capability_set(options.cap_add)
+    capabilities = capability_set(options.confinement)
+    # before anything is mounted: a missing or malformed profile leaves nothing to undo
+    seccomp = seccomp_filter(options.confinement, capabilities)
     volumes = [parse_volume(spec) for spec in options.volumes]
     config = container.config
     with container.mounted() as rootfs:
@@ -183,8 +202,9 @@ def run_step(container: WorkingContainer, options: RunOptions) -> None:
                 additional_gids=user.additional_gids,
                 terminal=options.terminal,
                 capabilities=capabilities,
+                no_new_privileges=options.confinement.no_new_privileges,
             )
-            spec = runtime_spec(rootfs, process, container.id[:12], mounts)
+            spec = runtime_spec(rootfs, process, container.id[:12], mounts, options.confinement.network, seccomp)
             with _temporary_mount_targets(rootfs, mounts):
                 status = run_bundle(container.store.run_root, bundle, spec, options.discard_output)
     if status != 0:
