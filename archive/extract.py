@@ -49,21 +49,23 @@ class _Extractor:
 
     def directory(self, relative: str) -> str:
         """Host path of directory `relative`, creating missing ones like their lower counterparts."""
-        host = self.root
-        walked = ""
-        for part in [p for p in relative.split("/") if p]:
+        # Start from the deepest directory already resolved: each entry then costs only its new
+        # components, so a deep chain unpacks in linear time.
+        known = relative
+        while known and known not in self._resolved_directories:
+            known = known.rpartition("/")[0]
+        host = self._resolved_directories[known] if known else self.root
+        walked = known
+        for part in [p for p in relative[len(known) :].split("/") if p]:
             walked = f"{walked}/{part}" if walked else part
-            if walked in self._resolved_directories:
-                host = self._resolved_directories[walked]
-                continue
-            host = resolve_in_root(self.root, walked)
-            try:
-                info = os.lstat(host)
-            except FileNotFoundError:
+            host = os.path.join(host, part)
+            info = _lstat_or_none(host)
+            if info is not None and stat.S_ISLNK(info.st_mode):
+                host = resolve_in_root(self.root, walked)
+                info = _lstat_or_none(host)
+            if info is None:
                 self._create_implied_directory(host, walked)
-                self._resolved_directories[walked] = host
-                continue
-            if not stat.S_ISDIR(info.st_mode):
+            elif not stat.S_ISDIR(info.st_mode):
                 raise ArchiveError(f'cannot extract below "{walked}": not a directory')
             self._resolved_directories[walked] = host
         return host
@@ -199,6 +201,13 @@ class _Extractor:
                 os.chmod(target, stat.S_IMODE(info.st_mode))
                 return
         raise ArchiveError(f'hard link target "{link_target}" does not exist')
+
+
+def _lstat_or_none(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
 
 
 def _copy_keeping_holes(source: BinaryIO, output: BinaryIO, size: int) -> None:

@@ -35,7 +35,9 @@ class DirectoryTimes:
     def __init__(self) -> None:
         self._saved: dict[str, tuple[int, int]] = {}
         self._fixed: dict[str, tuple[int, int]] = {}
-        self._resolved: dict[str, str] = {}  # where each path led when recorded
+        # the (device, inode) each path led to when recorded: comparing identities costs one
+        # lstat, where resolving the path again would cost one per component (cubic in depth)
+        self._identity: dict[str, tuple[int, int]] = {}
 
     def remember(self, directory: str) -> None:
         """Record `directory`'s current times unless already recorded."""
@@ -46,13 +48,14 @@ class DirectoryTimes:
         except FileNotFoundError:
             return
         self._saved[directory] = (info.st_atime_ns, info.st_mtime_ns)
-        self._resolved[directory] = os.path.realpath(directory)
+        self._identity[directory] = (info.st_dev, info.st_ino)
 
     def set_later(self, directory: str, mtime_ns: int) -> None:
         """Give `directory` this mtime at the end, whatever happens inside it meanwhile."""
         self._fixed[directory] = (mtime_ns, mtime_ns)
         self._saved.pop(directory, None)
-        self._resolved[directory] = os.path.realpath(directory)
+        info = os.lstat(directory)
+        self._identity[directory] = (info.st_dev, info.st_ino)
 
     def restore(self) -> None:
         """Put back every recorded time, deepest directories first."""
@@ -60,10 +63,9 @@ class DirectoryTimes:
         for directory in sorted(times, key=lambda path: path.count("/"), reverse=True):
             # A later entry may have replaced the directory or one of its parents (by a file, or by a
             # symlink leading anywhere, even out of the root): then there is nothing to restore.
-            if os.path.realpath(directory) != self._resolved[directory]:
-                continue
             try:
-                if stat.S_ISDIR(os.lstat(directory).st_mode):
+                info = os.lstat(directory)
+                if (info.st_dev, info.st_ino) == self._identity[directory] and stat.S_ISDIR(info.st_mode):
                     os.utime(directory, ns=times[directory], follow_symlinks=False)
             except OSError:  # gone, or behind a symlink loop
                 continue
