@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from typing import BinaryIO
 
 from bb.errors import ArchiveError
 
@@ -13,13 +14,9 @@ MAX_SYMLINK_HOPS = 40
 
 def clean_relative(path: str) -> str:
     """Normalise an archive/container path to a root-relative form, refusing `..` escapes."""
-    parts: list[str] = []
-    for part in path.replace("\\", "/").split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            raise ArchiveError(f'path "{path}" escapes the root')
-        parts.append(part)
+    parts = [part for part in path.replace("\\", "/").split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise ArchiveError(f'path "{path}" escapes the root')
     return "/".join(parts)
 
 
@@ -62,3 +59,34 @@ def resolve_in_root(root: str, path: str, follow_final: bool = True) -> str:
             resolved = []
         pending.extend(reversed([p for p in target.split("/") if p not in ("", ".")]))
     return os.path.join(root, *resolved)
+
+
+def open_in_root(root: str, path: str, what: str) -> BinaryIO:
+    """Open the regular file `path` inside `root` for reading, symlinks scoped to `root`.
+
+    Every component is opened without following symlinks, so nothing swapped in meanwhile
+    leads out; a FIFO, device or directory is refused before it is opened (a FIFO would block,
+    a device could read forever), and checked again once open."""
+    relative = os.path.relpath(resolve_in_root(root, clean_relative(path)), os.path.abspath(root))
+    *directories, name = relative.split("/")
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in directories:
+            parent, fd = fd, os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            os.close(parent)
+        if not stat.S_ISREG(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+            raise ArchiveError(f"{what} is not a regular file")
+        parent, fd = fd, os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fd)
+        os.close(parent)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ArchiveError(f"{what} is not a regular file")
+    except (FileNotFoundError, NotADirectoryError):
+        os.close(fd)
+        raise ArchiveError(f"{what} is missing") from None
+    except OSError as failure:  # a symlink swapped in (ELOOP), no permission
+        os.close(fd)
+        raise ArchiveError(f"{what}: {failure.strerror}") from None
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")

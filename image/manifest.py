@@ -70,10 +70,17 @@ def parse_manifest(data: bytes) -> Manifest:
                     [_descriptor(layer) for layer in document["layers"]])
 
 
+def list_entries(document: dict[str, Any]) -> list[Descriptor]:
+    """The descriptors a manifest list or index (or an OCI layout's index.json) lists."""
+    entries = document.get("manifests") or []
+    if not isinstance(entries, list):
+        raise ArchiveError("manifest list: manifests is not a list")
+    return [_descriptor(entry) for entry in entries]
+
+
 def choose_platform(data: bytes) -> Descriptor:
     """From a manifest list or index, the entry for this machine (linux and its architecture)."""
-    document = load_document(data, "manifest list")
-    entries = [_descriptor(entry) for entry in document.get("manifests") or []]
+    entries = list_entries(load_document(data, "manifest list"))
     wanted = host_architecture()
     for entry in entries:
         if entry.platform.get("os", "linux") == "linux" and entry.platform.get("architecture", wanted) == wanted:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from typing import Any, BinaryIO, Callable, ContextManager, Sequence
 
 from bb.archive.compression import decompressed
@@ -13,6 +12,7 @@ from bb.image.config import FORMAT_OCI, build_manifest, new_image_config, timest
 from bb.store.images import ImageRecord, normalize_name
 from bb.store.store import Store
 from bb.system.atomic import canonical_json
+from bb.system.limits import parse_json_document
 
 LayerOpener = Callable[[], ContextManager[BinaryIO]]
 
@@ -50,11 +50,13 @@ def add_image(
             stored = [_store_layer_blob(store, open_layer) for open_layer in layers]
             diff_ids = [diff_id for diff_id, _ in stored]
             config_bytes = config(diff_ids) if callable(config) else config
+            document = parse_json_document(config_bytes, "image config")
             try:
-                document = json.loads(config_bytes)
                 expected = document["rootfs"]["diff_ids"]
-            except (ValueError, KeyError, TypeError):
-                raise ArchiveError("image config is not valid JSON with rootfs.diff_ids") from None
+            except (KeyError, TypeError):
+                expected = None
+            if not isinstance(expected, list):
+                raise ArchiveError("image config has no list of rootfs.diff_ids")
             if expected != diff_ids:
                 for index, (wanted, found) in enumerate(zip(expected, diff_ids)):
                     if wanted != found:

@@ -31,8 +31,7 @@ def _depth_exceeded(value: Any, depth: int) -> bool:
     return False
 
 
-def parse_json_document(data: bytes, what: str, error: type[BBError] = ArchiveError) -> dict[str, Any]:
-    """Parse a JSON object of at most MAX_DOCUMENT_BYTES and MAX_JSON_DEPTH levels; anything else is `error`."""
+def _parse_json(data: bytes, what: str, error: type[BBError]) -> Any:
     if len(data) > MAX_DOCUMENT_BYTES:
         raise error(f"{what} is larger than {MAX_DOCUMENT_BYTES} bytes")
     try:
@@ -41,8 +40,22 @@ def parse_json_document(data: bytes, what: str, error: type[BBError] = ArchiveEr
         raise error(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError:
         raise error(f"{what} is not valid JSON") from None
-    if not isinstance(document, dict):
-        raise error(f"{what} is not a JSON object")
     if _depth_exceeded(document, 1):
         raise error(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
+    return document
+
+
+def parse_json_document(data: bytes, what: str, error: type[BBError] = ArchiveError) -> dict[str, Any]:
+    """Parse a JSON object of at most MAX_DOCUMENT_BYTES and MAX_JSON_DEPTH levels; anything else is `error`."""
+    document = _parse_json(data, what, error)
+    if not isinstance(document, dict):
+        raise error(f"{what} is not a JSON object")
+    return document
+
+
+def parse_json_array(data: bytes, what: str, error: type[BBError] = ArchiveError) -> list[Any]:
+    """Parse a JSON array (docker-archive's manifest.json) within the same bounds."""
+    document = _parse_json(data, what, error)
+    if not isinstance(document, list):
+        raise error(f"{what} is not a JSON array")
     return document

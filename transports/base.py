@@ -5,17 +5,25 @@ from __future__ import annotations
 import abc
 import contextlib
 import os
+import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import BinaryIO
 
 from bb.archive.extract import Whiteouts, extract_tar
-from bb.errors import ArchiveError
+from bb.errors import ArchiveError, OutputError
 from bb.image.config import FORMAT_OCI
 from bb.image.reference import parse_reference
 from bb.store.images import ImageRecord
 from bb.store.layers import LayerRecord
 from bb.store.store import Store
+from bb.system.atomic import fsync_directory, remove_file
+
+# `.NAME.bb-tmp-PID`: an output being written, by process PID. The next bb's repair knows only the
+# store, so whoever next writes into the directory removes those whose process is gone.
+_TEMP_SUFFIX = ".bb-tmp-"
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.bb-tmp-(?P<pid>[0-9]+)")
 
 
 @dataclass
@@ -68,6 +76,60 @@ def unpacked_archive(store: Store, path: str) -> Iterator[str]:
         except ArchiveError as failure:
             raise ArchiveError(f"{path}: {failure}") from None
         yield directory
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass
+    return False
+
+
+def remove_stale_temps(directory: str, name: str | None = None) -> None:
+    """Remove the temps of outputs (all, or those of `name`) that a killed bb left in `directory`."""
+    try:
+        entries = os.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        match = _TEMP_NAME.fullmatch(entry)
+        if match and (name is None or match["name"] == name) and _process_gone(int(match["pid"])):
+            remove_file(os.path.join(directory, entry))
+
+
+@contextlib.contextmanager
+def output_file(path: str, mode: int = 0o644) -> Iterator[BinaryIO]:
+    """A stream that becomes the file `path` when the block ends, atomically, or nothing at all.
+
+    It is written to `.NAME.bb-tmp-PID` beside `path`, fsynced and renamed into place; an
+    error, SIGINT or SIGTERM removes it, a SIGKILL leaves it for the next write there to
+    remove. Failures name `path`, never the temp."""
+    directory, name = os.path.split(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise OutputError(f"{path}: is a directory")
+    remove_stale_temps(directory, name)
+    temp = os.path.join(directory, f".{name}{_TEMP_SUFFIX}{os.getpid()}")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as failure:
+        raise OutputError(f"{path}: cannot create: {failure.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as output:
+            yield output
+            output.flush()
+            os.fchmod(output.fileno(), mode)
+            os.fsync(output.fileno())
+        os.rename(temp, path)
+        fsync_directory(directory)
+    except OSError as failure:
+        remove_file(temp)
+        raise OutputError(f"writing {path}: {failure.strerror or failure}") from None
+    except BaseException:
+        remove_file(temp)
+        raise
 
 
 class Transport(abc.ABC):

@@ -6,18 +6,23 @@ import io
 import json
 import os
 import tarfile
-import tempfile
 from typing import Any
 
 from bb.archive.layer_tar import COPY_BUFFER
-from bb.archive.securejoin import clean_relative, resolve_in_root
+from bb.archive.securejoin import open_in_root
 from bb.errors import ArchiveError
 from bb.image.reference import DOCKER_HUB, parse_reference
-from bb.store.image_io import add_image, opened_file
+from bb.store.image_io import add_image
 from bb.store.images import ImageRecord
 from bb.store.store import Store
-from bb.system.atomic import fsync_directory
-from bb.transports.base import StoredImage, Transport, TransportOptions, unpacked_archive
+from bb.system.limits import MAX_DOCUMENT_BYTES, parse_json_array, read_at_most
+from bb.transports.base import (
+    StoredImage,
+    Transport,
+    TransportOptions,
+    output_file,
+    unpacked_archive,
+)
 
 
 def docker_name(name: str) -> str:
@@ -70,53 +75,33 @@ def write_docker_archive(store: Store, images: list[StoredImage], output: Any) -
             _add_bytes(tar, "repositories", json.dumps(repositories).encode())
 
 
-def write_archive_file(path: str, write: Any) -> None:
-    """Create `path` atomically with `write(stream)`."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temp_path = tempfile.mkstemp(prefix=".bb-archive-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as output:
-            write(output)
-            output.flush()
-            os.fsync(output.fileno())
-        os.chmod(temp_path, 0o644)
-        os.rename(temp_path, path)
-        fsync_directory(directory)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.unlink(temp_path)
-        raise
+def _entry_paths(entry: Any) -> tuple[str, list[str], list[str]]:
+    """(config, layers, tags) of one manifest.json entry, refusing anything of the wrong type."""
+    if not isinstance(entry, dict):
+        raise ArchiveError("docker-archive manifest.json has a malformed entry")
+    config, layers, tags = entry.get("Config"), entry.get("Layers"), entry.get("RepoTags") or []
+    if not (isinstance(config, str) and isinstance(layers, list) and isinstance(tags, list)
+            and all(isinstance(item, str) for item in [*layers, *tags])):
+        raise ArchiveError("docker-archive manifest.json has a malformed entry")
+    return config, layers, tags
 
 
 def load_docker_archive(store: Store, root: str, rename: str | None = None) -> list[ImageRecord]:
-    """Store every image of an unpacked docker-archive at `root`."""
-    try:
-        with open(resolve_in_root(root, "manifest.json"), "rb") as manifest_file:
-            manifest = json.load(manifest_file)
-    except FileNotFoundError:
-        raise ArchiveError("not a docker-archive: no manifest.json") from None
-    except ValueError:
-        raise ArchiveError("docker-archive manifest.json is not valid JSON") from None
-    if not isinstance(manifest, list) or not manifest:
+    """Store every image of an unpacked docker-archive at `root`.
+
+    Every file is opened inside `root` (see open_in_root) and must be a regular file."""
+    with open_in_root(root, "manifest.json", "docker-archive: manifest.json") as manifest_file:
+        manifest = parse_json_array(read_at_most(manifest_file, MAX_DOCUMENT_BYTES, "docker-archive manifest.json"),
+                                    "docker-archive manifest.json")
+    if not manifest:
         raise ArchiveError("docker-archive manifest.json lists no images")
     loaded = []
     for entry in manifest:
-        try:
-            config_path = resolve_in_root(root, clean_relative(entry["Config"]))
-            layer_paths = [resolve_in_root(root, clean_relative(layer)) for layer in entry["Layers"]]
-            tags = list(entry.get("RepoTags") or [])
-        except (KeyError, TypeError, AttributeError):
-            raise ArchiveError("docker-archive manifest.json has a malformed entry") from None
-        try:
-            with open(config_path, "rb") as config_file:
-                config = config_file.read()
-        except OSError:
-            raise ArchiveError(f"docker-archive: missing config {entry['Config']}") from None
-        for layer_path in layer_paths:
-            if not os.path.isfile(layer_path):
-                raise ArchiveError(f"docker-archive: missing layer {os.path.relpath(layer_path, root)}")
+        config_path, layer_paths, tags = _entry_paths(entry)
+        with open_in_root(root, config_path, f"docker-archive: config {config_path}") as config_file:
+            config = read_at_most(config_file, MAX_DOCUMENT_BYTES, f"docker-archive: config {config_path}")
         names = [rename] if rename else [str(parse_reference(tag, default_registry=DOCKER_HUB)) for tag in tags]
-        openers = [lambda path=path: opened_file(path) for path in layer_paths]
+        openers = [lambda path=path: open_in_root(root, path, f"docker-archive: layer {path}") for path in layer_paths]
         loaded.append(add_image(store, config, openers, names))
     return loaded
 
@@ -130,7 +115,8 @@ class DockerArchiveTransport(Transport):
         if rename:
             for image in images:
                 image.names = [str(parse_reference(rename))]
-        write_archive_file(path, lambda output: write_docker_archive(store, images, output))
+        with output_file(path) as output:
+            write_docker_archive(store, images, output)
 
     def import_images(self, store: Store, location: str, options: TransportOptions) -> list[ImageRecord]:
         """Load every image of the archive (named as it says, or as the location says)."""

@@ -2,64 +2,80 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
+import io
 import os
 import shutil
 import tarfile
-import tempfile
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 from bb.archive.layer_tar import COPY_BUFFER
-from bb.errors import ArchiveError
+from bb.archive.securejoin import open_in_root
+from bb.errors import ArchiveError, OutputError, StoreError
 from bb.image.config import FORMAT_OCI, MEDIA_OCI_INDEX, build_manifest
-from bb.image.manifest import LIST_TYPES, choose_platform, load_document, media_type_of, parse_manifest
+from bb.image.manifest import (
+    LIST_TYPES,
+    Descriptor,
+    choose_platform,
+    list_entries,
+    load_document,
+    media_type_of,
+    parse_manifest,
+)
 from bb.image.reference import parse_reference
 from bb.store.blobs import split_digest
-from bb.store.image_io import add_image, opened_file
+from bb.store.image_io import add_image
 from bb.store.images import ImageRecord
 from bb.store.store import Store
-from bb.system.atomic import canonical_json, write_atomic
-from bb.system.digests import digest_of
-from bb.transports.base import StoredImage, Transport, TransportOptions, tag_of, unpacked_archive
-from bb.transports.docker_archive import split_location, write_archive_file
+from bb.system.atomic import canonical_json
+from bb.system.digests import digest_of, sha256
+from bb.system.limits import MAX_DOCUMENT_BYTES, read_at_most
+from bb.transports.base import (
+    StoredImage,
+    Transport,
+    TransportOptions,
+    output_file,
+    remove_stale_temps,
+    tag_of,
+    unpacked_archive,
+)
+from bb.transports.docker_archive import split_location
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
 
 
-def _blob_path(layout: str, digest: str) -> str:
-    algorithm, encoded = split_digest(digest)
-    return os.path.join(layout, "blobs", algorithm, encoded)
+def _blob_name(digest: str) -> str:
+    """`blobs/sha256/<hex>` for a digest, which must be a valid one before it becomes a path."""
+    try:
+        algorithm, encoded = split_digest(digest)
+    except StoreError:
+        raise ArchiveError(f'OCI layout: invalid digest "{digest}"') from None
+    return f"blobs/{algorithm}/{encoded}"
 
 
-def _put_blob(layout: str, digest: str, source_path: str | None = None, data: bytes | None = None) -> None:
-    path = _blob_path(layout, digest)
-    if os.path.exists(path):
-        return
-    if data is not None:
-        write_atomic(path, data, mode=0o644)
-    else:
-        temp = path + ".tmp"
-        shutil.copyfile(source_path, temp)  # type: ignore[arg-type]
-        os.rename(temp, path)
+def _read_index(layout: str) -> dict[str, Any]:
+    with open_in_root(layout, "index.json", "OCI layout: index.json") as index_file:
+        return load_document(read_at_most(index_file, MAX_DOCUMENT_BYTES, "OCI layout: index.json"), "index.json")
 
 
-def write_layout(store: Store, images: list[StoredImage], layout: str, ref: str | None) -> None:
-    """Add `images` to the OCI layout directory `layout` (created if needed), each under its ref name."""
-    os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
-    write_atomic(os.path.join(layout, "oci-layout"), LAYOUT, mode=0o644)
-    index_path = os.path.join(layout, "index.json")
-    index = {"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX, "manifests": []}
-    if os.path.exists(index_path):
-        with open(index_path, "rb") as index_file:
-            index = load_document(index_file.read(), "index.json")
+# A blob to write: its digest, and its bytes or the store file holding them.
+Blob = tuple[str, "bytes | str"]
+
+
+def _layout_contents(store: Store, images: list[StoredImage], ref: str | None,
+                     index: dict[str, Any]) -> list[Blob]:
+    """The blobs of `images` (layers first), adding each image to `index` under its ref name."""
+    blobs: dict[str, bytes | str] = {}
     for image in images:
         for layer in image.layers:
-            _put_blob(layout, layer.diff_id, source_path=image.layer_path(store, layer))
-        _put_blob(layout, image.record.config_digest, data=image.config)
+            blobs[layer.diff_id] = image.layer_path(store, layer)
+        blobs[image.record.config_digest] = image.config
         manifest, media_type = build_manifest(image.record.config_digest, len(image.config),
                                               [(layer.diff_id, layer.size) for layer in image.layers], FORMAT_OCI)
         manifest_digest = digest_of(manifest)
-        _put_blob(layout, manifest_digest, data=manifest)
+        blobs[manifest_digest] = manifest
         refs = [ref] if ref else [tag_of(name) for name in image.names] or [None]
         for name in refs:
             index["manifests"] = [m for m in index.get("manifests", [])
@@ -68,20 +84,128 @@ def write_layout(store: Store, images: list[StoredImage], layout: str, ref: str 
             if name:
                 entry["annotations"] = {REF_NAME: name}
             index["manifests"].append(entry)
-    write_atomic(index_path, canonical_json(index), mode=0o644)
+    return list(blobs.items())
 
 
-def _read_blob(layout: str, digest: str) -> bytes:
+def _new_index() -> dict[str, Any]:
+    return {"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX, "manifests": []}
+
+
+def write_layout(store: Store, images: list[StoredImage], layout: str, ref: str | None) -> None:
+    """Add `images` to the OCI layout directory `layout` (created if needed), each under its ref name.
+
+    Blobs come first and index.json last, each written atomically: a layout killed half-way
+    has its old index, and the temps it leaves are removed by the next write into it."""
+    blob_directory = os.path.join(layout, "blobs", "sha256")
     try:
-        with open(_blob_path(layout, digest), "rb") as blob:
-            return blob.read()
-    except FileNotFoundError:
-        raise ArchiveError(f"OCI layout: blob {digest} is missing") from None
+        os.makedirs(blob_directory, exist_ok=True)
+    except OSError as failure:
+        raise OutputError(f"{layout}: cannot create: {failure.strerror}") from None
+    for directory in (layout, blob_directory):
+        remove_stale_temps(directory)
+    index = _new_index()
+    if os.path.lexists(os.path.join(layout, "index.json")):
+        index = _read_index(layout)
+        list_entries(index)  # a malformed index is refused before anything is written
+    for digest, content in _layout_contents(store, images, ref, index):
+        path = os.path.join(layout, _blob_name(digest))
+        if os.path.exists(path):
+            continue
+        with output_file(path) as output:
+            if isinstance(content, bytes):
+                output.write(content)
+            else:
+                with open(content, "rb") as source:
+                    shutil.copyfileobj(source, output, COPY_BUFFER)
+    with output_file(os.path.join(layout, "oci-layout")) as output:
+        output.write(LAYOUT)
+    with output_file(os.path.join(layout, "index.json")) as output:
+        output.write(canonical_json(index))
 
 
-def _name_for(ref_name: str | None, layout: str) -> list[str]:
+def write_layout_archive(store: Store, images: list[StoredImage], path: str, ref: str | None) -> None:
+    """Write `images` as a tar of an OCI layout to the file `path`, straight from the store."""
+    with output_file(path) as output, tarfile.open(fileobj=output, mode="w|", format=tarfile.PAX_FORMAT,
+                                                   bufsize=COPY_BUFFER, copybufsize=COPY_BUFFER) as tar:
+        index = _new_index()
+        blobs = _layout_contents(store, images, ref, index)
+        _add_member(tar, "oci-layout", LAYOUT)
+        for digest, content in blobs:
+            if isinstance(content, bytes):
+                _add_member(tar, _blob_name(digest), content)
+            else:
+                with open(content, "rb") as source:
+                    _add_member(tar, _blob_name(digest), source, os.fstat(source.fileno()).st_size)
+        _add_member(tar, "index.json", canonical_json(index))
+
+
+def _add_member(tar: tarfile.TarFile, name: str, content: bytes | BinaryIO, size: int | None = None) -> None:
+    info = tarfile.TarInfo(name)
+    info.mode = 0o644
+    info.size = len(content) if isinstance(content, bytes) else size  # type: ignore[assignment]
+    tar.addfile(info, io.BytesIO(content) if isinstance(content, bytes) else content)
+
+
+def _open_blob(layout: str, descriptor: Descriptor) -> BinaryIO:
+    """A blob opened inside the layout, refused unless it is exactly as long as its descriptor says."""
+    stream = open_in_root(layout, _blob_name(descriptor.digest), f"OCI layout: blob {descriptor.digest}")
+    size = os.fstat(stream.fileno()).st_size
+    if size != descriptor.size:
+        stream.close()
+        raise ArchiveError(f"OCI layout: blob {descriptor.digest} is {size} bytes, its descriptor says {descriptor.size}")
+    return stream
+
+
+def _check_digest(descriptor: Descriptor, found: str) -> None:
+    if found != descriptor.digest:
+        raise ArchiveError(f"OCI layout: blob {descriptor.digest} has content digest {found}")
+
+
+def _read_blob(layout: str, descriptor: Descriptor) -> bytes:
+    """A manifest or config blob, checked against its descriptor's size and digest."""
+    if descriptor.size > MAX_DOCUMENT_BYTES:
+        raise ArchiveError(f"OCI layout: blob {descriptor.digest} is larger than {MAX_DOCUMENT_BYTES} bytes")
+    with _open_blob(layout, descriptor) as blob:
+        data = read_at_most(blob, descriptor.size, f"OCI layout: blob {descriptor.digest}")
+    _check_digest(descriptor, digest_of(data))
+    return data
+
+
+class _DigestingReader:
+    """Reads a stream up to `size` bytes and no further, hashing what it gives."""
+
+    def __init__(self, stream: BinaryIO, size: int):
+        self.stream = stream
+        self.remaining = size
+        self.hash = sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        """At most `size` bytes (all that is left if negative), never past the descriptor's size."""
+        wanted = self.remaining if size < 0 else min(size, self.remaining)
+        data = self.stream.read(wanted)
+        self.remaining -= len(data)
+        self.hash.update(data)
+        return data
+
+    def readable(self) -> bool:
+        """A reader (the decompressors ask)."""
+        return True
+
+
+@contextlib.contextmanager
+def _verified_layer(layout: str, descriptor: Descriptor) -> Iterator[BinaryIO]:
+    """A layer blob to read; once read, its digest must be the descriptor's."""
+    with _open_blob(layout, descriptor) as blob:
+        reader = _DigestingReader(blob, descriptor.size)
+        yield reader  # type: ignore[misc]
+        while reader.read(COPY_BUFFER):  # what the decompressor did not need still counts
+            pass
+        _check_digest(descriptor, "sha256:" + reader.hash.hexdigest())
+
+
+def _name_for(ref_name: object, layout: str) -> list[str]:
     """A stored name for a layout's image: its ref if that is a full reference, else the layout's name with it as tag."""
-    if not ref_name:
+    if not ref_name or not isinstance(ref_name, str):
         return []
     if "/" in ref_name:
         return [str(parse_reference(ref_name))]
@@ -90,30 +214,24 @@ def _name_for(ref_name: str | None, layout: str) -> list[str]:
 
 
 def load_layout(store: Store, layout: str, ref: str | None, name: str | None, source: str) -> list[ImageRecord]:
-    """Store the image(s) of an OCI layout: the one under `ref`, or every one."""
-    try:
-        with open(os.path.join(layout, "index.json"), "rb") as index_file:
-            index = load_document(index_file.read(), "index.json")
-    except FileNotFoundError:
-        raise ArchiveError("not an OCI layout: no index.json") from None
-    entries = index.get("manifests") or []
+    """Store the image(s) of an OCI layout: the one under `ref`, or every one.
+
+    Every file is opened inside the layout (see open_in_root) and every blob, manifests and
+    configs included, is checked against its descriptor's size and digest."""
+    entries = list_entries(_read_index(layout))
     if ref:
-        entries = [e for e in entries if (e.get("annotations") or {}).get(REF_NAME) == ref]
+        entries = [e for e in entries if e.annotations.get(REF_NAME) == ref]
         if not entries:
             raise ArchiveError(f'OCI layout has no image named "{ref}"')
     loaded = []
     for entry in entries:
-        digest = entry.get("digest", "")
-        data = _read_blob(layout, digest)
-        if media_type_of(data, entry.get("mediaType")) in LIST_TYPES:
-            data = _read_blob(layout, choose_platform(data).digest)
+        data = _read_blob(layout, entry)
+        if media_type_of(data, entry.media_type or None) in LIST_TYPES:
+            data = _read_blob(layout, choose_platform(data))
         manifest = parse_manifest(data)
-        config = _read_blob(layout, manifest.config.digest)
-        for layer in manifest.layers:
-            if not os.path.isfile(_blob_path(layout, layer.digest)):
-                raise ArchiveError(f"OCI layout: layer {layer.digest} is missing")
-        openers = [lambda path=_blob_path(layout, layer.digest): opened_file(path) for layer in manifest.layers]
-        names = [name] if name else _name_for((entry.get("annotations") or {}).get(REF_NAME), source)
+        config = _read_blob(layout, manifest.config)
+        openers = [lambda layer=layer: _verified_layer(layout, layer) for layer in manifest.layers]
+        names = [name] if name else _name_for(entry.annotations.get(REF_NAME), source)
         loaded.append(add_image(store, config, openers, names))
     return loaded
 
@@ -130,16 +248,7 @@ class OciLayoutTransport(Transport):
         if not self.archive:
             write_layout(store, images, path, ref)
             return
-        with tempfile.TemporaryDirectory(prefix=f"{os.getpid()}-oci-", dir=store.temp_dir) as layout:
-            write_layout(store, images, layout, ref)
-
-            def write(output):  # type: ignore[no-untyped-def]
-                with tarfile.open(fileobj=output, mode="w|", format=tarfile.PAX_FORMAT, bufsize=COPY_BUFFER,
-                                  copybufsize=COPY_BUFFER) as tar:
-                    for name in sorted(os.listdir(layout)):
-                        tar.add(os.path.join(layout, name), arcname=name, filter=_plain_owner)
-
-            write_archive_file(path, write)
+        write_layout_archive(store, images, path, ref)
 
     def import_images(self, store: Store, location: str, options: TransportOptions) -> list[ImageRecord]:
         """Read the image named by REF (or every image) from the layout."""
@@ -153,9 +262,3 @@ class OciLayoutTransport(Transport):
             raise ArchiveError(f"{path}: no such file")
         with unpacked_archive(store, path) as layout:
             return load_layout(store, layout, ref, name, os.path.splitext(os.path.basename(path))[0])
-
-
-def _plain_owner(info: tarfile.TarInfo) -> tarfile.TarInfo:
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    return info
