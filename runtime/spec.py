@@ -15,16 +15,18 @@ DEFAULT_CAPABILITIES = (
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_NET_BIND_SERVICE",
     "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_CHROOT",
 )
-KNOWN_CAPABILITIES = frozenset({
-    "CAP_AUDIT_CONTROL", "CAP_AUDIT_READ", "CAP_AUDIT_WRITE", "CAP_BLOCK_SUSPEND", "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-    "CAP_FSETID", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_KILL", "CAP_LEASE", "CAP_LINUX_IMMUTABLE",
-    "CAP_MAC_ADMIN", "CAP_MAC_OVERRIDE", "CAP_MKNOD", "CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST", "CAP_NET_RAW", "CAP_PERFMON", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP",
-    "CAP_SETUID", "CAP_SYSLOG", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_CHROOT", "CAP_SYS_MODULE",
-    "CAP_SYS_NICE", "CAP_SYS_PACCT", "CAP_SYS_PTRACE", "CAP_SYS_RAWIO", "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_WAKE_ALARM",
-})
+# Every capability, in the order of its bit in /proc/PID/status (linux/capability.h).
+CAPABILITY_BITS = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
+    "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN",
+    "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+)
+KNOWN_CAPABILITIES = frozenset(CAPABILITY_BITS)
 
 # buildah's masked and read-only paths (/proc/asound masked, as runc's own default has it).
 MASKED_PATHS = [
@@ -112,14 +114,30 @@ def parse_confinement(
     return confinement
 
 
+def held_capabilities() -> frozenset[str]:
+    """The capabilities bb's own bounding set holds: a step can be given no others."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        line = next(line for line in status if line.startswith("CapBnd:"))
+    bits = int(line.split()[1], 16)
+    return frozenset(name for bit, name in enumerate(CAPABILITY_BITS) if bits & (1 << bit))
+
+
 def capability_set(confinement: Confinement) -> list[str]:
     """The step's capabilities as buildah sets them: the defaults plus those added, minus those dropped.
 
-    `--cap-add ALL` adds every capability; `--cap-drop ALL` leaves none, whatever is added.
+    `--cap-add ALL` adds every capability bb holds; `--cap-drop ALL` leaves none, whatever is added.
     """
     if "ALL" in confinement.cap_drop:
         return []
-    added = KNOWN_CAPABILITIES if "ALL" in confinement.cap_add else set(confinement.cap_add)
+    added = set(confinement.cap_add) - {"ALL"}
+    if added or "ALL" in confinement.cap_add:
+        held = held_capabilities()
+        # runc would fail with only "unable to apply caps: operation not permitted"
+        missing = sorted(added - held)
+        if missing:
+            raise InvalidArgument(f'--cap-add "{missing[0]}": bb itself does not hold it, so no step can')
+        if "ALL" in confinement.cap_add:
+            added = set(held)
     return sorted((set(DEFAULT_CAPABILITIES) | added) - set(confinement.cap_drop))
 
 
