@@ -8,6 +8,7 @@ Layout of the graph root:
   locks/              per-layer lock files; gc.lock (see content_in_flight)
   gc-pending          garbage collection was deferred while others were busy
   tmp/                blobs being written (named by the writing process's PID)
+  compressed/         gzip digest and size of pushed layers, by diff ID (transports/registry.py)
   <driver name>/      the driver's home
 Run root: `mounts/<container id>` marks a container mounted by `bb mount`; `bundles/` and `runc/`
 hold the steps running now (see bb.runtime.runc).
@@ -64,6 +65,7 @@ class Store:
         self.driver = driver
         self.locks_dir = os.path.join(self.root, "locks")
         self.temp_dir = os.path.join(self.root, "tmp")
+        self.compressed_dir = os.path.join(self.root, "compressed")
         self.mounts_dir = os.path.join(self.run_root, "mounts")
         for directory in (self.locks_dir, self.temp_dir, self.mounts_dir):
             os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -230,6 +232,13 @@ class Store:
         for layer in sorted(unused, key=lambda layer: depth[layer.id], reverse=True):
             self.layers.delete_if_unused(layer.id)
         referenced_blobs = {layer.diff_id for layer in self.layers.list()}
+        # the compressed/ record of a layer no longer stored (written under this lock, so
+        # a name not of a remaining layer is an orphan or a dead writer's temp file)
+        records = {diff_id.split(":", 1)[1] + ".json" for diff_id in referenced_blobs}
+        if os.path.isdir(self.compressed_dir):
+            for name in os.listdir(self.compressed_dir):
+                if name not in records:
+                    remove_file(os.path.join(self.compressed_dir, name))
         for image in images:
             referenced_blobs.update({image.config_digest, image.manifest_digest})
             referenced_blobs.update(image.extra.get("blobs", []))

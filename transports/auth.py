@@ -8,6 +8,7 @@ import os
 
 from bb.errors import InvalidArgument
 from bb.system.atomic import write_atomic
+from bb.system.limits import MAX_DOCUMENT_BYTES, parse_json_document, read_at_most
 
 
 def default_auth_file() -> str:
@@ -17,23 +18,40 @@ def default_auth_file() -> str:
 
 
 def _read(path: str) -> dict:
+    """The file's document, refused (naming the file) unless shaped as containers-auth.json says.
+
+    As in containers/image, an entry's "auth" is decoded only when it is used: a broken
+    entry can still be replaced by `bb login` or dropped by `bb logout`.
+    """
     try:
-        with open(path, encoding="utf-8") as auth_file:
-            document = json.load(auth_file)
+        with open(path, "rb") as auth_file:
+            data = read_at_most(auth_file, MAX_DOCUMENT_BYTES, path, InvalidArgument)
     except FileNotFoundError:
         return {"auths": {}}
-    except ValueError:
-        raise InvalidArgument(f"{path}: not a valid auth.json") from None
-    document.setdefault("auths", {})
+    except OSError as failure:
+        raise InvalidArgument(f"{path}: {failure.strerror or failure}") from None
+    document = parse_json_document(data, path, InvalidArgument)
+    auths = document.setdefault("auths", {})
+    if not isinstance(auths, dict):
+        raise InvalidArgument(f'{path}: "auths" is not a JSON object')
+    for registry, entry in auths.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("auth", ""), str):
+            raise InvalidArgument(f'{path}: the entry for "{registry}" is not an object with a string "auth"')
     return document
 
 
 def credentials_for(registry: str, path: str | None = None) -> tuple[str, str] | None:
     """(user, password) stored for `registry`, if any."""
-    entry = _read(path or default_auth_file())["auths"].get(registry)
+    path = path or default_auth_file()
+    entry = _read(path)["auths"].get(registry)
     if not entry or "auth" not in entry:
         return None
-    user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+    try:
+        user, colon, password = base64.b64decode(entry["auth"], validate=True).decode().partition(":")
+    except ValueError:  # binascii.Error and UnicodeDecodeError both are
+        user, colon = "", ""
+    if not user or not colon:
+        raise InvalidArgument(f'{path}: the "auth" of "{registry}" is not base64 of USER:PASSWORD')
     return user, password
 
 

@@ -12,17 +12,17 @@ import base64
 import gzip
 import hashlib
 import http.client
-import json
 import os
 import re
 import ssl
 import tempfile
 import urllib.parse
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
-from bb.errors import ArchiveError, AuthenticationFailed, RegistryError
+from bb.errors import ArchiveError, AuthenticationFailed, RegistryError, StoreError
 from bb.image.config import (
     FORMAT_DOCKER,
     MEDIA_DOCKER_CONFIG,
@@ -34,19 +34,23 @@ from bb.image.config import (
     MEDIA_OCI_LAYER_GZIP,
     MEDIA_OCI_MANIFEST,
 )
-from bb.image.manifest import LIST_TYPES, choose_platform, media_type_of, parse_manifest
+from bb.image.manifest import LIST_TYPES, Descriptor, choose_platform, media_type_of, parse_manifest
 from bb.image.reference import Reference, parse_reference
+from bb.store.blobs import split_digest
 from bb.store.image_io import add_image
 from bb.store.images import ImageRecord
 from bb.store.store import Store
 from bb.system.atomic import canonical_json, read_json, write_json_atomic
+from bb.system.limits import MAX_DOCUMENT_BYTES, parse_json_document, read_at_most
 from bb.transports.auth import credentials_for, parse_creds
 from bb.transports.base import StoredImage, Transport, TransportOptions
 from bb.transports.registries_config import load_registries_config
 
 CHUNK = 8 << 20
 TIMEOUT = 60
-ACCEPT = ", ".join([MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST, MEDIA_OCI_INDEX, MEDIA_DOCKER_MANIFEST_LIST])
+# what of a failed request's body an error message shows (the rest is not read)
+ERROR_DETAIL = 4096
+ACCEPT = f"{MEDIA_OCI_MANIFEST}, {MEDIA_DOCKER_MANIFEST}, {MEDIA_OCI_INDEX}, {MEDIA_DOCKER_MANIFEST_LIST}"
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -58,21 +62,42 @@ class _Response:
 
 
 class DigestCheckingReader:
-    """Reads a blob from a response and fails at its end if the content does not match `digest`."""
+    """A blob from a response, held to its descriptor: refused once longer than its size, and at
+    its end if shorter or of another digest."""
 
-    def __init__(self, response: http.client.HTTPResponse, digest: str, connection: http.client.HTTPConnection):
+    def __init__(self, response: http.client.HTTPResponse, digest: str, size: int, what: str,
+                 connection: http.client.HTTPConnection):
         self.response = response
         self.digest = digest
+        self.size = size
+        self.what = what
         self.connection = connection
         self._sha256 = hashlib.sha256()
+        self._count = 0
 
     def read(self, size: int = -1) -> bytes:
-        """Read and hash; at the end, check the digest."""
-        data = self.response.read(size if size and size > 0 else None)
+        """Read and hash; at the end, check the size and digest."""
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(CHUNK), b""))
+        # one byte past the descriptor's size tells a longer blob from one that ends there
+        wanted = min(size, self.size - self._count + 1)
+        try:
+            data = self.response.read(wanted) if wanted else b""
+        except (OSError, http.client.HTTPException) as failure:
+            raise _read_failure(self.what, failure) from None
+        self._count += len(data)
+        if self._count > self.size:
+            raise RegistryError(f"{self.what}: the registry sent more than the {self.size} bytes "
+                                "its descriptor gives")
         if data:
             self._sha256.update(data)
-        elif "sha256:" + self._sha256.hexdigest() != self.digest:
-            raise ArchiveError(f"blob {self.digest}: the registry sent content with digest sha256:{self._sha256.hexdigest()}")
+        elif size:
+            if self._count != self.size:
+                raise RegistryError(f"{self.what}: the registry sent {self._count} of the "
+                                    f"{self.size} bytes its descriptor gives")
+            if "sha256:" + self._sha256.hexdigest() != self.digest:
+                raise RegistryError(f"{self.what}: the registry sent content with digest "
+                                    f"sha256:{self._sha256.hexdigest()}")
         return data
 
     def close(self) -> None:
@@ -125,21 +150,33 @@ class RegistryClient:
             connection, response = self._send(method, url, headers, body)
             if response.status == 401 and attempt == 0 and not hasattr(body, "read"):
                 challenge = response.getheader("WWW-Authenticate", "")
-                response.read()
                 connection.close()
                 self._authenticate(challenge)
                 continue
             break
         if response.status == 401:
-            response.read()
             connection.close()
             raise AuthenticationFailed(f"registry {self.registry}: authentication failed (check the user name and password)")
         result = _Response(response.status, {k.lower(): v for k, v in response.getheaders()}, b"")
         if stream and 200 <= response.status < 300:
             return result, response, connection
-        result.body = response.read()
-        connection.close()
+        try:
+            result.body = self._body(response, f"{method} {urllib.parse.urlsplit(url).path}")
+        finally:
+            connection.close()
         return result, None, None
+
+    def _body(self, response: http.client.HTTPResponse, what: str) -> bytes:
+        """A response's body: all of a success (at most MAX_DOCUMENT_BYTES), the start of a failure."""
+        what = f"registry {self.registry}: the response to {what}"
+        try:
+            if not 200 <= response.status < 300:
+                return response.read(ERROR_DETAIL)
+            if _content_length(response) > MAX_DOCUMENT_BYTES:
+                raise RegistryError(f"{what} is larger than {MAX_DOCUMENT_BYTES} bytes")
+            return read_at_most(response, MAX_DOCUMENT_BYTES, what, RegistryError)  # type: ignore[arg-type]
+        except (OSError, http.client.HTTPException) as failure:
+            raise _read_failure(what, failure) from None
 
     def _authenticate(self, challenge: str) -> None:
         scheme, _, parameters = challenge.partition(" ")
@@ -159,11 +196,12 @@ class RegistryClient:
         url = fields.get("realm", "") + "?" + urllib.parse.urlencode(query)
         self._authorization = None
         response, _, _ = self._token_request(url, basic)
-        try:
-            token = json.loads(response.body)
-            self._authorization = "Bearer " + (token.get("token") or token["access_token"])
-        except (ValueError, KeyError):
-            raise AuthenticationFailed(f"registry {self.registry}: the token server sent no token") from None
+        document = parse_json_document(response.body, f"token server of {self.registry}: the response",
+                                       AuthenticationFailed)
+        token = document.get("token") or document.get("access_token")
+        if not isinstance(token, str) or not token.isprintable():
+            raise AuthenticationFailed(f"registry {self.registry}: the token server sent no token")
+        self._authorization = "Bearer " + token
 
     def _token_request(self, url: str, basic: str | None) -> tuple[_Response, None, None]:
         parsed = urllib.parse.urlsplit(url)
@@ -172,22 +210,25 @@ class RegistryClient:
             connection.request("GET", urllib.parse.urlunsplit(("", "", parsed.path, parsed.query, "")),
                                headers={"Authorization": basic} if basic else {})
             response = connection.getresponse()
-            body = response.read()
+            if response.status == 401:
+                raise AuthenticationFailed(f"registry {self.registry}: authentication failed (check the user name and password)")
+            if response.status != 200:
+                raise RegistryError(f"token server of {self.registry}: HTTP {response.status}")
+            body = read_at_most(response, MAX_DOCUMENT_BYTES,  # type: ignore[arg-type]
+                                f"token server of {self.registry}: the response", RegistryError)
         except (OSError, http.client.HTTPException) as failure:
             raise RegistryError(f"token server of {self.registry}: {failure}") from None
         finally:
             connection.close()
-        if response.status == 401:
-            raise AuthenticationFailed(f"registry {self.registry}: authentication failed (check the user name and password)")
-        if response.status != 200:
-            raise RegistryError(f"token server of {self.registry}: HTTP {response.status}")
         return _Response(response.status, {}, body), None, None
 
     def _url(self, path: str) -> str:
         return f"/v2/{self.repository}/{path}"
 
     def _fail(self, what: str, response: _Response) -> RegistryError:
-        detail = response.body[:300].decode(errors="replace").strip()
+        # the registry's words, on the one line of the message, and no terminal controls
+        detail = " ".join(response.body[:300].decode(errors="replace").split())
+        detail = "".join(c if c.isprintable() else "?" for c in detail)
         return RegistryError(f"registry {self.registry}: {what}: HTTP {response.status} {detail}")
 
     # --- the API ---------------------------------------------------------------------
@@ -198,25 +239,34 @@ class RegistryClient:
         if response.status != 200:
             raise self._fail("checking access", response)
 
-    def manifest(self, reference: str) -> tuple[bytes, str]:
-        """A manifest (or list) by tag or digest, with its media type."""
+    def manifest(self, reference: str, size: int | None = None) -> tuple[bytes, str]:
+        """A manifest (or list) by tag or digest (checked, with `size` if known), with its media type."""
         response, _, _ = self.request("GET", self._url(f"manifests/{reference}"), {"Accept": ACCEPT})
         if response.status == 404:
             raise RegistryError(f"registry {self.registry}: {self.repository}:{reference} not found")
         if response.status != 200:
             raise self._fail(f"reading manifest {reference}", response)
+        what = f"registry {self.registry}: manifest {self.repository}@{reference}"
         if reference.startswith("sha256:") and "sha256:" + hashlib.sha256(response.body).hexdigest() != reference:
-            raise ArchiveError(f"manifest {reference}: the registry sent different content")
+            raise RegistryError(f"{what}: the registry sent content with digest "
+                                f"sha256:{hashlib.sha256(response.body).hexdigest()}")
+        if size is not None and len(response.body) != size:
+            raise RegistryError(f"{what}: the registry sent {len(response.body)} bytes, "
+                                f"its descriptor gives {size}")
         return response.body, media_type_of(response.body, response.headers.get("content-type"))
 
     @contextmanager
-    def blob(self, digest: str) -> Iterator[BinaryIO]:
-        """A blob's content as a stream, checked against its digest as it is read."""
+    def blob(self, digest: str, size: int) -> Iterator[BinaryIO]:
+        """A blob's content as a stream, held to its digest and size as it is read."""
         response, stream, connection = self.request("GET", self._url(f"blobs/{digest}"), stream=True)
         if stream is None or connection is None:
             raise self._fail(f"fetching blob {digest}", response)
-        reader = DigestCheckingReader(stream, digest, connection)
+        what = f"registry {self.registry}: blob {self.repository}@{digest}"
+        reader = DigestCheckingReader(stream, digest, size, what, connection)
         try:
+            if _content_length(stream) > size:
+                raise RegistryError(f"{what}: the registry announces {_content_length(stream)} bytes, "
+                                    f"its descriptor gives {size}")
             yield reader  # type: ignore[misc]
         finally:
             reader.close()
@@ -273,7 +323,7 @@ class CompressedLayers:
 
     def __init__(self, store: Store):
         self.store = store
-        self.directory = os.path.join(store.root, "compressed")
+        self.directory = store.compressed_dir
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
 
     def _record_path(self, diff_id: str) -> str:
@@ -287,8 +337,11 @@ class CompressedLayers:
             return None
 
     def remember(self, diff_id: str, record: dict) -> None:
-        """Save a layer's compressed digest, size and where it was pushed."""
-        write_json_atomic(self._record_path(diff_id), record)
+        """Save a layer's compressed digest, size and where it was pushed (while the layer is stored)."""
+        # under the store lock: garbage collection drops the records of layers it deleted
+        with self.store.lock():
+            if any(layer.diff_id == diff_id for layer in self.store.layers.list()):
+                write_json_atomic(self._record_path(diff_id), record)
 
     @contextmanager
     def compressed(self, diff_id: str) -> Iterator[tuple[str, str, int]]:
@@ -309,13 +362,35 @@ class CompressedLayers:
                         output.flush()
 
                 # mtime 0 and a fixed level: the same layer always compresses to the same bytes
-                with gzip.GzipFile(fileobj=Hashing(), mode="wb", compresslevel=6, mtime=0) as zipped:  # type: ignore[arg-type]
-                    with self.store.blobs.open(diff_id) as layer:
-                        for chunk in iter(lambda: layer.read(CHUNK), b""):
-                            zipped.write(chunk)
+                with gzip.GzipFile(fileobj=Hashing(), mode="wb", compresslevel=6,  # type: ignore[arg-type]
+                                   mtime=0) as zipped, self.store.blobs.open(diff_id) as layer:
+                    for chunk in iter(lambda: layer.read(CHUNK), b""):
+                        zipped.write(chunk)
             yield path, "sha256:" + sha256.hexdigest(), size
         finally:
             os.unlink(path)
+
+
+def _read_failure(what: str, failure: Exception) -> RegistryError:
+    """The error for a body the connection broke off (reset, closed early, timed out)."""
+    return RegistryError(f"{what}: reading failed: {failure or type(failure).__name__}")
+
+
+def _content_length(response: http.client.HTTPResponse) -> int:
+    """The Content-Length a response announces (-1 if none)."""
+    length = response.getheader("Content-Length", "")
+    return int(length) if length.strip().isdigit() else -1
+
+
+def _checked(descriptor: Descriptor, what: str) -> Descriptor:
+    """A descriptor from a manifest, refused unless its digest is a sha256 one and its size sane."""
+    try:
+        split_digest(descriptor.digest)
+    except StoreError:
+        raise ArchiveError(f"{what} has an invalid digest {descriptor.digest[:80]!r}") from None
+    if descriptor.size < 0:
+        raise ArchiveError(f"{what} has a negative size")
+    return descriptor
 
 
 def _reference(location: str) -> Reference:
@@ -391,14 +466,23 @@ def push_manifest_list(store: Store, images: list[tuple[StoredImage, dict]], ref
 def pull_image(store: Store, reference: Reference, options: TransportOptions) -> ImageRecord:
     """Fetch the image (this machine's one, from a list) and store it under the reference's name."""
     client = RegistryClient(reference, options)
-    data, media_type = client.manifest(reference.digest or reference.tag or "latest")
-    if media_type in LIST_TYPES:
-        data, media_type = client.manifest(choose_platform(data).digest)
-    manifest = parse_manifest(data)
-    with client.blob(manifest.config.digest) as config_stream:
-        config = b"".join(iter(lambda: config_stream.read(CHUNK), b""))
-    openers = [lambda digest=layer.digest: client.blob(digest) for layer in manifest.layers]
-    return add_image(store, config, openers, [str(reference)])
+    try:
+        data, media_type = client.manifest(reference.digest or reference.tag or "latest")
+        if media_type in LIST_TYPES:
+            chosen = _checked(choose_platform(data), "the manifest list's entry")
+            data, media_type = client.manifest(chosen.digest, chosen.size)
+        manifest = parse_manifest(data)
+        config_descriptor = _checked(manifest.config, "the manifest's config")
+        if config_descriptor.size > MAX_DOCUMENT_BYTES:
+            raise ArchiveError(f"the image config is larger than {MAX_DOCUMENT_BYTES} bytes")
+        with client.blob(config_descriptor.digest, config_descriptor.size) as config_stream:
+            config = config_stream.read()
+        parse_json_document(config, "the image config")
+        layers = [_checked(layer, f"layer {index}") for index, layer in enumerate(manifest.layers, 1)]
+        openers = [lambda layer=layer: client.blob(layer.digest, layer.size) for layer in layers]
+        return add_image(store, config, openers, [str(reference)])
+    except (ArchiveError, StoreError) as failure:
+        raise RegistryError(f"pulling {reference}: {failure}") from None
 
 
 class RegistryTransport(Transport):

@@ -104,3 +104,64 @@ def test_registry_errors(bb, registry):
     assert "not found" in bb.fails("pull", f"{registry.address}/nothing/here:1")
     assert "lowercase" in bb.fails("push", "busybox", f"docker://{registry.address}/Upper/case:1")
     assert bb("images", "-q") == before
+
+
+def compressed_records(bb) -> set[str]:  # type: ignore[no-untyped-def]
+    """The names in the store's compressed/ (what push remembers of each layer's gzip form)."""
+    directory = bb.root / "compressed"
+    return set(os.listdir(directory)) if directory.exists() else set()
+
+
+def test_rmi_drops_compressed_records(bb, registry):
+    bb("push", "busybox", f"docker://{registry.address}/records/busybox:1")
+    base = compressed_records(bb)
+    assert base
+    ctr = bb("from", "busybox")
+    bb("run", ctr, "--", "sh", "-c", "echo mine > /mine")
+    bb("commit", "--rm", ctr, "mine")
+    bb("push", "mine", f"docker://{registry.address}/records/mine:1")
+    assert len(compressed_records(bb)) == len(base) + 1
+    # the last image using a layer goes: so does the layer's record, the shared ones stay
+    bb("rmi", "mine")
+    assert compressed_records(bb) == base
+    bb("rmi", "-a")
+    assert compressed_records(bb) == set()
+
+
+BAD_AUTH_FILES = {
+    "not-json": b"{not json",
+    "array": b"[]",
+    "auths-number": b'{"auths": 5}',
+    "entry-string": b'{"auths": {"REGISTRY": "dXNlcjpwYXNz"}}',
+    "auth-number": b'{"auths": {"REGISTRY": {"auth": 5}}}',
+    "not-base64": b'{"auths": {"REGISTRY": {"auth": "%%% not base64 %%%"}}}',
+    "no-colon": b'{"auths": {"REGISTRY": {"auth": "bm9jb2xvbg=="}}}',
+}
+
+
+@pytest.mark.parametrize("content", BAD_AUTH_FILES.values(), ids=BAD_AUTH_FILES.keys())
+@pytest.mark.parametrize("found_by", ["--authfile", "REGISTRY_AUTH_FILE", "HOME"])
+def test_malformed_auth_file_is_one_error_naming_it(bb, registry, tmp_path, monkeypatch, content, found_by):
+    if found_by == "HOME":
+        path = tmp_path / "home" / ".config" / "containers" / "auth.json"
+        path.parent.mkdir(parents=True)
+    else:
+        path = tmp_path / "auth.json"
+    if found_by == "REGISTRY_AUTH_FILE":
+        monkeypatch.setenv("REGISTRY_AUTH_FILE", str(path))
+    content = content.replace(b"REGISTRY", registry.address.encode())
+    path.write_bytes(content)
+    flag = ["--authfile", str(path)] if found_by == "--authfile" else []
+    commands = [["pull", *flag, f"{registry.address}/auth/busybox:1"],
+                ["push", *flag, "busybox", f"docker://{registry.address}/auth/busybox:1"]]
+    # as in containers/image, an entry's "auth" is decoded only when used: login can replace
+    # a broken one and logout drop it
+    if b'"auth": "' not in content:
+        commands += [["login", *flag, "-u", "u", "-p", "p", registry.address],
+                     ["logout", *flag, registry.address]]
+    for command in commands:
+        result = bb.run(*command, check=False)
+        assert result.returncode == 125, (command, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"Error: {path}"), (command, result.stderr)
+        assert path.read_bytes() == content
