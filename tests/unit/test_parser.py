@@ -109,3 +109,20 @@ def test_any_input_parses_or_fails_cleanly(lines):
         parse("\n".join(lines))
     except DockerfileError:
         pass
+
+
+# Not an identifier, so no error may name it: a "Dockerfile" may be a secret file.
+SECRET = "s3cr3t.t0ken"
+SECRET_LINES = st.sampled_from([
+    SECRET, f"{SECRET}=1", f"ENV A=1 {SECRET}", f"ARG ={SECRET}", f"# escape={SECRET}", f"RUN <<{SECRET}",
+    f"FROM busybox AS {SECRET}", f"FROM busybox AS {SECRET}!", f"HEALTHCHECK --{SECRET}=1 CMD true",
+    f"HEALTHCHECK --interval={SECRET} CMD true", f"HEALTHCHECK --retries={SECRET} CMD true", f"ONBUILD {SECRET}",
+])
+
+
+@given(st.lists(st.one_of(LINES, SECRET_LINES), max_size=12))
+def test_errors_never_quote_the_file(lines):
+    try:
+        parse("\n".join(lines))
+    except DockerfileError as failure:
+        assert SECRET not in str(failure).lower()
