@@ -17,7 +17,7 @@ import tempfile
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from bb.build.cache import chain_key, sources_digest
-from bb.dockerfile.expand import ExpansionError
+from bb.dockerfile.expand import ExpansionError, nameable
 from bb.dockerfile.instructions import assignments, expanded_heredoc, expanded_word, expanded_words, parse_healthcheck
 from bb.dockerfile.parser import Instruction, Stage, parse_instruction
 from bb.errors import BBError, BuildStepFailed, DockerfileError, Interrupted, RunFailed
@@ -62,6 +62,8 @@ class ArgEnvironment(Mapping[str, str]):
 
     def __getitem__(self, name: str) -> str:
         if name in self.valueless:
+            if not nameable(name):  # errors never quote the Dockerfile's free text
+                raise ExpansionError("an ARG without a value is used: give it a default or pass --build-arg")
             raise ExpansionError(f"ARG {name} has no value: give it a default or pass --build-arg {name}=VALUE")
         return self.values[name]
 
@@ -255,11 +257,14 @@ class StageBuild:
         allowed = SUPPORTED_FLAGS.get(instruction.keyword, set())
         for name, value in instruction.flags:
             if name not in allowed:
-                raise DockerfileError(self.path, instruction.line, f"{instruction.keyword} --{name} is not supported")
+                unsupported = f"{instruction.keyword} --{name} is not supported" if nameable(name) else \
+                    f"{instruction.keyword}: an option is not supported"
+                raise DockerfileError(self.path, instruction.line, unsupported)
             if name == "network" and value not in ("host", "default"):
                 raise DockerfileError(self.path, instruction.line, "RUN --network: only host (the default) is supported")
             if name == "platform" and value and value.split("/")[:2] != ["linux", self.image_config.get("architecture")]:
-                raise DockerfileError(self.path, instruction.line, f"FROM --platform={value}: only this machine's platform can be built")
+                raise DockerfileError(self.path, instruction.line,
+                                      f"FROM --platform: only this machine's (linux/{self.image_config.get('architecture')}) can be built")
 
     def _finish(self) -> str:
         self.key = chain_key(self.key, "END")
