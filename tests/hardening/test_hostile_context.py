@@ -110,6 +110,9 @@ PARSE_ERRORS = {
     "unsupported modifier": (f"ARG A=${{{LONG_SECRET}%x}}\nFROM scratch\n", "Dockerfile:1: ARG: unsupported modifier"),
     "directive given twice": (f"# {LONG_SECRET}=1\n# {LONG_SECRET}=2\nFROM scratch\n",
                               "Dockerfile:2: a directive given twice"),
+    # (found when the step runs; -q: no STEP line, which shows the instruction by design)
+    "unsupported flag": (f"FROM scratch\nCOPY --{SECRET}=1 a b\n", "Dockerfile:2: COPY: an option is not supported"),
+    "platform": (f"FROM --platform=linux/{SECRET} scratch\n", "Dockerfile:1: FROM --platform: only this machine's"),
     "NUL bytes": (f"A={SECRET}\0B=1\0", "Dockerfile: not a text file"),
 }
 
