@@ -48,7 +48,7 @@ def _compile(pattern: str) -> re.Pattern[str]:
             if end < 0:
                 raise ValueError("unterminated [")
             body = pattern[position + 1:end]
-            if body.startswith("^") or body.startswith("!"):
+            if body.startswith(("^", "!")):
                 body = "^" + body[1:]
             out.append("[" + body.replace("\\", "\\\\") + "]")
             position = end

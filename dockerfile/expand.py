@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 # Nesting of ${...} inside ${...}, and the size of one expansion, are bounded
 # so hostile input cannot recurse or blow up.

@@ -5,7 +5,8 @@ Errors name the Dockerfile and the instruction's line.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from bb.dockerfile.expand import (
     ExpansionError,

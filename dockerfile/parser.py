@@ -64,7 +64,7 @@ class Instruction:
     json_arguments: list[str] | None = None
     heredocs: list[Heredoc] = field(default_factory=list)
     #: for ONBUILD: the trigger instruction
-    trigger: "Instruction | None" = None
+    trigger: Instruction | None = None
 
     def flag(self, name: str) -> str | None:
         """The value of the last `--name` option, if given."""
