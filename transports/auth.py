@@ -36,7 +36,8 @@ def _read(path: str) -> dict:
         raise InvalidArgument(f'{path}: "auths" is not a JSON object')
     for registry, entry in auths.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("auth", ""), str):
-            raise InvalidArgument(f'{path}: the entry for "{registry}" is not an object with a string "auth"')
+            raise InvalidArgument(f'{path}: the entry for "{registry}" is not an object '
+                                  'with a string "auth"')
     return document
 
 
@@ -47,7 +48,8 @@ def credentials_for(registry: str, path: str | None = None) -> tuple[str, str] |
     if not entry or "auth" not in entry:
         return None
     try:
-        user, colon, password = base64.b64decode(entry["auth"], validate=True).decode().partition(":")
+        decoded = base64.b64decode(entry["auth"], validate=True).decode()
+        user, colon, password = decoded.partition(":")
     except ValueError:  # binascii.Error and UnicodeDecodeError both are
         user, colon = "", ""
     if not user or not colon:

@@ -50,7 +50,8 @@ CHUNK = 8 << 20
 TIMEOUT = 60
 # what of a failed request's body an error message shows (the rest is not read)
 ERROR_DETAIL = 4096
-ACCEPT = f"{MEDIA_OCI_MANIFEST}, {MEDIA_DOCKER_MANIFEST}, {MEDIA_OCI_INDEX}, {MEDIA_DOCKER_MANIFEST_LIST}"
+ACCEPT = (f"{MEDIA_OCI_MANIFEST}, {MEDIA_DOCKER_MANIFEST}, "
+          f"{MEDIA_OCI_INDEX}, {MEDIA_DOCKER_MANIFEST_LIST}")
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -156,7 +157,7 @@ class RegistryClient:
             break
         if response.status == 401:
             connection.close()
-            raise AuthenticationFailed(f"registry {self.registry}: authentication failed (check the user name and password)")
+            raise self._refused()
         result = _Response(response.status, {k.lower(): v for k, v in response.getheaders()}, b"")
         if stream and 200 <= response.status < 300:
             return result, response, connection
@@ -167,14 +168,15 @@ class RegistryClient:
         return result, None, None
 
     def _body(self, response: http.client.HTTPResponse, what: str) -> bytes:
-        """A response's body: all of a success (at most MAX_DOCUMENT_BYTES), the start of a failure."""
+        """A response's body: a success's whole (at most MAX_DOCUMENT_BYTES), a failure's start."""
         what = f"registry {self.registry}: the response to {what}"
         try:
             if not 200 <= response.status < 300:
                 return response.read(ERROR_DETAIL)
             if _content_length(response) > MAX_DOCUMENT_BYTES:
                 raise RegistryError(f"{what} is larger than {MAX_DOCUMENT_BYTES} bytes")
-            return read_at_most(response, MAX_DOCUMENT_BYTES, what, RegistryError)  # type: ignore[arg-type]
+            return read_at_most(response, MAX_DOCUMENT_BYTES, what,  # type: ignore[arg-type]
+                                RegistryError)
         except (OSError, http.client.HTTPException) as failure:
             raise _read_failure(what, failure) from None
 
@@ -196,8 +198,8 @@ class RegistryClient:
         url = fields.get("realm", "") + "?" + urllib.parse.urlencode(query)
         self._authorization = None
         response, _, _ = self._token_request(url, basic)
-        document = parse_json_document(response.body, f"token server of {self.registry}: the response",
-                                       AuthenticationFailed)
+        document = parse_json_document(response.body, f"token server of {self.registry}: "
+                                       "the response", AuthenticationFailed)
         token = document.get("token") or document.get("access_token")
         if not isinstance(token, str) or not token.isprintable():
             raise AuthenticationFailed(f"registry {self.registry}: the token server sent no token")
@@ -211,7 +213,7 @@ class RegistryClient:
                                headers={"Authorization": basic} if basic else {})
             response = connection.getresponse()
             if response.status == 401:
-                raise AuthenticationFailed(f"registry {self.registry}: authentication failed (check the user name and password)")
+                raise self._refused()
             if response.status != 200:
                 raise RegistryError(f"token server of {self.registry}: HTTP {response.status}")
             body = read_at_most(response, MAX_DOCUMENT_BYTES,  # type: ignore[arg-type]
@@ -221,6 +223,10 @@ class RegistryClient:
         finally:
             connection.close()
         return _Response(response.status, {}, body), None, None
+
+    def _refused(self) -> AuthenticationFailed:
+        return AuthenticationFailed(f"registry {self.registry}: authentication failed "
+                                    "(check the user name and password)")
 
     def _url(self, path: str) -> str:
         return f"/v2/{self.repository}/{path}"
@@ -240,7 +246,7 @@ class RegistryClient:
             raise self._fail("checking access", response)
 
     def manifest(self, reference: str, size: int | None = None) -> tuple[bytes, str]:
-        """A manifest (or list) by tag or digest (checked, with `size` if known), with its media type."""
+        """A manifest (or list) by tag or digest (checked, and its `size`), with its media type."""
         response, _, _ = self.request("GET", self._url(f"manifests/{reference}"), {"Accept": ACCEPT})
         if response.status == 404:
             raise RegistryError(f"registry {self.registry}: {self.repository}:{reference} not found")
@@ -265,8 +271,8 @@ class RegistryClient:
         reader = DigestCheckingReader(stream, digest, size, what, connection)
         try:
             if _content_length(stream) > size:
-                raise RegistryError(f"{what}: the registry announces {_content_length(stream)} bytes, "
-                                    f"its descriptor gives {size}")
+                raise RegistryError(f"{what}: the registry announces {_content_length(stream)} "
+                                    f"bytes, its descriptor gives {size}")
             yield reader  # type: ignore[misc]
         finally:
             reader.close()
@@ -337,7 +343,7 @@ class CompressedLayers:
             return None
 
     def remember(self, diff_id: str, record: dict) -> None:
-        """Save a layer's compressed digest, size and where it was pushed (while the layer is stored)."""
+        """Save a layer's compressed digest, size and where it was pushed (if still stored)."""
         # under the store lock: garbage collection drops the records of layers it deleted
         with self.store.lock():
             if any(layer.diff_id == diff_id for layer in self.store.layers.list()):
@@ -362,8 +368,9 @@ class CompressedLayers:
                         output.flush()
 
                 # mtime 0 and a fixed level: the same layer always compresses to the same bytes
-                with gzip.GzipFile(fileobj=Hashing(), mode="wb", compresslevel=6,  # type: ignore[arg-type]
-                                   mtime=0) as zipped, self.store.blobs.open(diff_id) as layer:
+                zipped = gzip.GzipFile(fileobj=Hashing(), mode="wb",  # type: ignore[arg-type]
+                                       compresslevel=6, mtime=0)
+                with zipped, self.store.blobs.open(diff_id) as layer:
                     for chunk in iter(lambda: layer.read(CHUNK), b""):
                         zipped.write(chunk)
             yield path, "sha256:" + sha256.hexdigest(), size
@@ -478,7 +485,8 @@ def pull_image(store: Store, reference: Reference, options: TransportOptions) ->
         with client.blob(config_descriptor.digest, config_descriptor.size) as config_stream:
             config = config_stream.read()
         parse_json_document(config, "the image config")
-        layers = [_checked(layer, f"layer {index}") for index, layer in enumerate(manifest.layers, 1)]
+        layers = [_checked(layer, f"layer {index}")
+                  for index, layer in enumerate(manifest.layers, 1)]
         openers = [lambda layer=layer: client.blob(layer.digest, layer.size) for layer in layers]
         return add_image(store, config, openers, [str(reference)])
     except (ArchiveError, StoreError) as failure:

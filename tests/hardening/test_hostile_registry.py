@@ -20,6 +20,7 @@ import pytest
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 REPOSITORY = "hostile/image"
+NOT_FOUND = b'{"errors":[{"code":"NOT_FOUND"}]}'
 
 
 @pytest.fixture
@@ -50,10 +51,10 @@ class HostileRegistry:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
-                status, headers, body = (200, {}, b"{}") if path == "/v2/" else registry.routes.get(
-                    path, (404, {}, b'{"errors":[{"code":"NOT_FOUND"}]}'))
+                default = (200, {}, b"{}") if path == "/v2/" else (404, {}, NOT_FOUND)
+                status, headers, body = registry.routes.get(path, default)
                 self.send_response(status)
                 if not callable(body):
                     headers = {"Content-Length": str(len(body)), **headers}
@@ -69,7 +70,7 @@ class HostileRegistry:
                 except OSError:
                     pass  # bb hung up, as it should
 
-            do_HEAD = do_GET  # noqa: N815
+            do_HEAD = do_GET
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -77,7 +78,8 @@ class HostileRegistry:
 
     def serve_image(self, config: bytes, layer: bytes, manifest: bytes, tag: str = "1") -> None:
         """Answer for a manifest under `tag` and the config and layer blobs."""
-        self.routes[f"/v2/{REPOSITORY}/manifests/{tag}"] = (200, {"Content-Type": OCI_MANIFEST}, manifest)
+        self.routes[f"/v2/{REPOSITORY}/manifests/{tag}"] = (
+            200, {"Content-Type": OCI_MANIFEST}, manifest)
         self.routes[f"/v2/{REPOSITORY}/blobs/{digest_of(config)}"] = (200, {}, config)
         self.routes[f"/v2/{REPOSITORY}/blobs/{digest_of(layer)}"] = (200, {}, layer)
 
@@ -135,10 +137,10 @@ def make_config(diff_id: str, env: str = "PATH=/bin") -> bytes:
 def make_manifest(config: bytes, layer: bytes, /, **changes: object) -> bytes:
     document: dict[str, object] = {
         "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest_of(config),
-                   "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest_of(layer),
-                    "size": len(layer)}],
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": digest_of(config), "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": digest_of(layer), "size": len(layer)}],
     }
     document.update(changes)
     return json.dumps(document).encode()
@@ -155,11 +157,13 @@ def store_tree(bb) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return tree
 
 
-def pull_fails(bb, hostile: HostileRegistry, tag: str = "1", within: float = 30) -> str:  # type: ignore[no-untyped-def]
-    """Pull `tag` from the hostile registry expecting one `Error:` line, soon; the store unchanged."""
+def pull_fails(bb, hostile: HostileRegistry, tag: str = "1",  # type: ignore[no-untyped-def]
+               within: float = 30, verb: str = "pull") -> str:
+    """`bb pull` (or `from`) of `tag`: one `Error:` line, within seconds; the store unchanged."""
     before = store_tree(bb)
     started = time.monotonic()
-    result = bb.run("pull", f"{hostile.address}/{REPOSITORY}:{tag}", check=False, timeout=within * 2)
+    result = bb.run(verb, f"docker://{hostile.address}/{REPOSITORY}:{tag}", check=False,
+                    timeout=within * 2)
     elapsed = time.monotonic() - started
     assert result.returncode == 125, result.stderr
     lines = result.stderr.strip().splitlines()
@@ -216,20 +220,22 @@ def test_short_layer_is_refused(bb, hostile, image):
 
 
 def test_config_of_another_digest_is_refused(bb, hostile, image):
-    config, layer, _ = image
+    config, _, _ = image
     # same size, another Env: only the digest tells them apart
     other = make_config(json.loads(config)["rootfs"]["diff_ids"][0], env="PATH=/evi")
     assert len(other) == len(config)
     hostile.routes[f"/v2/{REPOSITORY}/blobs/{digest_of(config)}"] = (200, {}, other)
-    error = pull_fails(bb, hostile)
-    assert f"blob {REPOSITORY}@{digest_of(config)}" in error and digest_of(other) in error
+    for verb in ("pull", "from"):
+        error = pull_fails(bb, hostile, verb=verb)
+        assert f"blob {REPOSITORY}@{digest_of(config)}" in error and digest_of(other) in error
 
 
 def test_config_longer_than_its_descriptor_is_refused(bb, hostile, image):
-    config, layer, _ = image
+    config, _, _ = image
     longer = config + b" " * 10
     hostile.routes[f"/v2/{REPOSITORY}/blobs/{digest_of(config)}"] = (200, {}, longer)
-    assert f"announces {len(longer)} bytes, its descriptor gives {len(config)}" in pull_fails(bb, hostile)
+    error = pull_fails(bb, hostile)
+    assert f"announces {len(longer)} bytes, its descriptor gives {len(config)}" in error
     hostile.routes[f"/v2/{REPOSITORY}/blobs/{digest_of(config)}"] = (
         200, {"Transfer-Encoding": "chunked"}, chunked(longer))
     assert f"more than the {len(config)} bytes" in pull_fails(bb, hostile)
@@ -244,11 +250,23 @@ def test_manifest_of_5_mib_is_refused(bb, hostile, image):
     hostile.routes[f"/v2/{REPOSITORY}/manifests/1"] = (
         200, {"Content-Type": OCI_MANIFEST, "Transfer-Encoding": "chunked"}, chunked(big))
     assert "larger than 4194304 bytes" in pull_fails(bb, hostile)
+    hostile.routes[f"/v2/{REPOSITORY}/manifests/1"] = (
+        200, {"Content-Type": OCI_MANIFEST, "Transfer-Encoding": "chunked"}, hostile.endless(True))
+    assert "larger than 4194304 bytes" in pull_fails(bb, hostile, within=20)
+
+
+def test_endless_token_is_refused(bb, hostile, image):
+    realm = f"http://{hostile.address}/token"
+    hostile.routes[f"/v2/{REPOSITORY}/manifests/1"] = (
+        401, {"WWW-Authenticate": f'Bearer realm="{realm}",service="hostile"'}, b"")
+    hostile.routes["/token"] = (200, {"Transfer-Encoding": "chunked"}, hostile.endless(True))
+    assert "token server" in pull_fails(bb, hostile, within=20)
 
 
 def test_manifest_nested_1000_deep_is_refused(bb, hostile, image):
     config, layer, _ = image
-    deep = make_manifest(config, layer)[:-1] + b', "annotations": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    nested = b"[" * 1000 + b"]" * 1000
+    deep = make_manifest(config, layer)[:-1] + b', "annotations": ' + nested + b"}"
     hostile.routes[f"/v2/{REPOSITORY}/manifests/1"] = (200, {"Content-Type": OCI_MANIFEST}, deep)
     assert "nested deeper than 64 levels" in pull_fails(bb, hostile)
 
@@ -261,8 +279,8 @@ def test_manifest_nested_1000_deep_is_refused(bb, hostile, image):
     {"layers": [{"digest": "sha256:" + "0" * 64, "size": "lots"}]},
     {"layers": [{"digest": "sha256:" + "0" * 64, "size": -1}]},
     {"layers": [None]},
-], ids=["layers-string", "config-number", "digest-list", "digest-path", "size-string", "size-negative",
-        "layer-null"])
+], ids=["layers-string", "config-number", "digest-list", "digest-path", "size-string",
+        "size-negative", "layer-null"])
 def test_wrongly_typed_manifest_is_refused(bb, hostile, image, changes):
     config, layer, _ = image
     hostile.routes[f"/v2/{REPOSITORY}/manifests/1"] = (
@@ -271,11 +289,11 @@ def test_wrongly_typed_manifest_is_refused(bb, hostile, image, changes):
 
 
 def test_manifest_list_entry_of_another_digest_is_refused(bb, hostile, image):
-    config, layer, manifest = image
+    _, _, manifest = image
+    entry = {"mediaType": OCI_MANIFEST, "digest": digest_of(manifest + b" "),
+             "size": len(manifest) + 1, "platform": {"os": "linux", "architecture": "amd64"}}
     index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-                        "manifests": [{"mediaType": OCI_MANIFEST, "digest": digest_of(manifest + b" "),
-                                       "size": len(manifest) + 1,
-                                       "platform": {"os": "linux", "architecture": "amd64"}}]}).encode()
+                        "manifests": [entry]}).encode()
     hostile.routes[f"/v2/{REPOSITORY}/manifests/list"] = (
         200, {"Content-Type": "application/vnd.oci.image.index.v1+json"}, index)
     hostile.routes[f"/v2/{REPOSITORY}/manifests/{digest_of(manifest + b' ')}"] = (
@@ -300,5 +318,6 @@ def test_server_errors_and_resets_are_one_line(bb, hostile, image):
 
     hostile.routes[blob] = (200, {"Content-Length": str(len(layer))}, reset)
     assert "reading failed" in pull_fails(bb, hostile)
-    hostile.routes[f"/v2/{REPOSITORY}/manifests/1"] = (200, {"Content-Type": OCI_MANIFEST}, b"not json")
+    hostile.routes[f"/v2/{REPOSITORY}/manifests/1"] = (
+        200, {"Content-Type": OCI_MANIFEST}, b"not json")
     assert "not valid JSON" in pull_fails(bb, hostile)

@@ -10,7 +10,7 @@ import pytest
 
 
 def skopeo(*args: str) -> str:
-    result = subprocess.run(["skopeo", *args], capture_output=True, text=True)
+    result = subprocess.run(["skopeo", *args], check=False, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -32,10 +32,10 @@ def test_push_then_skopeo_and_buildah_read_it(bb, registry, tmp_path):
     working = subprocess.run([*buildah, "from", f"{registry.address}/team/pushme:1"], check=True, capture_output=True,
                              text=True).stdout.strip()
     out = subprocess.run([*buildah, "run", "--isolation", "chroot", working, "--", "cat", "/pushed"],
-                         capture_output=True, text=True)
+                         check=False, capture_output=True, text=True)
     assert out.stdout.strip() == "pushed", out.stderr
-    subprocess.run([*buildah, "rm", "--all"], capture_output=True)
-    subprocess.run([*buildah, "rmi", "--all", "--force"], capture_output=True)
+    subprocess.run([*buildah, "rm", "--all"], check=False, capture_output=True)
+    subprocess.run([*buildah, "rmi", "--all", "--force"], check=False, capture_output=True)
 
 
 def test_second_push_uploads_nothing(bb, registry):
@@ -141,7 +141,8 @@ BAD_AUTH_FILES = {
 
 @pytest.mark.parametrize("content", BAD_AUTH_FILES.values(), ids=BAD_AUTH_FILES.keys())
 @pytest.mark.parametrize("found_by", ["--authfile", "REGISTRY_AUTH_FILE", "HOME"])
-def test_malformed_auth_file_is_one_error_naming_it(bb, registry, tmp_path, monkeypatch, content, found_by):
+def test_malformed_auth_file_is_one_error_naming_it(bb, registry, tmp_path, monkeypatch, content,
+                                                   found_by):
     if found_by == "HOME":
         path = tmp_path / "home" / ".config" / "containers" / "auth.json"
         path.parent.mkdir(parents=True)
