@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from bb.errors import InvalidArgument
 
@@ -36,11 +37,31 @@ def load_registries_config() -> RegistriesConfig:
         document = toml.load(path)
     except (toml.TomlDecodeError, OSError, UnicodeDecodeError) as failure:
         raise InvalidArgument(f"{path}: {failure}") from None
-    tables = document.get("registries", {})
-    config.search = list(tables.get("search", {}).get("registries", []))
-    config.search += [r for r in document.get("unqualified-search-registries", []) if r not in config.search]
-    config.insecure = set(tables.get("insecure", {}).get("registries", []))
-    for entry in document.get("registry", []):
+    tables = _typed(document.get("registries", {}), dict, "registries", path)
+    search = _typed(tables.get("search", {}), dict, "registries.search", path)
+    config.search = _names(search.get("registries", []), "registries.search.registries", path)
+    unqualified = _names(document.get("unqualified-search-registries", []),
+                         "unqualified-search-registries", path)
+    config.search += [r for r in unqualified if r not in config.search]
+    insecure = _typed(tables.get("insecure", {}), dict, "registries.insecure", path)
+    config.insecure = set(_names(insecure.get("registries", []), "registries.insecure.registries", path))
+    for entry in _typed(document.get("registry", []), list, "registry", path):
+        entry = _typed(entry, dict, "[[registry]]", path)
         if entry.get("insecure"):
-            config.insecure.add(entry.get("location", ""))
+            config.insecure.add(_typed(entry.get("location", ""), str, "registry.location", path))
     return config
+
+
+def _typed(value: Any, kind: type, key: str, path: str) -> Any:
+    """`value`, refused (naming the file and key) unless of `kind`."""
+    if not isinstance(value, kind):
+        raise InvalidArgument(f"{path}: {key} must be a {'table' if kind is dict else kind.__name__}")
+    return value
+
+
+def _names(value: Any, key: str, path: str) -> list[str]:
+    """A list of registry names."""
+    names = _typed(value, list, key, path)
+    if not all(isinstance(name, str) for name in names):
+        raise InvalidArgument(f"{path}: {key} must be a list of strings")
+    return names

@@ -166,3 +166,24 @@ def test_malformed_auth_file_is_one_error_naming_it(bb, registry, tmp_path, monk
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"Error: {path}"), (command, result.stderr)
         assert path.read_bytes() == content
+
+
+@pytest.mark.parametrize("content", [
+    "registries = 5",
+    "[registries]\nsearch = 'docker.io'",
+    "[registries.insecure]\nregistries = 'localhost'",
+    "unqualified-search-registries = [1, 2]",
+    "registry = 'x'",
+    "[[registry]]\nlocation = 5\ninsecure = true",
+], ids=["registries-number", "search-string", "insecure-string", "search-numbers", "registry-string",
+        "location-number"])
+def test_malformed_registries_config_is_one_error_naming_it(bb, registry, tmp_path, monkeypatch,
+                                                         content):
+    path = tmp_path / "registries.toml"
+    path.write_text(content + "\n")
+    monkeypatch.setenv("BB_REGISTRIES_CONFIG", str(path))
+    for command in (["pull", f"{registry.address}/conf/busybox:1"], ["info"]):
+        result = bb.run(*command, check=False)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 125 and len(lines) == 1, (command, result.stderr)
+        assert lines[0].startswith(f"Error: {path}: "), lines[0]
