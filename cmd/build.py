@@ -47,6 +47,13 @@ def build(
         raise typer.BadParameter("give --build-static or --timestamp, not both")
     if iidfile:
         check_output_file("--iidfile", iidfile)
+    if output:
+        from bb.transports import output_path
+
+        for destination in output:  # a bad -o fails before the build, not after it
+            archive = output_path(destination)
+            if archive is not None:
+                check_output_file("-o", archive)
     options = BuildOptions(
         context_dir=context,
         dockerfile=file,

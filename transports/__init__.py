@@ -43,12 +43,28 @@ def transport(name: str) -> Transport:
     return getattr(module, class_name)(*arguments)
 
 
+def _unknown(location: str) -> InvalidArgument:
+    known = ", ".join(f"{name}:" for name in TRANSPORTS)
+    return InvalidArgument(f'"{location}": unknown transport (use one of {known})')
+
+
 def _parse(location: str) -> tuple[Transport, str]:
     parsed = split_transport(location)
     if parsed is None:
-        known = ", ".join(f"{name}:" for name in TRANSPORTS)
-        raise InvalidArgument(f'"{location}": unknown transport (use one of {known})')
+        raise _unknown(location)
     return transport(parsed[0]), parsed[1]
+
+
+def output_path(destination: str) -> str | None:
+    """The file an archive destination writes (None for other transports); unknown transports refused."""
+    parsed = split_transport(destination)
+    if parsed is None:
+        raise _unknown(destination)
+    if parsed[0] not in ("docker-archive", "oci-archive"):
+        return None
+    from bb.transports.docker_archive import split_location
+
+    return split_location(parsed[1])[0]
 
 
 def export_images(store: Store, records: list[tuple[ImageRecord, list[str] | None]], destination: str,
@@ -90,8 +106,8 @@ def load_archive(store: Store, path: str) -> list[ImageRecord]:
     if not os.path.isfile(path):
         raise ArchiveError(f"{path}: no such file")
     with unpacked_archive(store, path) as root:
-        if os.path.exists(os.path.join(root, "manifest.json")):
+        if os.path.lexists(os.path.join(root, "manifest.json")):
             return load_docker_archive(store, root)
-        if os.path.exists(os.path.join(root, "index.json")):
+        if os.path.lexists(os.path.join(root, "index.json")):
             return load_layout(store, root, None, None, os.path.basename(path).split(".")[0])
     raise ArchiveError(f"{path}: neither a docker-archive (manifest.json) nor an OCI archive (index.json)")

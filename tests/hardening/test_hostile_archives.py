@@ -306,6 +306,9 @@ def test_output_errors_name_the_users_path(bb, tmp_path):
     directory.mkdir()
     read_only = tmp_path / "read-only"
     read_only.mkdir()
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nRUN touch /built\n")
     subprocess.run(["mount", "--bind", str(read_only), str(read_only)], check=True)
     try:
         subprocess.run(["mount", "-o", "remount,bind,ro", str(read_only)], check=True)
@@ -317,6 +320,9 @@ def test_output_errors_name_the_users_path(bb, tmp_path):
              "No such file or directory"),
             (["push", "busybox", f"docker-archive:{read_only}/y.tar"], f"{read_only}/y.tar", "Read-only"),
             (["push", "busybox", f"oci:{read_only}/layout"], f"{read_only}/layout", "Read-only"),
+            # bb build checks its -o archive before building (refused() sees no new image)
+            (["build", "-o", "oci-archive:/nonexistent/dir/x.tar", str(context)], "/nonexistent/dir/x.tar",
+             "no such directory"),
         ):
             error = refused(bb, *args)
             assert path in error and reason in error and "bb-tmp" not in error and ".bb-archive" not in error, error

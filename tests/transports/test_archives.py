@@ -46,6 +46,9 @@ def test_oci_archive_and_layout_with_umoci_and_skopeo(bb, empty_store_factory, t
     inspected = json.loads(subprocess.run(["skopeo", "inspect", f"oci:{layout}:mytag"], check=True,
                                           capture_output=True, text=True).stdout)
     assert inspected["Architecture"] == "amd64"
+    from_archive = json.loads(subprocess.run(["skopeo", "inspect", f"oci-archive:{archive}"], check=True,
+                                             capture_output=True, text=True).stdout)
+    assert from_archive["Digest"] == inspected["Digest"]
     bundle = tmp_path / "bundle"
     subprocess.run(["umoci", "unpack", "--image", f"{layout}:mytag", str(bundle)], check=True, capture_output=True)
     unpacked = sorted(os.listdir(bundle / "rootfs"))
