@@ -14,7 +14,7 @@ import os
 import shutil
 import stat
 import tarfile
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from bb.archive.changes import OVERLAY_OPAQUE_XATTR
 from bb.archive.fsmeta import DirectoryTimes, apply_metadata
@@ -210,7 +210,7 @@ def _lstat_or_none(path: str) -> os.stat_result | None:
         return None
 
 
-def _copy_keeping_holes(source: BinaryIO, output: BinaryIO, size: int) -> None:
+def _copy_keeping_holes(source: IO[bytes], output: BinaryIO, size: int) -> None:
     """Copy file contents, leaving all-zero blocks as holes: a huge sparse file must not fill the disk."""
     zeros = bytes(min(size, COPY_BUFFER))
     remaining = size
@@ -234,7 +234,7 @@ def _open_tar(stream: BinaryIO) -> tarfile.TarFile:
     buffer on every read, which costs dearly for many small entries."""
     mode = "r:*" if stream.seekable() else "r|*"
     try:
-        return tarfile.open(fileobj=stream, mode=mode, copybufsize=COPY_BUFFER)
+        return tarfile.open(fileobj=stream, mode=mode, copybufsize=COPY_BUFFER)  # type: ignore[call-overload]
     except tarfile.ReadError:
         # neither tar nor a compressed tar ("r:*" would list every format it tried, a line each)
         raise ArchiveError("reading tar archive: not a tar archive") from None

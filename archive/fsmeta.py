@@ -65,7 +65,8 @@ class DirectoryTimes:
             # symlink leading anywhere, even out of the root): then there is nothing to restore.
             try:
                 info = os.lstat(directory)
-                if (info.st_dev, info.st_ino) == self._identity[directory] and stat.S_ISDIR(info.st_mode):
+                same = (info.st_dev, info.st_ino) == self._identity[directory]
+                if same and stat.S_ISDIR(info.st_mode):
                     os.utime(directory, ns=times[directory], follow_symlinks=False)
             except OSError:  # gone, or behind a symlink loop
                 continue

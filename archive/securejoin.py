@@ -72,11 +72,13 @@ def open_in_root(root: str, path: str, what: str) -> BinaryIO:
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for part in directories:
-            parent, fd = fd, os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+            parent, fd = fd, os.open(part, flags, dir_fd=fd)
             os.close(parent)
         if not stat.S_ISREG(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
             raise ArchiveError(f"{what} is not a regular file")
-        parent, fd = fd, os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fd)
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        parent, fd = fd, os.open(name, flags, dir_fd=fd)
         os.close(parent)
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ArchiveError(f"{what} is not a regular file")

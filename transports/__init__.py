@@ -56,7 +56,7 @@ def _parse(location: str) -> tuple[Transport, str]:
 
 
 def output_path(destination: str) -> str | None:
-    """The file an archive destination writes (None for other transports); unknown transports refused."""
+    """The file an archive destination writes (None for other transports); refuses unknown ones."""
     parsed = split_transport(destination)
     if parsed is None:
         raise _unknown(destination)

@@ -89,7 +89,7 @@ def _process_gone(pid: int) -> bool:
 
 
 def remove_stale_temps(directory: str, name: str | None = None) -> None:
-    """Remove the temps of outputs (all, or those of `name`) that a killed bb left in `directory`."""
+    """Remove the output temps (all, or those of `name`) that a killed bb left in `directory`."""
     try:
         entries = os.listdir(directory)
     except (FileNotFoundError, NotADirectoryError):
@@ -113,7 +113,8 @@ def output_file(path: str, mode: int = 0o644) -> Iterator[BinaryIO]:
     remove_stale_temps(directory, name)
     temp = os.path.join(directory, f".{name}{_TEMP_SUFFIX}{os.getpid()}")
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(temp, flags, mode)
     except OSError as failure:
         raise OutputError(f"{path}: cannot create: {failure.strerror}") from None
     try:

@@ -44,9 +44,13 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def write_docker_archive(store: Store, images: list[StoredImage], output: Any) -> None:
     """Write `images` as a docker-archive tar to the binary stream `output`."""
-    manifest, repositories, written = [], {}, set()
-    with tarfile.open(fileobj=output, mode="w|", format=tarfile.PAX_FORMAT, bufsize=COPY_BUFFER,
-                      copybufsize=COPY_BUFFER) as tar:
+    manifest: list[dict[str, Any]] = []
+    repositories: dict[str, dict[str, str]] = {}
+    written: set[str] = set()
+    # typeshed lacks copybufsize (Python 3.8+ has it)
+    with tarfile.open(  # type: ignore[call-overload]
+        fileobj=output, mode="w|", format=tarfile.PAX_FORMAT, bufsize=COPY_BUFFER, copybufsize=COPY_BUFFER
+    ) as tar:
         for image in images:
             layer_paths = []
             for layer in image.layers:
@@ -90,18 +94,20 @@ def load_docker_archive(store: Store, root: str, rename: str | None = None) -> l
     """Store every image of an unpacked docker-archive at `root`.
 
     Every file is opened inside `root` (see open_in_root) and must be a regular file."""
-    with open_in_root(root, "manifest.json", "docker-archive: manifest.json") as manifest_file:
-        manifest = parse_json_array(read_at_most(manifest_file, MAX_DOCUMENT_BYTES, "docker-archive manifest.json"),
-                                    "docker-archive manifest.json")
+    what = "docker-archive manifest.json"
+    with open_in_root(root, "manifest.json", what) as manifest_file:
+        manifest = parse_json_array(read_at_most(manifest_file, MAX_DOCUMENT_BYTES, what), what)
     if not manifest:
         raise ArchiveError("docker-archive manifest.json lists no images")
     loaded = []
     for entry in manifest:
         config_path, layer_paths, tags = _entry_paths(entry)
-        with open_in_root(root, config_path, f"docker-archive: config {config_path}") as config_file:
-            config = read_at_most(config_file, MAX_DOCUMENT_BYTES, f"docker-archive: config {config_path}")
+        what = f"docker-archive: config {config_path}"
+        with open_in_root(root, config_path, what) as config_file:
+            config = read_at_most(config_file, MAX_DOCUMENT_BYTES, what)
         names = [rename] if rename else [str(parse_reference(tag, default_registry=DOCKER_HUB)) for tag in tags]
-        openers = [lambda path=path: open_in_root(root, path, f"docker-archive: layer {path}") for path in layer_paths]
+        openers = [lambda path=path: open_in_root(root, path, f"docker-archive: layer {path}")
+                   for path in layer_paths]
         loaded.append(add_image(store, config, openers, names))
     return loaded
 

@@ -57,7 +57,8 @@ def _blob_name(digest: str) -> str:
 
 def _read_index(layout: str) -> dict[str, Any]:
     with open_in_root(layout, "index.json", "OCI layout: index.json") as index_file:
-        return load_document(read_at_most(index_file, MAX_DOCUMENT_BYTES, "OCI layout: index.json"), "index.json")
+        data = read_at_most(index_file, MAX_DOCUMENT_BYTES, "OCI layout: index.json")
+    return load_document(data, "index.json")
 
 
 # A blob to write: its digest, and its bytes or the store file holding them.
@@ -92,7 +93,7 @@ def _new_index() -> dict[str, Any]:
 
 
 def write_layout(store: Store, images: list[StoredImage], layout: str, ref: str | None) -> None:
-    """Add `images` to the OCI layout directory `layout` (created if needed), each under its ref name.
+    """Add `images` to the OCI layout directory `layout` (created if needed), each under its ref.
 
     Blobs come first and index.json last, each written atomically: a layout killed half-way
     has its old index, and the temps it leaves are removed by the next write into it."""
@@ -123,10 +124,12 @@ def write_layout(store: Store, images: list[StoredImage], layout: str, ref: str 
         output.write(canonical_json(index))
 
 
-def write_layout_archive(store: Store, images: list[StoredImage], path: str, ref: str | None) -> None:
+def write_layout_archive(store: Store, images: list[StoredImage], path: str,
+                         ref: str | None) -> None:
     """Write `images` as a tar of an OCI layout to the file `path`, straight from the store."""
-    with output_file(path) as output, tarfile.open(fileobj=output, mode="w|", format=tarfile.PAX_FORMAT,
-                                                   bufsize=COPY_BUFFER, copybufsize=COPY_BUFFER) as tar:
+    with output_file(path) as output, tarfile.open(  # type: ignore[call-overload]
+        fileobj=output, mode="w|", format=tarfile.PAX_FORMAT, bufsize=COPY_BUFFER, copybufsize=COPY_BUFFER
+    ) as tar:
         index = _new_index()
         blobs = _layout_contents(store, images, ref, index)
         _add_member(tar, "oci-layout", LAYOUT)
@@ -139,7 +142,8 @@ def write_layout_archive(store: Store, images: list[StoredImage], path: str, ref
         _add_member(tar, "index.json", canonical_json(index))
 
 
-def _add_member(tar: tarfile.TarFile, name: str, content: bytes | BinaryIO, size: int | None = None) -> None:
+def _add_member(tar: tarfile.TarFile, name: str, content: bytes | BinaryIO,
+                size: int | None = None) -> None:
     info = tarfile.TarInfo(name)
     info.mode = 0o644
     info.size = len(content) if isinstance(content, bytes) else size  # type: ignore[assignment]
@@ -147,12 +151,13 @@ def _add_member(tar: tarfile.TarFile, name: str, content: bytes | BinaryIO, size
 
 
 def _open_blob(layout: str, descriptor: Descriptor) -> BinaryIO:
-    """A blob opened inside the layout, refused unless it is exactly as long as its descriptor says."""
-    stream = open_in_root(layout, _blob_name(descriptor.digest), f"OCI layout: blob {descriptor.digest}")
+    """A blob opened inside the layout, refused unless exactly as long as its descriptor says."""
+    what = f"OCI layout: blob {descriptor.digest}"
+    stream = open_in_root(layout, _blob_name(descriptor.digest), what)
     size = os.fstat(stream.fileno()).st_size
     if size != descriptor.size:
         stream.close()
-        raise ArchiveError(f"OCI layout: blob {descriptor.digest} is {size} bytes, its descriptor says {descriptor.size}")
+        raise ArchiveError(f"{what} is {size} bytes, its descriptor says {descriptor.size}")
     return stream
 
 
@@ -164,7 +169,8 @@ def _check_digest(descriptor: Descriptor, found: str) -> None:
 def _read_blob(layout: str, descriptor: Descriptor) -> bytes:
     """A manifest or config blob, checked against its descriptor's size and digest."""
     if descriptor.size > MAX_DOCUMENT_BYTES:
-        raise ArchiveError(f"OCI layout: blob {descriptor.digest} is larger than {MAX_DOCUMENT_BYTES} bytes")
+        raise ArchiveError(
+            f"OCI layout: blob {descriptor.digest} is larger than {MAX_DOCUMENT_BYTES} bytes")
     with _open_blob(layout, descriptor) as blob:
         data = read_at_most(blob, descriptor.size, f"OCI layout: blob {descriptor.digest}")
     _check_digest(descriptor, digest_of(data))

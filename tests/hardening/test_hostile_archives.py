@@ -70,9 +70,19 @@ class Layout:
         """Store `manifest` as a blob and point the index at it (digest and size right)."""
         data = json.dumps(manifest).encode()
         self.blob(sha256(data)).write_bytes(data)
-        self.write_index({"schemaVersion": 2, "manifests": [
-            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sha256(data), "size": len(data),
-             "annotations": {"org.opencontainers.image.ref.name": "t"}}]})
+        self.write_index(
+            {
+                "schemaVersion": 2,
+                "manifests": [
+                    {
+                        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                        "digest": sha256(data),
+                        "size": len(data),
+                        "annotations": {"org.opencontainers.image.ref.name": "t"},
+                    }
+                ],
+            }
+        )
 
 
 @pytest.fixture
@@ -94,7 +104,9 @@ def test_layout_symlinks_do_not_lead_out(bb, layout, tmp_path):
     shutil.move(layout.config, host_config)
     layout.config.symlink_to(os.path.relpath(host_config, layout.config.parent))
     assert "is missing" in refused(bb, "pull", f"oci:{layout.root}:t")
-    layout.write_manifest({**layout.manifest, "config": {**layout.manifest["config"], "digest": "sha256:../../../x"}})
+    layout.write_manifest(
+        {**layout.manifest, "config": {**layout.manifest["config"], "digest": "sha256:../../../x"}}
+    )
     assert "invalid digest" in refused(bb, "pull", f"oci:{layout.root}:t")
 
 
@@ -123,24 +135,56 @@ def test_fifos_and_devices_are_refused_at_once(bb, layout, tmp_path):
             if device:
                 special.devmajor, special.devminor = device
             tar.addfile(special)
-            manifest = json.dumps([{"Config": "special", "Layers": ["special"], "RepoTags": ["x:1"]}]).encode()
+            manifest = json.dumps(
+                [{"Config": "special", "Layers": ["special"], "RepoTags": ["x:1"]}]
+            ).encode()
             info = tarfile.TarInfo("manifest.json")
             info.size = len(manifest)
             tar.addfile(info, io.BytesIO(manifest))
         assert "not a regular file" in refused(bb, "load", "-i", str(archive))
 
 
-@pytest.mark.parametrize("spoil, message", [
-    (lambda layout: layout.write_index({"manifests": {"a": 1}}), "not a list"),
-    (lambda layout: layout.write_index({"manifests": [{"digest": 5, "size": "x"}]}), "malformed descriptor"),
-    (lambda layout: layout.write_index({"manifests": [{"annotations": "x"}]}), "malformed descriptor"),
-    (lambda layout: layout.write_index([layout.index]), "not a JSON object"),
-    (lambda layout: layout.write_index({"manifests": json.loads("[" * 100 + "]" * 100)}), "nested deeper"),
-    (lambda layout: (layout.root / "index.json").write_text(" " * (5 << 20) + "{}"), "larger than"),
-    (lambda layout: layout.write_manifest({**layout.manifest, "layers": 5}), "no config or layers"),
-    (lambda layout: layout.write_manifest({**layout.manifest, "config": []}), "malformed descriptor"),
-], ids=["manifests-object", "descriptor-types", "annotations-string", "index-array", "too-deep", "too-big",
-        "layers-number", "config-list"])
+@pytest.mark.parametrize(
+    "spoil, message",
+    [
+        (lambda layout: layout.write_index({"manifests": {"a": 1}}), "not a list"),
+        (
+            lambda layout: layout.write_index({"manifests": [{"digest": 5, "size": "x"}]}),
+            "malformed descriptor",
+        ),
+        (
+            lambda layout: layout.write_index({"manifests": [{"annotations": "x"}]}),
+            "malformed descriptor",
+        ),
+        (lambda layout: layout.write_index([layout.index]), "not a JSON object"),
+        (
+            lambda layout: layout.write_index({"manifests": json.loads("[" * 100 + "]" * 100)}),
+            "nested deeper",
+        ),
+        (
+            lambda layout: (layout.root / "index.json").write_text(" " * (5 << 20) + "{}"),
+            "larger than",
+        ),
+        (
+            lambda layout: layout.write_manifest({**layout.manifest, "layers": 5}),
+            "no config or layers",
+        ),
+        (
+            lambda layout: layout.write_manifest({**layout.manifest, "config": []}),
+            "malformed descriptor",
+        ),
+    ],
+    ids=[
+        "manifests-object",
+        "descriptor-types",
+        "annotations-string",
+        "index-array",
+        "too-deep",
+        "too-big",
+        "layers-number",
+        "config-list",
+    ],
+)
 def test_malformed_layout_json_is_one_error(bb, layout, spoil, message):
     spoil(layout)
     assert message in refused(bb, "pull", f"oci:{layout.root}:t")
@@ -155,20 +199,34 @@ def _docker_archive(path: Path, members: dict[str, bytes]) -> Path:
     return path
 
 
-@pytest.mark.parametrize("manifest, message", [
-    ([{"Config": "c.json", "Layers": [1]}], "malformed entry"),
-    ([{"Config": "c.json", "Layers": [], "RepoTags": [1]}], "malformed entry"),
-    ([{"Config": "c.json", "Layers": [], "RepoTags": "x:1"}], "malformed entry"),
-    ([{"Config": ["c.json"], "Layers": []}], "malformed entry"),
-    (["c.json"], "malformed entry"),
-    ({"Config": "c.json"}, "not a JSON array"),
-    ([{"Config": "c.json", "Layers": []}], "no list of rootfs.diff_ids"),
-    ([{"Config": "../c.json", "Layers": []}], "escapes"),
-], ids=["layer-number", "tag-number", "tags-string", "config-list", "entry-string", "object", "config-types",
-        "config-escapes"])
+@pytest.mark.parametrize(
+    "manifest, message",
+    [
+        ([{"Config": "c.json", "Layers": [1]}], "malformed entry"),
+        ([{"Config": "c.json", "Layers": [], "RepoTags": [1]}], "malformed entry"),
+        ([{"Config": "c.json", "Layers": [], "RepoTags": "x:1"}], "malformed entry"),
+        ([{"Config": ["c.json"], "Layers": []}], "malformed entry"),
+        (["c.json"], "malformed entry"),
+        ({"Config": "c.json"}, "not a JSON array"),
+        ([{"Config": "c.json", "Layers": []}], "no list of rootfs.diff_ids"),
+        ([{"Config": "../c.json", "Layers": []}], "escapes"),
+    ],
+    ids=[
+        "layer-number",
+        "tag-number",
+        "tags-string",
+        "config-list",
+        "entry-string",
+        "object",
+        "config-types",
+        "config-escapes",
+    ],
+)
 def test_malformed_docker_archive_json_is_one_error(bb, tmp_path, manifest, message):
     config = json.dumps({"rootfs": {"type": "layers", "diff_ids": 5}}).encode()
-    archive = _docker_archive(tmp_path / "bad.tar", {"c.json": config, "manifest.json": json.dumps(manifest).encode()})
+    archive = _docker_archive(
+        tmp_path / "bad.tar", {"c.json": config, "manifest.json": json.dumps(manifest).encode()}
+    )
     assert message in refused(bb, "load", "-i", str(archive))
 
 
@@ -216,11 +274,18 @@ print(time.monotonic() - started)
 
 def test_deep_directory_chain_unpacks_in_linear_time(tmp_path):
     """A 2,000-deep a/a/a/... chain (a 15 KiB xz tar) took ~15 minutes (cubic); now a few seconds."""
-    root = Path(os.path.realpath("/tmp")) / f"deep-{os.getpid()}"  # short: the deepest path must fit PATH_MAX
+    root = (
+        Path(os.path.realpath("/tmp")) / f"deep-{os.getpid()}"
+    )  # short: the deepest path must fit PATH_MAX
     root.mkdir()
     try:
-        result = subprocess.run([sys.executable, "-c", DEEP_CHAIN, str(root)], capture_output=True, text=True,
-                                timeout=30, check=False)
+        result = subprocess.run(
+            [sys.executable, "-c", DEEP_CHAIN, str(root)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         assert result.returncode == 0, result.stderr
         assert int(result.stderr) < 16 * 1024
         assert float(result.stdout) < 10
@@ -248,8 +313,13 @@ def _size(path: str) -> int:
 def _start_and_kill(bb, signal_number: int, *args: str, temps) -> subprocess.Popen:  # type: ignore[no-untyped-def]
     """Start `bb args`, wait until it has written part of its output (a new one of `temps()`), signal it."""
     earlier = set(temps())
-    process = subprocess.Popen([bb.executable, *args], env=bb.env(), cwd=bb.cwd, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [bb.executable, *args],
+        env=bb.env(),
+        cwd=bb.cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while not any(_size(temp) > (1 << 20) for temp in set(temps()) - earlier):
         assert process.poll() is None, "bb finished before it could be killed"
@@ -270,7 +340,9 @@ def test_save_killed_half_way_leaves_no_file(bb, big_image, tmp_path):
 
     _start_and_kill(bb, signal.SIGKILL, "save", "-o", str(archive), big_image, temps=temps)
     assert not archive.exists()
-    assert [os.path.basename(temp)[: len(".images.tar.bb-tmp-")] for temp in temps()] == [".images.tar.bb-tmp-"]
+    assert [os.path.basename(temp)[: len(".images.tar.bb-tmp-")] for temp in temps()] == [
+        ".images.tar.bb-tmp-"
+    ]
     killed = _start_and_kill(bb, signal.SIGTERM, "save", "-o", str(archive), big_image, temps=temps)
     assert killed.returncode == 128 + signal.SIGTERM, killed.stderr.read()
     assert os.listdir(out) == []  # its own temp removed, and the one the SIGKILL left
@@ -279,7 +351,11 @@ def test_save_killed_half_way_leaves_no_file(bb, big_image, tmp_path):
     with tarfile.open(archive) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))
         assert manifest[0]["RepoTags"] == ["localhost/big:latest"]
-        layers = {member.name: member.size for member in tar.getmembers() if member.name.endswith("layer.tar")}
+        layers = {
+            member.name: member.size
+            for member in tar.getmembers()
+            if member.name.endswith("layer.tar")
+        }
     assert max(layers.values()) > 256 << 20
 
 
@@ -289,13 +365,17 @@ def test_oci_layout_killed_half_way_is_cleaned_by_the_next_write(bb, big_image, 
     bb("push", "busybox", f"oci:{layout}:first")
 
     def temps() -> list[str]:
-        names = [layout / name for name in os.listdir(layout)] + [blobs / name for name in os.listdir(blobs)]
+        names = [layout / name for name in os.listdir(layout)] + [
+            blobs / name for name in os.listdir(blobs)
+        ]
         return [str(path) for path in names if path.name.startswith(".")]
 
     _start_and_kill(bb, signal.SIGKILL, "push", big_image, f"oci:{layout}:big", temps=temps)
     assert temps() and all(".bb-tmp-" in temp for temp in temps())
-    assert [m["annotations"]["org.opencontainers.image.ref.name"]
-            for m in json.loads((layout / "index.json").read_text())["manifests"]] == ["first"]
+    assert [
+        m["annotations"]["org.opencontainers.image.ref.name"]
+        for m in json.loads((layout / "index.json").read_text())["manifests"]
+    ] == ["first"]
     bb("push", "busybox", f"oci:{layout}:second")
     assert temps() == []
     subprocess.run(["skopeo", "inspect", f"oci:{layout}:second"], capture_output=True, check=True)
@@ -314,18 +394,37 @@ def test_output_errors_name_the_users_path(bb, tmp_path):
         subprocess.run(["mount", "-o", "remount,bind,ro", str(read_only)], check=True)
         for args, path, reason in (
             (["save", "-o", str(directory), "busybox"], str(directory), "is a directory"),
-            (["save", "-o", f"{read_only}/x.tar", "busybox"], f"{read_only}/x.tar", "Read-only file system"),
+            (
+                ["save", "-o", f"{read_only}/x.tar", "busybox"],
+                f"{read_only}/x.tar",
+                "Read-only file system",
+            ),
             (["save", "-o", "/proc/x.tar", "busybox"], "/proc/x.tar", "cannot create"),
-            (["push", "busybox", "oci-archive:/nonexistent/dir/x.tar"], "/nonexistent/dir/x.tar",
-             "No such file or directory"),
-            (["push", "busybox", f"docker-archive:{read_only}/y.tar"], f"{read_only}/y.tar", "Read-only"),
+            (
+                ["push", "busybox", "oci-archive:/nonexistent/dir/x.tar"],
+                "/nonexistent/dir/x.tar",
+                "No such file or directory",
+            ),
+            (
+                ["push", "busybox", f"docker-archive:{read_only}/y.tar"],
+                f"{read_only}/y.tar",
+                "Read-only",
+            ),
             (["push", "busybox", f"oci:{read_only}/layout"], f"{read_only}/layout", "Read-only"),
             # bb build checks its -o archive before building (refused() sees no new image)
-            (["build", "-o", "oci-archive:/nonexistent/dir/x.tar", str(context)], "/nonexistent/dir/x.tar",
-             "no such directory"),
+            (
+                ["build", "-o", "oci-archive:/nonexistent/dir/x.tar", str(context)],
+                "/nonexistent/dir/x.tar",
+                "no such directory",
+            ),
         ):
             error = refused(bb, *args)
-            assert path in error and reason in error and "bb-tmp" not in error and ".bb-archive" not in error, error
+            assert (
+                path in error
+                and reason in error
+                and "bb-tmp" not in error
+                and ".bb-archive" not in error
+            ), error
         assert os.listdir(read_only) == [] and os.listdir(directory) == []
     finally:
         subprocess.run(["umount", str(read_only)], check=True)
