@@ -40,17 +40,20 @@ def _path(tool: str) -> str:
 
 def run_tool(tool: str, *args: str, cwd: str | None = None, input: str | None = None) -> str:
     """Run `tool args...`, return its stdout; raise ToolFailed with its stderr on failure."""
-    # subprocess, not sh: sh gives a command a pseudo-terminal by default and lists /dev/fd in
-    # the child, and bb must run where /dev/pts is not mounted and /dev/fd does not exist
-    done = subprocess.run(
-        [_path(tool), *args], cwd=cwd, capture_output=True, check=False,
-        input=None if input is None else input.encode(),
-        stdin=subprocess.DEVNULL if input is None else None,
-    )
-    if done.returncode != 0:
-        stderr = done.stderr.decode(errors="replace") or done.stdout.decode(errors="replace")
-        raise ToolFailed([tool, *args], done.returncode, stderr)
-    return done.stdout.decode(errors="replace")
+    path = _path(tool)
+    # imported here because it is slow to import
+    import sh
+
+    try:
+        # No pseudo-terminal (sh's default for stdout), and no closing of inherited fds (sh lists
+        # /dev/fd for that): bb runs where /dev/pts is not mounted and /dev/fd does not exist.
+        # Python opens every file non-inheritable (PEP 446), so there is nothing to close.
+        output = sh.Command(path)(*args, _cwd=cwd, _in=input, _tty_out=False, _close_fds=False,
+                                  _truncate_exc=False)
+    except sh.ErrorReturnCode as failure:
+        stderr = failure.stderr.decode(errors="replace") or failure.stdout.decode(errors="replace")
+        raise ToolFailed([tool, *args], failure.exit_code, stderr) from None
+    return str(output)
 
 
 def run_tool_foreground(
@@ -66,6 +69,8 @@ def run_tool_foreground(
     until the tool has exited (after STOP_PATIENCE seconds the tool is killed), then bb unwinds.
     """
     devnull = subprocess.DEVNULL if discard_output else None
+    # subprocess, not sh: the tool gets bb's own stdio (a terminal for `bb run -t`, where sh's
+    # background mode would pipe stdin through a thread) and bb must be able to stop it and wait
     process = subprocess.Popen([_path(tool), *args], cwd=cwd, stdin=devnull, stdout=devnull, stderr=devnull)
     try:
         status = process.wait()
