@@ -33,7 +33,7 @@ def test_heredoc_keeps_quotes():
 
 
 @pytest.mark.parametrize("word, message", [
-    ("${A", "missing '}'"), ("${UNSET:?must be set}", "must be set"), ("'open", "single-quote"),
+    ("${A", "missing '}'"), ("${UNSET:?must be set}", "UNSET is not allowed to be unset"), ("'open", "single-quote"),
     ('"open', "double-quote"), ("${A%x}", "unsupported modifier"), ("${}", "missing variable name"),
 ])
 def test_errors(word, message):
