@@ -24,9 +24,17 @@ pytestmark = [
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_IN_VM = REPO / "scripts" / "vm" / "run-in-vm"
-# What runs in the guest: the shared driver suite (every devicemapper configuration)
-# and the CLI tests on devicemapper (steps, build corpus, space, crashes).
-GUEST_SELECTION = ["tests/drivers", "tests/devicemapper"]
+# What runs in the guest: the shared driver suite (every devicemapper configuration),
+# the CLI tests on devicemapper (steps, build corpus, space, crashes), and the step
+# confinement tests, since the guest has cgroup v2 where this host has v1.
+CONFINEMENT = "tests/hardening/test_confinement.py"
+GUEST_SELECTION = [
+    "tests/drivers", "tests/devicemapper",
+    f"{CONFINEMENT}::test_a_step_cannot_read_a_host_block_device",
+    f"{CONFINEMENT}::test_a_build_step_cannot_read_a_host_block_device",
+    f"{CONFINEMENT}::test_cgroups_are_private_and_read_only",
+    f"{CONFINEMENT}::test_network_none_has_only_loopback",
+]
 
 
 def overlay_reference(base: Path) -> dict[str, str]:
