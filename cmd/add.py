@@ -4,14 +4,13 @@ from typing import List, Optional
 
 import typer
 
-from bb.cmd.common import reports_errors
+from bb.cmd.common import verb_app
 from bb.cmd.copy import copy_verb
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("add")
-@reports_errors
 def add(
     ctx: typer.Context,
     container: str = typer.Argument(..., help="Working container name or ID."),

@@ -5,15 +5,14 @@ from typing import List, Optional
 import typer
 
 from bb.build.executor import Build, BuildOptions, check_output_file, parse_build_args, parse_build_static
-from bb.cmd.common import open_store, reports_errors
+from bb.cmd.common import open_store, verb_app
 from bb.runtime.spec import parse_confinement
 from bb.system.atomic import write_atomic
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("build")
-@reports_errors
 def build(
     ctx: typer.Context,
     context: str = typer.Argument(".", help="Build context directory."),

@@ -4,18 +4,17 @@ from typing import Optional
 
 import typer
 
-from bb.cmd.common import open_store, reports_errors
+from bb.cmd.common import open_store, verb_app
 from bb.system.atomic import write_atomic
 from bb.transports import export_image, split_transport
 from bb.transports.base import TransportOptions
 from bb.working_container.commit import CommitOptions, commit_step
 from bb.working_container.container import WorkingContainer
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("commit")
-@reports_errors
 def commit(
     ctx: typer.Context,
     container: str = typer.Argument(..., help="Working container name or ID."),

@@ -82,6 +82,28 @@ def reports_errors(function: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class VerbTyper(typer.Typer):
+    """A verb's Typer: every command it registers maps bb's errors the one way."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        """Register a command, wrapped in `reports_errors`."""
+        register = super().command(*args, **kwargs)
+
+        def decorator(function: F) -> F:
+            register(reports_errors(function))
+            return function
+
+        return decorator
+
+
+def verb_app(**settings: Any) -> VerbTyper:
+    """The Typer of one verb or verb group; every verb module builds its `app` here."""
+    # no rich markup: help such as `PORT[/proto]` must print as written, not parse as a tag
+    return VerbTyper(
+        rich_markup_mode=None, add_completion=False, pretty_exceptions_enable=False, **settings
+    )
+
+
 def _report(message: str, failure: BaseException) -> None:
     if os.environ.get("BB_DEBUG"):
         import traceback

@@ -4,16 +4,15 @@ from typing import List, Optional
 
 import typer
 
-from bb.cmd.common import open_store, reports_errors
+from bb.cmd.common import open_store, verb_app
 from bb.image.healthcheck import HealthcheckOptions
 from bb.working_container.configuration import ConfigOptions, apply_config
 from bb.working_container.container import WorkingContainer
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("config")
-@reports_errors
 def config(
     ctx: typer.Context,
     container: str = typer.Argument(..., help="Working container name or ID."),

@@ -2,13 +2,12 @@
 
 import typer
 
-from bb.cmd.common import open_store, print_json, print_table, reports_errors, short_id
+from bb.cmd.common import open_store, print_json, print_table, short_id, verb_app
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("containers")
-@reports_errors
 def containers(
     ctx: typer.Context,
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),

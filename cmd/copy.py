@@ -4,11 +4,11 @@ from typing import List, Optional
 
 import typer
 
-from bb.cmd.common import open_store, reports_errors
+from bb.cmd.common import open_store, verb_app
 from bb.working_container.container import WorkingContainer
 from bb.working_container.copy import CopyOptions, copy_step
 
-app = typer.Typer()
+app = verb_app()
 
 
 def copy_verb(
@@ -32,7 +32,6 @@ def copy_verb(
 
 
 @app.command("copy")
-@reports_errors
 def copy(
     ctx: typer.Context,
     container: str = typer.Argument(..., help="Working container name or ID."),

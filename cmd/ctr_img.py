@@ -2,7 +2,7 @@
 
 from typing import Any
 
-import typer
+from bb.cmd.common import verb_app
 from typer.core import TyperGroup
 
 # isula-build verb -> bb verb
@@ -31,7 +31,9 @@ class CtrImgGroup(TyperGroup):
         return command
 
 
-app = typer.Typer(cls=CtrImgGroup, rich_markup_mode=None, help="isula-build's ctr-img commands (build, images, rm, save, load, ...).")
+app = verb_app(
+    cls=CtrImgGroup, help="isula-build's ctr-img commands (build, images, rm, save, load, ...)."
+)
 
 
 @app.callback()

@@ -4,14 +4,13 @@ from typing import Optional
 
 import typer
 
-from bb.cmd.common import open_store, reports_errors
+from bb.cmd.common import open_store, verb_app
 from bb.working_container.container import WorkingContainer
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("from")
-@reports_errors
 def from_(
     ctx: typer.Context,
     image: str = typer.Argument(..., help="Image name or ID, or `scratch`."),

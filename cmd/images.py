@@ -4,11 +4,11 @@ from typing import Optional
 
 import typer
 
-from bb.cmd.common import human_age, open_store, print_json, print_table, reports_errors, short_id
+from bb.cmd.common import human_age, open_store, print_json, print_table, short_id, verb_app
 from bb.image.reference import matches_repository_filter, parse_reference
 from bb.system.units import human_size
 
-app = typer.Typer()
+app = verb_app()
 
 
 def _repository_and_tag(name: str) -> tuple[str, str]:
@@ -17,7 +17,6 @@ def _repository_and_tag(name: str) -> tuple[str, str]:
 
 
 @app.command("images")
-@reports_errors
 def images(
     ctx: typer.Context,
     image: Optional[str] = typer.Argument(None, help="Only images matching REPOSITORY[:TAG]."),

@@ -5,15 +5,14 @@ from typing import Optional
 
 import typer
 
-from bb.cmd.common import open_store, reports_errors
+from bb.cmd.common import open_store, verb_app
 from bb.errors import ArchiveError
 from bb.store.image_io import add_image, opened_file, rootfs_config
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("import")
-@reports_errors
 def import_(
     ctx: typer.Context,
     tarball: str = typer.Argument(..., help="Root file system tarball (plain, gzip or xz)."),

@@ -4,16 +4,15 @@ import resource
 
 import typer
 
-from bb.cmd.common import open_store, print_json, reports_errors
+from bb.cmd.common import open_store, print_json, verb_app
 from bb.store.info import store_info
 from bb.system.units import human_size
 from bb.transports.registries_config import load_registries_config
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("info")
-@reports_errors
 def info(
     ctx: typer.Context,
     human: bool = typer.Option(False, "-H", "--human-readable", help="Print sizes for people."),

@@ -4,15 +4,14 @@ from typing import Optional
 
 import typer
 
-from bb.cmd.common import open_store, print_json, render_format, reports_errors
+from bb.cmd.common import open_store, print_json, render_format, verb_app
 from bb.errors import InvalidArgument
 from bb.working_container.container import WorkingContainer
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("inspect")
-@reports_errors
 def inspect(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Container or image name or ID."),

@@ -2,14 +2,13 @@
 
 import typer
 
-from bb.cmd.common import open_store, reports_errors
+from bb.cmd.common import open_store, verb_app
 from bb.transports import load_archive
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("load")
-@reports_errors
 def load(
     ctx: typer.Context,
     input_file: str = typer.Option(..., "-i", "--input", help="Archive file (plain, gzip or xz)."),

@@ -6,18 +6,17 @@ from typing import Optional
 
 import typer
 
-from bb.cmd.common import reports_errors
+from bb.cmd.common import verb_app
 from bb.errors import InvalidArgument
 from bb.image.reference import Reference
 from bb.transports.auth import store_credentials
 from bb.transports.base import TransportOptions
 from bb.transports.registry import RegistryClient
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("login")
-@reports_errors
 def login(
     server: str = typer.Argument(..., help="Registry (host[:port])."),
     username: Optional[str] = typer.Option(None, "-u", "--username", help="User name."),

@@ -4,15 +4,14 @@ from typing import Optional
 
 import typer
 
-from bb.cmd.common import reports_errors
+from bb.cmd.common import verb_app
 from bb.errors import NotFound
 from bb.transports.auth import forget_credentials
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("logout")
-@reports_errors
 def logout(
     server: Optional[str] = typer.Argument(None, help="Registry (host[:port])."),
     all_servers: bool = typer.Option(False, "-a", "--all", help="Forget every registry's credentials."),

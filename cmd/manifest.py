@@ -5,14 +5,14 @@ from typing import List, Optional
 
 import typer
 
-from bb.cmd.common import open_store, reports_errors
+from bb.cmd.common import open_store, verb_app
 from bb.image.config import check_format
 from bb.image.reference import parse_reference
 from bb.store.manifest_lists import ListEntry, ManifestListStore
 from bb.transports import split_transport
 from bb.transports.base import TransportOptions, stored_image
 
-app = typer.Typer(help="Create, change, inspect and push manifest lists.", rich_markup_mode=None)
+app = verb_app(help="Create, change, inspect and push manifest lists.")
 
 ARCH = typer.Option(None, "--arch", help="Architecture (GOARCH spelling).")
 OS = typer.Option(None, "--os", help="Operating system.")
@@ -21,7 +21,7 @@ OS_FEATURES = typer.Option([], "--os-features", help="Required OS feature (repea
 
 
 def _platform(entry: ListEntry) -> dict:
-    platform = {"architecture": entry.architecture, "os": entry.os}
+    platform: dict[str, object] = {"architecture": entry.architecture, "os": entry.os}
     if entry.variant:
         platform["variant"] = entry.variant
     if entry.os_features:
@@ -36,7 +36,6 @@ def _entry_for(store, image: str) -> ListEntry:  # type: ignore[no-untyped-def]
 
 
 @app.command("create")
-@reports_errors
 def create(ctx: typer.Context, name: str = typer.Argument(...), images: List[str] = typer.Argument(None)) -> None:
     """Create the list NAME, holding IMAGES."""
     store = open_store(ctx)
@@ -49,7 +48,6 @@ def create(ctx: typer.Context, name: str = typer.Argument(...), images: List[str
 
 
 @app.command("add")
-@reports_errors
 def add(
     ctx: typer.Context,
     name: str = typer.Argument(...),
@@ -72,7 +70,6 @@ def add(
 
 
 @app.command("annotate")
-@reports_errors
 def annotate(
     ctx: typer.Context,
     name: str = typer.Argument(...),
@@ -101,7 +98,6 @@ def annotate(
 
 
 @app.command("inspect")
-@reports_errors
 def inspect(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
     """Print the list as an OCI index (with the images' local manifest digests)."""
     store = open_store(ctx, repair=False)
@@ -119,7 +115,6 @@ def inspect(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
 
 
 @app.command("push")
-@reports_errors
 def push(
     ctx: typer.Context,
     name: str = typer.Argument(...),
@@ -147,7 +142,6 @@ def push(
 
 
 @app.command("rm")
-@reports_errors
 def rm(ctx: typer.Context, names: List[str] = typer.Argument(...)) -> None:
     """Remove manifest lists (their images stay)."""
     store = open_store(ctx)

@@ -4,15 +4,14 @@ from typing import Optional
 
 import typer
 
-from bb.cmd.common import open_store, reports_errors
+from bb.cmd.common import open_store, verb_app
 from bb.transports import import_image, split_transport
 from bb.transports.base import TransportOptions
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("pull")
-@reports_errors
 def pull(
     ctx: typer.Context,
     source: str = typer.Argument(..., help="docker://REGISTRY/REPO:TAG, REGISTRY/REPO:TAG, docker-archive:PATH, ..."),

@@ -4,16 +4,15 @@ from typing import Optional
 
 import typer
 
-from bb.cmd.common import open_store, reports_errors
+from bb.cmd.common import open_store, verb_app
 from bb.image.config import check_format
 from bb.transports import export_image, split_transport
 from bb.transports.base import TransportOptions
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("push")
-@reports_errors
 def push(
     ctx: typer.Context,
     image: str = typer.Argument(..., help="Image name or ID."),

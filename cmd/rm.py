@@ -4,13 +4,12 @@ from typing import List
 
 import typer
 
-from bb.cmd.common import open_store, reports_errors
+from bb.cmd.common import open_store, verb_app
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("rm")
-@reports_errors
 def rm(
     ctx: typer.Context,
     containers: List[str] = typer.Argument(None, help="Working containers."),

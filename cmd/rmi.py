@@ -4,14 +4,13 @@ from typing import List
 
 import typer
 
-from bb.cmd.common import open_store, reports_errors
+from bb.cmd.common import open_store, verb_app
 from bb.store.removal import prune_images, remove_all_images, remove_images
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("rmi")
-@reports_errors
 def rmi(
     ctx: typer.Context,
     images: List[str] = typer.Argument(None, help="Image names or IDs."),

@@ -2,16 +2,15 @@
 
 import typer
 
-from bb.cmd.common import open_store, reports_errors
+from bb.cmd.common import open_store, verb_app
 from bb.runtime.spec import parse_confinement
 from bb.working_container.container import WorkingContainer
 from bb.working_container.run import RunOptions, run_step
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("run", context_settings={"allow_interspersed_args": False})
-@reports_errors
 def run(
     ctx: typer.Context,
     container: str = typer.Argument(..., help="Working container name or ID."),

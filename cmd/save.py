@@ -4,16 +4,15 @@ from typing import List
 
 import typer
 
-from bb.cmd.common import open_store, reports_errors
+from bb.cmd.common import open_store, verb_app
 from bb.errors import InvalidArgument
 from bb.store.images import normalize_name
 from bb.transports import export_images
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("save")
-@reports_errors
 def save(
     ctx: typer.Context,
     images: List[str] = typer.Argument(..., help="Images (names, IDs or ID prefixes)."),

@@ -4,14 +4,13 @@ from typing import List
 
 import typer
 
-from bb.cmd.common import open_store, reports_errors
+from bb.cmd.common import open_store, verb_app
 from bb.store.removal import tag_image
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("tag")
-@reports_errors
 def tag(
     ctx: typer.Context,
     image: str = typer.Argument(..., help="Image name or ID."),

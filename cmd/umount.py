@@ -4,14 +4,13 @@ from typing import List
 
 import typer
 
-from bb.cmd.common import open_store, reports_errors
+from bb.cmd.common import open_store, verb_app
 from bb.working_container.container import WorkingContainer
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("umount")
-@reports_errors
 def umount(
     ctx: typer.Context,
     containers: List[str] = typer.Argument(None, help="Working containers."),

@@ -2,11 +2,10 @@
 
 import platform
 
-import typer
-
 import bb
+from bb.cmd.common import verb_app
 
-app = typer.Typer()
+app = verb_app()
 
 
 @app.command("version")

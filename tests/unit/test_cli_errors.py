@@ -30,3 +30,17 @@ def test_os_errors_name_the_file():
     result = CliRunner().invoke(app_raising(FileNotFoundError(2, "No such file or directory", "/x")), [])
     assert result.exit_code == 125
     assert result.output.strip() == "Error: No such file or directory: /x"
+
+
+def test_every_verb_command_maps_errors():
+    from bb.cmd.common import verb_app
+
+    app = verb_app()
+
+    @app.command()
+    def fail() -> None:
+        raise ImageNotFound("x")
+
+    result = CliRunner().invoke(app, [])
+    assert result.exit_code == 125
+    assert result.output.strip() == f"Error: {ImageNotFound('x')}"
