@@ -55,9 +55,9 @@ def decompressed(stream: BinaryIO) -> BinaryIO:
     if kind is None:
         return source  # type: ignore[return-value]
     if kind == "gzip":
-        return gzip.GzipFile(fileobj=source, mode="rb")  # type: ignore[arg-type]
+        return gzip.GzipFile(fileobj=source, mode="rb")  # type: ignore[call-overload]
     if kind == "bzip2":
-        return bz2.BZ2File(source, mode="rb")  # type: ignore[arg-type]
+        return bz2.BZ2File(source, mode="rb")  # type: ignore[call-overload]
     if kind == "xz":
-        return lzma.LZMAFile(source, mode="rb")  # type: ignore[arg-type]
+        return lzma.LZMAFile(source, mode="rb")  # type: ignore[arg-type,return-value]
     raise ArchiveError("zstd-compressed layers are not supported")

@@ -55,7 +55,8 @@ def _tar_info(name: str, host_path: str, info: os.stat_result, timestamp: int | 
     else:
         return None
     for key, value in sorted(layer_xattrs(host_path).items()):
-        entry.pax_headers["SCHILY.xattr." + key] = value.decode("utf-8", "surrogateescape")
+        # typeshed calls pax_headers a Mapping; tarfile makes it a dict
+        entry.pax_headers["SCHILY.xattr." + key] = value.decode("utf-8", "surrogateescape")  # type: ignore[index]
     return entry
 
 
@@ -78,7 +79,9 @@ def write_layer_tar(
     """Write the layer tar for `changes`, reading contents below `content_root`."""
     first_path_of_inode: dict[tuple[int, int], str] = {}
     # Not tarfile's stream mode ("w|"): that copies its whole buffer on every write.
-    with tarfile.open(fileobj=output, mode="w", format=tarfile.PAX_FORMAT, copybufsize=COPY_BUFFER) as tar:
+    # typeshed lacks tarfile.open's copybufsize
+    with tarfile.open(fileobj=output, mode="w", format=tarfile.PAX_FORMAT,  # type: ignore[call-overload]
+                      copybufsize=COPY_BUFFER) as tar:
         for path, is_deletion in _with_ancestors(changes):
             if is_deletion:
                 tar.addfile(_whiteout_info(path, timestamp))

@@ -57,7 +57,7 @@ class ArgEnvironment(Mapping[str, str]):
     """Values for variable expansion: declared ARGs and ENV; an ARG without a value may not be used."""
 
     def __init__(self, values: dict[str, str], valueless: set[str]):
-        self.values = values
+        self.known = values
         self.valueless = valueless
 
     def __getitem__(self, name: str) -> str:
@@ -65,17 +65,17 @@ class ArgEnvironment(Mapping[str, str]):
             if not nameable(name):  # errors never quote the Dockerfile's free text
                 raise ExpansionError("an ARG without a value is used: give it a default or pass --build-arg")
             raise ExpansionError(f"ARG {name} has no value: give it a default or pass --build-arg {name}=VALUE")
-        return self.values[name]
+        return self.known[name]
 
     def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
         """The value, or `default` when unset (or declared without a value)."""
-        return self.values.get(name, default)
+        return self.known.get(name, default)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
+        return iter(self.known)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.known)
 
 
 class StageBuild:

@@ -3,4 +3,6 @@
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install.sh --test
+# the type check first: a regression fails in seconds, not after the suite
+scripts/typecheck.sh
 exec /opt/bb/bin/pytest "$@"

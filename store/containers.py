@@ -9,6 +9,8 @@ progress, rolled back by the next bb if its process died.
 
 from __future__ import annotations
 
+import builtins
+
 import contextlib
 import os
 import shutil
@@ -84,7 +86,7 @@ class ContainerStore:
         records.sort(key=lambda record: record.created)
         return records
 
-    def incomplete(self) -> list[str]:
+    def incomplete(self) -> builtins.list[str]:
         """IDs of containers whose creation or removal has not finished."""
         return [cid for cid in os.listdir(self.directory) if os.path.exists(self._marker_path(cid))]
 

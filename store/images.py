@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -139,7 +141,7 @@ class ImageStore:
         self.save(record)
         return record
 
-    def add_names(self, record: ImageRecord, names: list[str]) -> None:
+    def add_names(self, record: ImageRecord, names: builtins.list[str]) -> None:
         """Tag an image with more names (moving them from other images)."""
         self._take_names(names, record.id)
         record.names = _merged(record.names, names)
@@ -150,7 +152,7 @@ class ImageStore:
         record.names = [existing for existing in record.names if existing != name]
         self.save(record)
 
-    def _take_names(self, names: list[str], new_owner: str) -> None:
+    def _take_names(self, names: builtins.list[str], new_owner: str) -> None:
         for other in self.list():
             if other.id != new_owner and set(other.names) & set(names):
                 other.names = [name for name in other.names if name not in names]

@@ -8,6 +8,8 @@ process that died and is rolled back by the next bb.
 
 from __future__ import annotations
 
+import builtins
+
 import os
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
@@ -75,11 +77,11 @@ class LayerStore:
         ids = [name[: -len(".json")] for name in names if name.endswith(".json")]
         return [self.get(layer_id) for layer_id in ids if layer_id not in markers]
 
-    def incomplete(self) -> list[str]:
+    def incomplete(self) -> builtins.list[str]:
         """IDs of layers whose creation or deletion has not finished."""
         return [name[: -len(".incomplete")] for name in os.listdir(self.directory) if name.endswith(".incomplete")]
 
-    def chain(self, top_id: str | None) -> list[LayerRecord]:
+    def chain(self, top_id: str | None) -> builtins.list[LayerRecord]:
         """The layers from the bottom up to `top_id`."""
         chain = []
         layer_id = top_id

@@ -77,7 +77,7 @@ def _layout_contents(store: Store, images: list[StoredImage], ref: str | None,
                                               [(layer.diff_id, layer.size) for layer in image.layers], FORMAT_OCI)
         manifest_digest = digest_of(manifest)
         blobs[manifest_digest] = manifest
-        refs = [ref] if ref else [tag_of(name) for name in image.names] or [None]
+        refs: list[str | None] = [ref] if ref else [tag_of(name) for name in image.names] or [None]
         for name in refs:
             index["manifests"] = [m for m in index.get("manifests", [])
                                   if name is None or (m.get("annotations") or {}).get(REF_NAME) != name]

@@ -466,7 +466,7 @@ def push_manifest_list(store: Store, images: list[tuple[StoredImage, dict]], ref
     document = {"schemaVersion": 2, "mediaType": MEDIA_DOCKER_MANIFEST_LIST if docker else MEDIA_OCI_INDEX,
                 "manifests": manifests}
     data = canonical_json(document)
-    RegistryClient(reference, options).put_manifest(reference.tag or "latest", data, document["mediaType"])
+    RegistryClient(reference, options).put_manifest(reference.tag or "latest", data, str(document["mediaType"]))
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 

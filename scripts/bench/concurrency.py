@@ -51,7 +51,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--counts", default="20,50,100")
     args = parser.parse_args()
-    rows = []
+    rows: list[dict] = []
     for count in (int(text) for text in args.counts.split(",")):
         with tempfile.TemporaryDirectory(prefix="bb-concurrency-", dir="/var/tmp") as directory:
             rows.append(run_builds(Path(directory), count))

@@ -13,6 +13,7 @@ import os
 import stat
 import subprocess
 import tarfile
+from typing import IO
 from pathlib import Path
 
 import pytest
@@ -89,14 +90,21 @@ def buildah(busybox_stores, tmp_path_factory):  # type: ignore[no-untyped-def]
     subprocess.run([*command, "rmi", "--all", "--force"], capture_output=True)
 
 
+def _member(archive: tarfile.TarFile, member: str | tarfile.TarInfo) -> IO[bytes]:
+    """A regular file member's contents (extractfile gives None for other kinds)."""
+    contents = archive.extractfile(member)
+    assert contents is not None, member
+    return contents
+
+
 def image_from_archive(path: Path) -> tuple[dict, dict]:
     """(runtime config, merged file tree) of the one image in a docker-archive."""
     tree: dict[str, tuple] = {}
     with tarfile.open(path) as archive:
-        manifest = json.load(archive.extractfile("manifest.json"))[0]
-        config = json.load(archive.extractfile(manifest["Config"]))
+        manifest = json.load(_member(archive, "manifest.json"))[0]
+        config = json.load(_member(archive, manifest["Config"]))
         for layer_name in manifest["Layers"]:
-            with tarfile.open(fileobj=archive.extractfile(layer_name)) as layer:
+            with tarfile.open(fileobj=_member(archive, layer_name)) as layer:
                 for member in layer:
                     name = member.name.rstrip("/").removeprefix("./")
                     directory, _, base = name.rpartition("/")
@@ -109,7 +117,7 @@ def image_from_archive(path: Path) -> tuple[dict, dict]:
                         # which of two hard-linked names a tar stores first is arbitrary: both show the file
                         tree[name] = tree[member.linkname.rstrip("/").removeprefix("./")]
                     else:
-                        contents = layer.extractfile(member).read() if member.isreg() else b""
+                        contents = _member(layer, member).read() if member.isreg() else b""
                         tree[name] = (member.type, stat.S_IMODE(member.mode), member.uid, member.gid,
                                       hashlib.sha256(contents).hexdigest(), member.linkname if member.issym() else "")
     return config.get("config") or {}, tree

@@ -42,7 +42,7 @@ def parse_report(text: str) -> dict:
     """The step's status fields, and for each of PATHS how far it is closed (rw, ro, masked, absent)."""
     status_part, mounts_part, existing_part = text.split("---\n")
     status = dict(line.split(":\t") for line in status_part.splitlines())
-    mounts = []
+    mounts: list[dict] = []
     for line in mounts_part.splitlines():
         fields = line.split()
         separator = fields.index("-")

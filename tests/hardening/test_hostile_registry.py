@@ -53,7 +53,7 @@ class HostileRegistry:
 
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
-                default = (200, {}, b"{}") if path == "/v2/" else (404, {}, NOT_FOUND)
+                default: tuple[int, dict[str, str], bytes] = (200, {}, b"{}") if path == "/v2/" else (404, {}, NOT_FOUND)
                 status, headers, body = registry.routes.get(path, default)
                 self.send_response(status)
                 if not callable(body):
