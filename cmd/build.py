@@ -4,7 +4,7 @@ from typing import List, Optional
 
 import typer
 
-from bb.build.executor import Build, BuildOptions, check_output_file, parse_build_args, parse_build_static
+from bb.dockerfile_executor.executor import Build, BuildOptions, check_output_file, parse_build_args, parse_build_static
 from bb.cmd.common import open_store, verb_app
 from bb.runtime.spec import parse_confinement
 from bb.system.atomic import write_atomic

@@ -9,6 +9,7 @@ Layout of the graph root:
   gc-pending          garbage collection was deferred while others were busy
   tmp/                blobs being written (named by the writing process's PID)
   compressed/         gzip digest and size of pushed layers, by diff ID (transports/registry.py)
+  build-cache/        `bb build --layers`: the image committed for each step key (build_cache.py)
   <driver name>/      the driver's home
 Run root: `mounts/<container id>` marks a container mounted by `bb mount`; `bundles/` and `runc/`
 hold the steps running now (see bb.runtime.runc).
@@ -25,6 +26,7 @@ from bb.drivers.base import PRIORITY, Driver, driver_class
 from bb.errors import BBError, StoreError
 from bb.runtime.runc import reap_abandoned
 from bb.store.blobs import BlobStore
+from bb.store.build_cache import prune_build_cache
 from bb.store.config import StoreOptions
 from bb.store.containers import ContainerRecord, ContainerStore
 from bb.store.images import ImageStore
@@ -66,6 +68,7 @@ class Store:
         self.locks_dir = os.path.join(self.root, "locks")
         self.temp_dir = os.path.join(self.root, "tmp")
         self.compressed_dir = os.path.join(self.root, "compressed")
+        self.build_cache_dir = os.path.join(self.root, "build-cache")
         self.mounts_dir = os.path.join(self.run_root, "mounts")
         for directory in (self.locks_dir, self.temp_dir, self.mounts_dir):
             os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -239,6 +242,7 @@ class Store:
             for name in os.listdir(self.compressed_dir):
                 if name not in records:
                     remove_file(os.path.join(self.compressed_dir, name))
+        prune_build_cache(self.build_cache_dir, {image.id for image in images})
         for image in images:
             referenced_blobs.update({image.config_digest, image.manifest_digest})
             referenced_blobs.update(image.extra.get("blobs", []))

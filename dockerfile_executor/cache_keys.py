@@ -1,9 +1,8 @@
-"""The layer cache of `bb build --layers`: step keys and the index from key to image.
+"""The step keys of `bb build --layers` (the index from key to image is `bb.store.build_cache`).
 
 A step's key chains its parent's key with the instruction as expanded, the
 build arguments it can see and, for COPY/ADD, a digest of the source files,
-so an unchanged step maps to the image committed for it last time. The index
-is one small file per key under `<root>/build-cache/`.
+so an unchanged step maps to the image committed for it last time.
 """
 
 from __future__ import annotations
@@ -12,9 +11,6 @@ import hashlib
 import os
 import stat
 
-from bb.errors import ImageNotFound
-from bb.store.store import Store
-from bb.system.atomic import write_atomic
 from bb.working_container.copy import CopyOptions, Source, expand_sources
 
 
@@ -58,28 +54,3 @@ def sources_digest(options: CopyOptions) -> str:
         digest.update(source.name.encode("utf-8", "surrogateescape") + b"\0")
         _hash_tree(digest, source, options)
     return digest.hexdigest()
-
-
-class LayerCache:
-    """Maps step keys to the images committed for them."""
-
-    def __init__(self, store: Store):
-        self.store = store
-        self.directory = os.path.join(store.root, "build-cache")
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
-
-    def lookup(self, key: str) -> str | None:
-        """The image ID cached for `key`, if that image still exists."""
-        try:
-            with open(os.path.join(self.directory, key), encoding="ascii") as entry:
-                image_id = entry.read().strip()
-        except FileNotFoundError:
-            return None
-        try:
-            return self.store.images.get(image_id).id
-        except ImageNotFound:
-            return None
-
-    def remember(self, key: str, image_id: str) -> None:
-        """Record the image committed for `key`."""
-        write_atomic(os.path.join(self.directory, key), image_id.encode())

@@ -7,8 +7,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable
 
-from bb.build.cache import LayerCache
-from bb.build.stage import ArgEnvironment, StageBuild
+from bb.dockerfile_executor.stage import ArgEnvironment, StageBuild
 from bb.dockerfile.dockerignore import DockerIgnore, read_dockerignore
 from bb.dockerfile.expand import split_words_keeping_quotes
 from bb.dockerfile.instructions import assignments, expanded_word
@@ -16,6 +15,7 @@ from bb.dockerfile.parser import Dockerfile, read_dockerfile
 from bb.errors import BBError, InvalidArgument
 from bb.image.config import check_format
 from bb.runtime.spec import Confinement
+from bb.store.build_cache import BuildCache
 from bb.store.images import ImageRecord, normalize_name
 from bb.store.removal import remove_images, tag_image
 from bb.store.store import Store
@@ -119,7 +119,7 @@ class Build:
         self.dockerfile: Dockerfile = read_dockerfile(
             path, options.dockerfile or os.path.basename(path), self.context_dir)
         self.ignore: DockerIgnore | None = read_dockerignore(self.context_dir)
-        self.cache = LayerCache(store) if options.layers else None
+        self.cache = BuildCache(store) if options.layers else None
         self.stage_images: dict[int, str] = {}
         self.intermediate_images: set[str] = set()
         self.containers: list[WorkingContainer] = []

@@ -16,7 +16,7 @@ import posixpath
 import tempfile
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
-from bb.build.cache import chain_key, sources_digest
+from bb.dockerfile_executor.cache_keys import chain_key, sources_digest
 from bb.dockerfile.expand import ExpansionError, nameable
 from bb.dockerfile.instructions import assignments, expanded_heredoc, expanded_word, expanded_words, parse_healthcheck
 from bb.dockerfile.parser import Instruction, Stage, parse_instruction
@@ -37,7 +37,7 @@ from bb.working_container.copy import CopyOptions, copy_step
 from bb.working_container.run import DEFAULT_PATH, RunOptions, make_directory, run_step
 
 if TYPE_CHECKING:
-    from bb.build.executor import Build
+    from bb.dockerfile_executor.executor import Build
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 # Build arguments every Dockerfile may use without declaring them; they reach
