@@ -47,13 +47,35 @@ def overlay_reference(base: Path) -> dict[str, str]:
     return build(base)
 
 
+def guest_import_path(base: Path) -> Path:
+    """A directory whose `bb` is this tree, to put first on the guest's PYTHONPATH.
+
+    Otherwise the guest would import the installed bb, which may be another checkout's (the
+    host's PYTHONPATH, if it names one under /tmp, does not reach the guest).
+    """
+    path = base / "import-path"
+    path.mkdir()
+    (path / "bb").symlink_to(REPO)
+    return path
+
+
+# Run first in the guest: where its bb comes from (the test checks it is this tree).
+WHICH_BB = "import os, bb; print('bb:', os.path.realpath(os.path.dirname(bb.__file__)))"
+
+
 def test_devicemapper_in_vm(tmp_path):
     reference = json.dumps(overlay_reference(tmp_path / "overlay"))
     pytest_in_venv = Path(sys.executable).with_name("pytest")
+    import_path = guest_import_path(tmp_path)
+    pythonpath = ":".join(p for p in [str(import_path), *os.environ.get("PYTHONPATH", "").split(":")] if p)
     command = [sys.executable, str(RUN_IN_VM), "--timeout", "1800", "--cwd", str(REPO),
+               "--show", str(import_path), "--env", f"PYTHONPATH={pythonpath}",
                "--env", "BB_TEST_DRIVERS=devicemapper", "--env", f"BB_TEST_OVERLAY_IDS={reference}", "--",
+               "sh", "-c", '"$0" -c "$1" && shift && exec "$@"', sys.executable, WHICH_BB,
                str(pytest_in_venv), "-q", "-p", "no:cacheprovider", "-rs", "--durations=12", *GUEST_SELECTION]
     result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=2000)
-    summary = result.stdout.strip().splitlines()[-1:] or [""]
+    lines = result.stdout.strip().splitlines()
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    assert lines[:1] == [f"bb: {REPO}"], f"the guest ran another bb:\n{result.stdout[:500]}"
+    summary = lines[-1:] or [""]
     assert " passed" in summary[0] and "skipped" not in summary[0], result.stdout[-3000:]
