@@ -115,11 +115,6 @@ def driver_class(name: str) -> DriverFactory:
     return load()
 
 
-def driver_names() -> list[str]:
-    """Names of every registered driver."""
-    return sorted(_registry)
-
-
 def ensure_directory(path: str, mode: int = 0o700) -> str:
     """Create `path` (and parents) if missing; return it."""
     os.makedirs(path, mode=mode, exist_ok=True)
