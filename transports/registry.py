@@ -2,14 +2,13 @@
 
 Blobs are streamed and checked against their digests, never held whole in
 memory. Layers go up gzip-compressed; the compressed digest of each layer is
-remembered (`<root>/compressed/`), so a layer the registry already has is
-found with one HEAD request and never sent again.
+remembered (`<root>/compressed/`, see bb.store.compressed_layers), so a layer the
+registry already has is found with one HEAD request and never sent again.
 """
 
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
 import http.client
 import os
@@ -37,10 +36,11 @@ from bb.image.config import (
 from bb.image.manifest import LIST_TYPES, Descriptor, choose_platform, media_type_of, parse_manifest
 from bb.image.reference import Reference, parse_reference
 from bb.store.blobs import split_digest
+from bb.store.compressed_layers import CompressedLayers
 from bb.store.image_io import add_image
 from bb.store.images import ImageRecord
 from bb.store.store import Store
-from bb.system.atomic import canonical_json, read_json, write_json_atomic
+from bb.system.atomic import canonical_json
 from bb.system.limits import MAX_DOCUMENT_BYTES, parse_json_document, read_at_most
 from bb.transports.auth import credentials_for, parse_creds
 from bb.transports.base import StoredImage, Transport, TransportOptions
@@ -322,60 +322,6 @@ class RegistryClient:
             "Content-Type": media_type, "Content-Length": str(len(manifest))}, manifest)
         if response.status != 201:
             raise self._fail(f"storing manifest {reference}", response)
-
-
-class CompressedLayers:
-    """Each layer's gzip form: digest and size, remembered so pushes can skip what registries have."""
-
-    def __init__(self, store: Store):
-        self.store = store
-        self.directory = store.compressed_dir
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
-
-    def _record_path(self, diff_id: str) -> str:
-        return os.path.join(self.directory, diff_id.split(":", 1)[1] + ".json")
-
-    def known(self, diff_id: str) -> dict | None:
-        """{"digest", "size", "repositories"} of a layer compressed before, if any."""
-        try:
-            return read_json(self._record_path(diff_id))
-        except FileNotFoundError:
-            return None
-
-    def remember(self, diff_id: str, record: dict) -> None:
-        """Save a layer's compressed digest, size and where it was pushed (if still stored)."""
-        # under the store lock: garbage collection drops the records of layers it deleted
-        with self.store.lock():
-            if any(layer.diff_id == diff_id for layer in self.store.layers.list()):
-                write_json_atomic(self._record_path(diff_id), record)
-
-    @contextmanager
-    def compressed(self, diff_id: str) -> Iterator[tuple[str, str, int]]:
-        """(path, digest, size) of the layer gzip-compressed into a temporary file."""
-        fd, path = tempfile.mkstemp(prefix=f"{os.getpid()}-gzip-", dir=self.store.temp_dir)
-        try:
-            sha256, size = hashlib.sha256(), 0
-            with os.fdopen(fd, "wb") as output:
-
-                class Hashing:
-                    def write(self, data: bytes) -> int:
-                        nonlocal size
-                        sha256.update(data)
-                        size += len(data)
-                        return output.write(data)
-
-                    def flush(self) -> None:
-                        output.flush()
-
-                # mtime 0 and a fixed level: the same layer always compresses to the same bytes
-                zipped = gzip.GzipFile(fileobj=Hashing(), mode="wb",  # type: ignore[arg-type]
-                                       compresslevel=6, mtime=0)
-                with zipped, self.store.blobs.open(diff_id) as layer:
-                    for chunk in iter(lambda: layer.read(CHUNK), b""):
-                        zipped.write(chunk)
-            yield path, "sha256:" + sha256.hexdigest(), size
-        finally:
-            os.unlink(path)
 
 
 def _read_failure(what: str, failure: Exception) -> RegistryError:
