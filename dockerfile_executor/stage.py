@@ -28,7 +28,7 @@ from bb.working_container.commit import CommitOptions, commit_step
 from bb.working_container.configuration import ImageConfig
 from bb.working_container.container import SCRATCH, WorkingContainer
 from bb.working_container.copy import CopyOptions, copy_step
-from bb.working_container.run import DEFAULT_PATH, RunOptions, make_directory, run_step
+from bb.working_container.run import DEFAULT_PATH, RunOptions, lexical_path, make_directory, run_step
 
 if TYPE_CHECKING:
     from bb.dockerfile_executor.executor import Build
@@ -88,7 +88,8 @@ class StageBuild:
         self.image_id: str | None = None
         self.image_config: dict[str, Any] = new_image_config()
         self.history: list[dict[str, Any]] = []
-        self.pending_directories: list[str] = []
+        # WORKDIRs (path, USER) to make when the next container exists
+        self.pending_directories: list[tuple[str, str | None]] = []
         self.key = ""
         self.cmd_set = False
 
@@ -117,8 +118,8 @@ class StageBuild:
         self.history = container.pending_history
         if self.pending_directories:
             with container.mounted() as rootfs:
-                for directory in self.pending_directories:
-                    make_directory(rootfs, directory)
+                for path, user in self.pending_directories:
+                    make_directory(rootfs, path, user)
             self.pending_directories = []
         container.save()
         self.container = container
@@ -192,8 +193,7 @@ class StageBuild:
         """FROM: pick the base; return the base image's ONBUILD triggers to run first."""
         instruction = self.stage.from_instruction
         self._check_flags(instruction)
-        meta = ArgEnvironment(dict(self.build.meta_args), set(self.build.valueless_meta_args))
-        base = expanded_word(instruction, self.path, self.stage.base, meta, self.escape)
+        base = expanded_word(instruction, self.path, self.stage.base, self.build.from_environment(), self.escape)
         stage_index = self.build.stage_index(base, allow_index=False)
         if stage_index is not None and stage_index < self.stage.index:
             base = self.build.stage_images[stage_index]
@@ -209,8 +209,8 @@ class StageBuild:
                 record = self.store.images.get(self.container.record.image_id or "")
             base_id = record.id
             self.image_config = copy.deepcopy(self.store.images.config(record))
-        else:
-            # as buildah bud and BuildKit do: an image built from scratch gets the default PATH
+        if "PATH" not in self.image.env():
+            # as buildah bud and docker do: a base without PATH (scratch, an imported rootfs) gets the default
             self.image.set_env([f"PATH={DEFAULT_PATH}"])
         if self.container is not None:
             self.container.record.builder["image_config"] = self.image_config
@@ -304,7 +304,7 @@ class StageBuild:
             elif default is not None:
                 value = default
             else:
-                value = self.build.meta_args.get(name)
+                value = self.build.meta_args.get(name, self.build.platform_args.get(name))
             if value is None:
                 self.valueless.add(name)
                 self.args.pop(name, None)
@@ -349,13 +349,17 @@ class StageBuild:
 
     def _workdir(self, instruction: Instruction) -> None:
         path = expanded_word(instruction, self.path, instruction.arguments, self.environment(), self.escape)
-        path = posixpath.normpath(posixpath.join(self.config.get("WorkingDir") or "/", path))
+        if not path.startswith("/"):
+            # as buildah and docker: a relative WORKDIR is joined and cleaned, an absolute one kept as written
+            path = posixpath.normpath(posixpath.join(self.config.get("WorkingDir") or "/", path))
         self.image.set_workdir(path)
+        # made owned by the USER of the moment, as buildah and BuildKit do
+        directory = (lexical_path(path), self.config.get("User"))
         if self.container is not None:
             with self.container.mounted() as rootfs:
-                make_directory(rootfs, path)
+                make_directory(rootfs, *directory)
         else:
-            self.pending_directories.append(path)
+            self.pending_directories.append(directory)
         self._config_step(instruction, path)
 
     def _command(self, instruction: Instruction) -> list[str]:

@@ -229,3 +229,14 @@ def test_cap_add_and_docker_format(bb, tmp_path):
     capabilities = int(bb.run_in(image, "cat /caps").split()[1], 16)
     assert capabilities & (1 << 21)
     assert inspect(bb, image)["Manifest"]["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+
+
+def test_platform_args_in_from_lines_need_no_declaration(bb, tmp_path):
+    # BuildKit's rule (buildah 1.28 expands them to nothing there): the automatic platform ARGs
+    # are in the global scope, so FROM lines may use them undeclared
+    architecture = inspect(bb, "busybox")["Config"]["architecture"]
+    bb("tag", "busybox", f"busybox:{architecture}")
+    (tmp_path / "Dockerfile").write_text("FROM busybox:$TARGETARCH\nRUN echo \"[$TARGETARCH]\" > /undeclared\n")
+    image = build_context(bb, tmp_path, "-t", "by-platform")
+    ctr = bb("from", image)
+    assert bb("run", ctr, "--", "cat", "/undeclared") == "[]"
