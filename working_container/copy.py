@@ -58,6 +58,8 @@ class CopyOptions:
     source_root: str | None = None
     #: copy from this image or container's root instead (--from)
     from_source: str | None = None
+    #: without --chown, entries keep their source's owner (set for --from sources) rather than root's
+    keep_owners: bool = False
     source_filter: SourceFilter | None = None
     extract_archives: bool = False
     created_by: str | None = None
@@ -148,14 +150,16 @@ def expand_sources(options: CopyOptions) -> list[Source]:
 class _Copier:
     """Copies host trees into the container root with the ownership, mode and filter asked for."""
 
-    def __init__(self, rootfs: str, options: CopyOptions, owner: tuple[int, int], mode: int | None):
+    def __init__(self, rootfs: str, options: CopyOptions, owner: tuple[int, int] | None, mode: int | None):
         self.rootfs = rootfs
         self.options = options
-        self.uid, self.gid = owner
+        #: --chown's owner for every entry and directory made; None: each entry keeps its source's
+        self.owner = owner
         self.mode = mode
 
-    def make_directories(self, container_path: str, owner_of_last: bool) -> str:
-        """mkdir -p inside the root; returns the host path of the last directory."""
+    def make_directories(self, container_path: str) -> str:
+        """mkdir -p inside the root (the directories made owned by --chown's owner, as buildah and
+        BuildKit make them; else by root); returns the host path of the last directory."""
         host = self.rootfs
         parts = [part for part in clean_relative(container_path).split("/") if part]
         for depth in range(1, len(parts) + 1):
@@ -165,14 +169,15 @@ class _Copier:
             if os.path.lexists(host):
                 raise SourceError(f'{self.options.verb}: "/{"/".join(parts[:depth])}" exists and is not a directory')
             os.mkdir(host, 0o755)
-            if depth == len(parts) and owner_of_last:
-                os.chown(host, self.uid, self.gid)
+            if self.owner is not None:
+                os.chown(host, *self.owner)
         return host
 
     def _apply(self, target: str, info: os.stat_result) -> None:
         mode = self.mode if self.mode is not None else info.st_mode
         mtime = self.options.timestamp if self.options.timestamp is not None else info.st_mtime
-        apply_metadata(target, self.uid, self.gid, mode, mtime=None if stat.S_ISDIR(info.st_mode) else mtime)
+        uid, gid = self.owner if self.owner is not None else (info.st_uid, info.st_gid)
+        apply_metadata(target, uid, gid, mode, mtime=None if stat.S_ISDIR(info.st_mode) else mtime)
 
     def copy_entry(self, source: str, target: str) -> None:
         """Copy one non-directory entry, replacing what is at `target`."""
@@ -272,7 +277,8 @@ def copy_step(container: WorkingContainer, options: CopyOptions) -> None:
     """Copy (or, with extract_archives, add) the sources into the container."""
     if options.from_source is not None:
         with _root_of(container, options.from_source) as source_root:
-            _copy(container, dataclasses.replace(options, source_root=source_root, from_source=None))
+            # what comes from another stage, image or container keeps its owners (as in buildah and docker)
+            _copy(container, dataclasses.replace(options, source_root=source_root, from_source=None, keep_owners=True))
     else:
         _copy(container, options)
 
@@ -286,7 +292,9 @@ def _copy(container: WorkingContainer, options: CopyOptions) -> None:
     if not destination.startswith("/"):
         destination = os.path.join(container.config.get("WorkingDir") or "/", destination)
     with container.mounted() as rootfs:
-        owner = resolve_chown(rootfs, options.chown) if options.chown else (0, 0)
+        owner = resolve_chown(rootfs, options.chown) if options.chown else None
+        if owner is None and not options.keep_owners:
+            owner = (0, 0)
         copier = _Copier(rootfs, options, owner, mode)
         existing = resolve_in_root(rootfs, destination)
         into_directory = destination.endswith("/") or os.path.isdir(existing)
@@ -298,21 +306,21 @@ def _copy(container: WorkingContainer, options: CopyOptions) -> None:
         for source in sources:
             info = os.stat(source.host_path) if os.path.exists(source.host_path) else os.lstat(source.host_path)
             if stat.S_ISDIR(info.st_mode):
-                target_dir = copier.make_directories(destination, owner_of_last=True)
+                target_dir = copier.make_directories(destination)
                 copier.copy_tree(source.host_path, source.relative, target_dir)
             elif options.extract_archives and _is_archive(source.host_path):
-                target_dir = copier.make_directories(destination, owner_of_last=True)
+                target_dir = copier.make_directories(destination)
                 with open(source.host_path, "rb") as archive:
                     try:
                         extract_tar(archive, target_dir, Whiteouts.KEEP_AS_FILES)
                     except ArchiveError as failure:
                         raise ArchiveError(f'{options.verb} "{source.host_path}": {failure}') from None
             elif into_directory:
-                target_dir = copier.make_directories(destination, owner_of_last=True)
+                target_dir = copier.make_directories(destination)
                 copier.copy_entry(os.path.realpath(source.host_path), os.path.join(target_dir, source.name))
             else:
                 parent, name = os.path.split(destination.rstrip("/"))
-                target_dir = copier.make_directories(parent, owner_of_last=False)
+                target_dir = copier.make_directories(parent)
                 copier.copy_entry(os.path.realpath(source.host_path), os.path.join(target_dir, name))
     container.add_history(options.created_by or f"{options.verb} {shlex.join([*options.sources, options.destination])}")
     container.save()
