@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 from testbed import bud_case
@@ -240,3 +242,20 @@ def test_platform_args_in_from_lines_need_no_declaration(bb, tmp_path):
     image = build_context(bb, tmp_path, "-t", "by-platform")
     ctr = bb("from", image)
     assert bb("run", ctr, "--", "cat", "/undeclared") == "[]"
+
+
+def test_where_peers_disagree_bb_keeps_volume_changes_and_no_mount_points(bb, tmp_path):
+    # classic docker and buildah 1.28 drop what a RUN writes under a declared VOLUME, BuildKit keeps
+    # it, and so does bb; buildah leaves RUN's mount points (empty /dev, /proc, ...) in the image,
+    # docker does not, nor does bb (README: "Where the peers disagree")
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN mkdir /data\nVOLUME /data\nRUN echo kept > /data/f\n")
+    image = build_context(bb, tmp_path)
+    ctr = bb("from", image)
+    rootfs = Path(bb("mount", ctr))
+    try:
+        assert (rootfs / "data" / "f").read_text() == "kept\n"
+        left = [name for name in ("dev", "proc", "sys", "etc/hosts", "etc/hostname", "etc/resolv.conf")
+                if os.path.lexists(rootfs / name)]
+        assert left == []
+    finally:
+        bb("umount", ctr)
