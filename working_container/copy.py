@@ -26,7 +26,7 @@ from typing import Iterator, Protocol
 
 from bb.archive.extract import Whiteouts, extract_tar
 from bb.archive.fsmeta import apply_metadata
-from bb.archive.securejoin import clean_relative, resolve_in_root
+from bb.archive.securejoin import clean_absolute, clean_relative, resolve_in_root
 from bb.errors import ArchiveError, InvalidArgument, SourceError
 from bb.runtime.users import read_colon_table
 from bb.system.atomic import remove_entry
@@ -337,11 +337,13 @@ def _copy(container: WorkingContainer, options: CopyOptions) -> None:
     destination = options.destination
     if not destination.startswith("/"):
         destination = os.path.join(container.config.get("WorkingDir") or "/", destination)
+    names_directory = destination.endswith("/")
+    destination = clean_absolute(destination)
     with container.mounted() as rootfs:
         owner = resolve_chown(rootfs, options.chown) if options.chown else (0, 0)
         copier = _Copier(rootfs, options, owner, mode)
         existing = resolve_in_root(rootfs, destination)
-        into_directory = destination.endswith("/") or os.path.isdir(existing)
+        into_directory = names_directory or os.path.isdir(existing)
         if len(sources) > 1 and not into_directory:
             raise SourceError(
                 f'{options.verb} with more than one source: the destination "{options.destination}" '
@@ -366,7 +368,7 @@ def _copy(container: WorkingContainer, options: CopyOptions) -> None:
                 target_dir = copier.make_directories(destination, owner_of_last=True)
                 copier.copy_entry(os.path.realpath(source.host_path), os.path.join(target_dir, source.name))
             else:
-                parent, name = os.path.split(destination.rstrip("/"))
+                parent, name = os.path.split(destination)
                 target_dir = copier.make_directories(parent, owner_of_last=False)
                 copier.copy_entry(os.path.realpath(source.host_path), os.path.join(target_dir, name))
             copied[source.given] += tree_entries if source.excluded else 1
