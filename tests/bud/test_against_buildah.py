@@ -27,7 +27,6 @@ NOT_FOR_BUILDAH = {
     "onbuild": "its base, onbuild-parent, is the image tests/functional/test_build.py builds from the instructions case",
     # docker keeps the backslash, as bb does
     "escape": "under `# escape=``, buildah 1.28 still drops the backslash of LABEL path=C:\\dir",
-    "dockerignore": "bb copies the excluded directory skip/ as an empty one (issue 14 item 2)",
 }
 # the base of cases that need one without Env (tests/bud/README.md)
 BARE = "bare"
