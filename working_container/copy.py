@@ -239,7 +239,7 @@ class _Copier:
             if os.path.lexists(target):
                 remove_entry(target)
             os.mkdir(target, 0o700)
-            apply_metadata(target, self.uid, self.gid, 0o755)
+            apply_metadata(target, *(self.owner or (0, 0)), 0o755)
             directory_times.append((target, None))
 
         for current, dirnames, filenames in os.walk(source):
