@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import tarfile
-from typing import BinaryIO, Iterable
+from typing import Iterable
 
 from bb.archive.changes import Change, ChangeKind, layer_xattrs
 from bb.system.digests import DigestingWriter

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 from typing import BinaryIO
 
@@ -18,6 +19,14 @@ def clean_relative(path: str) -> str:
     if ".." in parts:
         raise ArchiveError(f'path "{path}" escapes the root')
     return "/".join(parts)
+
+
+def clean_absolute(path: str) -> str:
+    """`path` (relative to `/`) as an absolute path with `.` and `..` applied to the text, `..` stopping at `/`.
+
+    This is how buildah and docker read a COPY destination: `/link/..` is `/` whatever `/link` points to.
+    """
+    return "/" + posixpath.normpath("/" + path).lstrip("/")
 
 
 def resolve_in_root(root: str, path: str, follow_final: bool = True) -> str:

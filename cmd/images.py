@@ -5,6 +5,7 @@ from typing import Optional
 import typer
 
 from bb.cmd.common import human_age, open_store, print_json, print_table, short_id, verb_app
+from bb.errors import ImageNotFound
 from bb.image.reference import matches_repository_filter, parse_reference
 from bb.system.units import human_size
 
@@ -32,6 +33,8 @@ def images(
         by_id = store.images.find(image)
         matching = [r for r in records if any(matches_repository_filter(name, image) for name in r.names)]
         records = matching or ([by_id] if by_id is not None else [])
+        if not records:  # as buildah: a name that matches nothing is an error, not an empty list
+            raise ImageNotFound(image)
     if json_output:
         print_json([
             {"id": r.id, "names": r.names, "digest": r.manifest_digest, "created": r.created, "size": r.size}

@@ -6,6 +6,7 @@ import typer
 
 from bb.cmd.common import open_store, print_json, verb_app
 from bb.store.info import store_info
+from bb.system.host import host_facts
 from bb.system.units import human_size
 from bb.transports.registries_config import load_registries_config
 
@@ -19,7 +20,7 @@ def info(
     verbose: bool = typer.Option(False, "-V", "--verbose", help="Also show bb's own memory use."),
 ) -> None:
     """Print host, storage and registry information as JSON."""
-    document = store_info(open_store(ctx, repair=False))
+    document = {"host": host_facts(), "store": store_info(open_store(ctx, repair=False))}
     registries = load_registries_config()
     document["registries"] = {"config": registries.path, "search": registries.search,
                               "insecure": sorted(registries.insecure)}

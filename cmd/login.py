@@ -11,7 +11,7 @@ from bb.errors import InvalidArgument
 from bb.image.reference import Reference
 from bb.transports.auth import store_credentials
 from bb.transports.base import TransportOptions
-from bb.transports.registry import RegistryClient
+from bb.transports.registry.client import RegistryClient
 
 app = verb_app()
 

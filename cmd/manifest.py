@@ -126,7 +126,7 @@ def push(
 ) -> None:
     """Push every image of the list and then the list itself; print the list's digest."""
     from bb.errors import InvalidArgument
-    from bb.transports.registry import push_manifest_list
+    from bb.transports.registry.push import push_manifest_list
 
     store = open_store(ctx, repair=False)
     manifest_list = ManifestListStore(store).get(name)

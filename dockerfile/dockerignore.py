@@ -2,7 +2,8 @@
 
 Patterns use Go's filepath.Match syntax plus `**` for any number of
 directories; later patterns win; `!` re-includes; a pattern that matches a
-directory excludes everything below it.
+directory excludes everything below it. This is how containers/storage's
+fileutils.PatternMatcher (moby's, which buildah's copier uses) matches.
 """
 
 from __future__ import annotations
@@ -35,10 +36,9 @@ def _compile(pattern: str) -> re.Pattern[str]:
             if pattern[position:position + 2] == "**":
                 position += 2
                 if pattern[position:position + 1] == "/":
-                    out.append("(?:.*/)?")
                     position += 1
-                else:
-                    out.append(".*")
+                # as moby: a trailing ** is anything, any other ** any number of leading directories
+                out.append(".*" if position == len(pattern) else "(?:.*/)?")
                 continue
             out.append("[^/]*")
         elif character == "?":
@@ -47,10 +47,8 @@ def _compile(pattern: str) -> re.Pattern[str]:
             end = pattern.find("]", position + 1)
             if end < 0:
                 raise ValueError("unterminated [")
-            body = pattern[position + 1:end]
-            if body.startswith(("^", "!")):
-                body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
+            # negated with ^ only, as in Go (a leading ! is one of the characters)
+            out.append("[" + pattern[position + 1:end].replace("\\", "\\\\") + "]")
             position = end
         elif character == "\\" and position + 1 < len(pattern):
             position += 1
@@ -82,7 +80,6 @@ class DockerIgnore:
             except (ValueError, re.error) as failure:
                 raise DockerfileError(source, number, f"bad pattern: {failure}") from None
             self.patterns.append(_Pattern(cleaned, exclusion, regex))
-        self.has_exceptions = any(pattern.exclusion for pattern in self.patterns)
 
     def is_excluded(self, path: str) -> bool:
         """Whether the context-relative `path` is left out (it or a parent matches, last pattern wins)."""
@@ -101,8 +98,13 @@ class DockerIgnore:
         return matched
 
     def must_descend(self, path: str) -> bool:
-        """Whether an excluded directory may still hold paths an exception re-includes."""
-        return self.has_exceptions
+        """Whether the excluded directory `path` is searched for re-included paths: an exception's text lies below it.
+
+        Only the text counts, as in buildah and docker: `!**/keep` re-includes no file of an excluded
+        directory. (Compared by whole path components; buildah's walk compares plain strings.)
+        """
+        below = posixpath.normpath(path).strip("/") + "/"
+        return any(pattern.exclusion and (pattern.text + "/").startswith(below) for pattern in self.patterns)
 
 
 def read_dockerignore(context_dir: str) -> DockerIgnore | None:

@@ -19,12 +19,7 @@ from bb.dockerfile.expand import (
 from bb.dockerfile.parser import Instruction
 from bb.errors import DockerfileError, InvalidArgument
 from bb.image.config import parse_duration
-from bb.image.healthcheck import HealthcheckOptions, healthcheck_config
-
-# Instructions whose arguments the builder expands (RUN, CMD, ENTRYPOINT and
-# SHELL are left to the shell at run time).
-EXPANDED = frozenset({"ADD", "ARG", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"})
-
+from bb.image.healthcheck import DURATION_OPTIONS, OPTION_NAMES, HealthcheckOptions, healthcheck_config
 
 def _fail(instruction: Instruction, path: str, message: str) -> DockerfileError:
     return DockerfileError(path, instruction.line, f"{instruction.keyword}: {message}")
@@ -89,10 +84,9 @@ def parse_healthcheck(instruction: Instruction, path: str) -> dict[str, Any]:
     keyword, _, command = text.partition(" ")
     if keyword.upper() != "CMD" or not command.strip():
         raise _fail(instruction, path, "expected CMD <command> or NONE")
-    known = {"interval", "timeout", "start-period", "start-interval", "retries"}
     values: dict[str, str] = {}
     for name, value in instruction.flags:
-        if name not in known:
+        if name not in OPTION_NAMES:
             raise _fail(instruction, path, f"unknown option --{name}" if nameable(name) else "unknown option")
         if value is None:
             raise _fail(instruction, path, f"--{name} needs a value")
@@ -100,7 +94,7 @@ def parse_healthcheck(instruction: Instruction, path: str) -> dict[str, Any]:
     retries = values.get("retries")
     if retries is not None and not retries.isdigit():
         raise _fail(instruction, path, "--retries: expected a number")
-    for name in ("interval", "timeout", "start-period", "start-interval"):
+    for name in DURATION_OPTIONS:
         if values.get(name):
             try:
                 parse_duration(values[name], f"--{name}")
@@ -109,11 +103,8 @@ def parse_healthcheck(instruction: Instruction, path: str) -> dict[str, Any]:
                 raise _fail(instruction, path, f"--{name}: expected a duration such as 30s or 1m30s") from None
     options = HealthcheckOptions(
         test=command.strip(),
-        interval=values.get("interval"),
-        timeout=values.get("timeout"),
-        start_period=values.get("start-period"),
-        start_interval=values.get("start-interval"),
         retries=int(retries) if retries is not None else None,
+        **{name.replace("-", "_"): values.get(name) for name in DURATION_OPTIONS},
     )
     try:
         return healthcheck_config(options, flag_prefix="--")

@@ -13,7 +13,7 @@ from bb.dockerfile.expand import split_words_keeping_quotes
 from bb.dockerfile.instructions import assignments, expanded_word
 from bb.dockerfile.parser import Dockerfile, read_dockerfile
 from bb.errors import BBError, InvalidArgument
-from bb.image.config import check_format
+from bb.image.config import check_format, host_architecture, host_variant
 from bb.runtime.spec import Confinement
 from bb.store.build_cache import BuildCache
 from bb.store.images import ImageRecord, normalize_name
@@ -102,6 +102,17 @@ def find_dockerfile(context_dir: str, dockerfile: str | None) -> str:
     raise InvalidArgument(f"no Dockerfile or dockerfile in {context_dir} (use -f)")
 
 
+def platform_args() -> dict[str, str]:
+    """The automatic platform ARGs of BuildKit and buildah: this machine builds for itself."""
+    os_name, architecture, variant = "linux", host_architecture(), host_variant()
+    platform = f"{os_name}/{architecture}" + (f"/{variant}" if variant else "")
+    return {
+        f"{side}{name}": value
+        for side in ("TARGET", "BUILD")
+        for name, value in (("PLATFORM", platform), ("OS", os_name), ("ARCH", architecture), ("VARIANT", variant))
+    }
+
+
 class Build:
     """One `bb build`: stages, their intermediate images and containers, the layer cache."""
 
@@ -125,6 +136,7 @@ class Build:
         self.containers: list[WorkingContainer] = []
         self.kept_container: WorkingContainer | None = None
         self.consumed_args: set[str] = set()
+        self.platform_args = platform_args()
         self.meta_args: dict[str, str] = {}
         self.valueless_meta_args: set[str] = set()
         self._read_meta_args()
@@ -138,8 +150,16 @@ class Build:
                     self.consumed_args.add(name)
                 elif default is not None:
                     self.meta_args[name] = default
+                elif name in self.platform_args:
+                    self.meta_args[name] = self.platform_args[name]
                 else:
                     self.valueless_meta_args.add(name)
+
+    def from_environment(self, valueless: bool = True) -> ArgEnvironment:
+        """What `$NAME` means in a FROM line: the ARGs before the first FROM, and (as in BuildKit)
+        the platform ARGs, declared or not; with `valueless`, a declared ARG without value is an error."""
+        return ArgEnvironment({**self.platform_args, **self.meta_args},
+                              set(self.valueless_meta_args) if valueless else set())
 
     def stage_index(self, reference: str, allow_index: bool) -> int | None:
         """The stage a FROM or --from names (by name, or by number for --from), if any."""
@@ -162,8 +182,8 @@ class Build:
     def _dependencies(self, index: int) -> set[int]:
         """Stages the stage at `index` starts from or copies from."""
         stage = self.dockerfile.stages[index]
-        meta = ArgEnvironment(dict(self.meta_args), set())
-        references = [expanded_word(stage.from_instruction, self.dockerfile.path, stage.base, meta, self.dockerfile.escape)]
+        references = [expanded_word(stage.from_instruction, self.dockerfile.path, stage.base,
+                                    self.from_environment(valueless=False), self.dockerfile.escape)]
         for instruction in stage.instructions:
             source = instruction.flag("from") if instruction.keyword in ("COPY", "ADD") else None
             if source:

@@ -22,24 +22,17 @@ from bb.dockerfile.instructions import assignments, expanded_heredoc, expanded_w
 from bb.dockerfile.parser import Instruction, Stage, parse_instruction
 from bb.errors import BBError, BuildStepFailed, DockerfileError, Interrupted, RunFailed
 from bb.image.config import new_image_config
+from bb.image.healthcheck import OPTION_NAMES
 from bb.store.images import ImageRecord
 from bb.working_container.commit import CommitOptions, commit_step
-from bb.working_container.configuration import (
-    check_stop_signal,
-    parse_command,
-    set_env,
-    set_labels,
-    set_ports,
-    set_volumes,
-)
+from bb.working_container.configuration import ImageConfig
 from bb.working_container.container import SCRATCH, WorkingContainer
 from bb.working_container.copy import CopyOptions, copy_step
-from bb.working_container.run import DEFAULT_PATH, RunOptions, make_directory, run_step
+from bb.working_container.run import DEFAULT_PATH, RunOptions, lexical_path, make_directory, run_step
 
 if TYPE_CHECKING:
     from bb.dockerfile_executor.executor import Build
 
-DEFAULT_SHELL = ["/bin/sh", "-c"]
 # Build arguments every Dockerfile may use without declaring them; they reach
 # RUN steps but never the image, nor the cache key.
 PROXY_ARGS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
@@ -49,7 +42,7 @@ SUPPORTED_FLAGS = {
     "RUN": {"network"},
     "COPY": {"from", "chown", "chmod", "link"},
     "ADD": {"chown", "chmod", "link"},
-    "HEALTHCHECK": {"interval", "timeout", "start-period", "start-interval", "retries"},
+    "HEALTHCHECK": OPTION_NAMES,
 }
 
 
@@ -95,7 +88,8 @@ class StageBuild:
         self.image_id: str | None = None
         self.image_config: dict[str, Any] = new_image_config()
         self.history: list[dict[str, Any]] = []
-        self.pending_directories: list[str] = []
+        # WORKDIRs (path, USER) to make when the next container exists
+        self.pending_directories: list[tuple[str, str | None]] = []
         self.key = ""
         self.cmd_set = False
 
@@ -103,8 +97,13 @@ class StageBuild:
 
     @property
     def config(self) -> dict[str, Any]:
-        """The runtime config being built."""
-        return self.image_config.setdefault("config", {})
+        """The runtime config being built (read it; change it through `self.image`)."""
+        return self.image.config
+
+    @property
+    def image(self) -> ImageConfig:
+        """The setters of the image config being built."""
+        return ImageConfig(self.image_config)
 
     def environment(self) -> ArgEnvironment:
         """What `$NAME` means now: ARG values, overridden by ENV."""
@@ -119,8 +118,8 @@ class StageBuild:
         self.history = container.pending_history
         if self.pending_directories:
             with container.mounted() as rootfs:
-                for directory in self.pending_directories:
-                    make_directory(rootfs, directory)
+                for path, user in self.pending_directories:
+                    make_directory(rootfs, path, user)
             self.pending_directories = []
         container.save()
         self.container = container
@@ -194,8 +193,7 @@ class StageBuild:
         """FROM: pick the base; return the base image's ONBUILD triggers to run first."""
         instruction = self.stage.from_instruction
         self._check_flags(instruction)
-        meta = ArgEnvironment(dict(self.build.meta_args), set(self.build.valueless_meta_args))
-        base = expanded_word(instruction, self.path, self.stage.base, meta, self.escape)
+        base = expanded_word(instruction, self.path, self.stage.base, self.build.from_environment(), self.escape)
         stage_index = self.build.stage_index(base, allow_index=False)
         if stage_index is not None and stage_index < self.stage.index:
             base = self.build.stage_images[stage_index]
@@ -211,14 +209,14 @@ class StageBuild:
                 record = self.store.images.get(self.container.record.image_id or "")
             base_id = record.id
             self.image_config = copy.deepcopy(self.store.images.config(record))
-        else:
-            # as buildah bud and BuildKit do: an image built from scratch gets the default PATH
-            self.config["Env"] = [f"PATH={DEFAULT_PATH}"]
+        if "PATH" not in self.image.env():
+            # as buildah bud and docker do: a base without PATH (scratch, an imported rootfs) gets the default
+            self.image.set_env([f"PATH={DEFAULT_PATH}"])
         if self.container is not None:
             self.container.record.builder["image_config"] = self.image_config
         self.image_id = base_id
         self.key = chain_key("", base_id or SCRATCH)
-        triggers = self.config.pop("OnBuild", None) or []
+        triggers = self.image.take_onbuild()
         parsed = []
         for text in triggers:
             parsed.append(parse_instruction(text, f"{self.path} (ONBUILD of {base})", instruction.line, self.escape))
@@ -228,9 +226,8 @@ class StageBuild:
 
     def _step(self, instruction: Instruction) -> None:
         self._check_flags(instruction)
-        handler: Callable[[Instruction], None] = getattr(self, "_" + instruction.keyword.lower())
         try:
-            handler(instruction)
+            INSTRUCTION_STEPS[instruction.keyword](self, instruction)
         except (DockerfileError, BuildStepFailed):
             raise
         except RunFailed as failure:
@@ -307,7 +304,7 @@ class StageBuild:
             elif default is not None:
                 value = default
             else:
-                value = self.build.meta_args.get(name)
+                value = self.build.meta_args.get(name, self.build.platform_args.get(name))
             if value is None:
                 self.valueless.add(name)
                 self.args.pop(name, None)
@@ -318,75 +315,84 @@ class StageBuild:
 
     def _env(self, instruction: Instruction) -> None:
         pairs = assignments(instruction, self.path, self.environment(), self.escape)
-        set_env(self.config, [f"{key}={value or ''}" for key, value in pairs])
+        self.image.set_env([f"{key}={value or ''}" for key, value in pairs], flag="ENV")
         self._config_step(instruction, json.dumps(pairs))
 
     def _label(self, instruction: Instruction) -> None:
         pairs = assignments(instruction, self.path, self.environment(), self.escape)
-        set_labels(self.config, [f"{key}={value or ''}" for key, value in pairs])
+        self.image.set_labels([f"{key}={value or ''}" for key, value in pairs], flag="LABEL")
         self._config_step(instruction, json.dumps(pairs))
 
     def _maintainer(self, instruction: Instruction) -> None:
-        self.image_config["author"] = instruction.arguments
+        self.image.set_author(instruction.arguments)
         self._config_step(instruction, instruction.arguments)
 
     def _expose(self, instruction: Instruction) -> None:
         ports = expanded_words(instruction, self.path, self.environment(), self.escape)
-        set_ports(self.config, ports, flag="port")
+        self.image.set_ports(ports, flag="port")
         self._config_step(instruction, json.dumps(ports))
 
     def _volume(self, instruction: Instruction) -> None:
         volumes = expanded_words(instruction, self.path, self.environment(), self.escape)
-        set_volumes(self.config, volumes, flag="volume")
+        self.image.set_volumes(volumes, flag="volume")
         self._config_step(instruction, json.dumps(volumes))
 
     def _user(self, instruction: Instruction) -> None:
-        self.config["User"] = expanded_word(instruction, self.path, instruction.arguments, self.environment(), self.escape)
-        self._config_step(instruction, self.config["User"])
+        user = expanded_word(instruction, self.path, instruction.arguments, self.environment(), self.escape)
+        self.image.set_user(user)
+        self._config_step(instruction, user)
 
     def _stopsignal(self, instruction: Instruction) -> None:
         signal = expanded_word(instruction, self.path, instruction.arguments, self.environment(), self.escape)
-        self.config["StopSignal"] = check_stop_signal(signal, flag="signal")
+        self.image.set_stop_signal(signal, flag="signal")
         self._config_step(instruction, signal)
 
     def _workdir(self, instruction: Instruction) -> None:
         path = expanded_word(instruction, self.path, instruction.arguments, self.environment(), self.escape)
-        path = posixpath.normpath(posixpath.join(self.config.get("WorkingDir") or "/", path))
-        self.config["WorkingDir"] = path
+        if not path.startswith("/"):
+            # as buildah and docker: a relative WORKDIR is joined and cleaned, an absolute one kept as written
+            path = posixpath.normpath(posixpath.join(self.config.get("WorkingDir") or "/", path))
+        self.image.set_workdir(path)
+        # made owned by the USER of the moment, as buildah and BuildKit do
+        directory = (lexical_path(path), self.config.get("User"))
         if self.container is not None:
             with self.container.mounted() as rootfs:
-                make_directory(rootfs, path)
+                make_directory(rootfs, *directory)
         else:
-            self.pending_directories.append(path)
+            self.pending_directories.append(directory)
         self._config_step(instruction, path)
 
-    def _shell_form(self, instruction: Instruction) -> list[str]:
+    def _command(self, instruction: Instruction) -> list[str]:
+        """The argv of an exec-form or shell-form CMD, ENTRYPOINT or RUN."""
         if instruction.json_arguments is not None:
             return instruction.json_arguments
-        return [*(self.config.get("Shell") or DEFAULT_SHELL), instruction.arguments]
+        return self.image.shell_form(instruction.arguments)
 
     def _cmd(self, instruction: Instruction) -> None:
-        self.config["Cmd"] = self._shell_form(instruction)
+        command = self._command(instruction)
+        self.image.set_cmd(command)
         self.cmd_set = True
-        self._config_step(instruction, json.dumps(self.config["Cmd"]))
+        self._config_step(instruction, json.dumps(command))
 
     def _entrypoint(self, instruction: Instruction) -> None:
-        self.config["Entrypoint"] = self._shell_form(instruction)
+        command = self._command(instruction)
+        self.image.set_entrypoint(command)
         # Docker's rule: a new ENTRYPOINT drops a CMD inherited from the base image.
         if not self.cmd_set:
-            self.config.pop("Cmd", None)
-        self._config_step(instruction, json.dumps(self.config["Entrypoint"]))
+            self.image.set_cmd(None)
+        self._config_step(instruction, json.dumps(command))
 
     def _shell(self, instruction: Instruction) -> None:
-        self.config["Shell"] = instruction.json_arguments
-        self._config_step(instruction, json.dumps(self.config["Shell"]))
+        self.image.set_shell(instruction.json_arguments)
+        self._config_step(instruction, json.dumps(instruction.json_arguments))
 
     def _healthcheck(self, instruction: Instruction) -> None:
-        self.config["Healthcheck"] = parse_healthcheck(instruction, self.path)
-        self._config_step(instruction, json.dumps(self.config["Healthcheck"]))
+        check = parse_healthcheck(instruction, self.path)
+        self.image.set_healthcheck(check)
+        self._config_step(instruction, json.dumps(check))
 
     def _onbuild(self, instruction: Instruction) -> None:
-        self.config["OnBuild"] = [*(self.config.get("OnBuild") or []), instruction.arguments]
+        self.image.add_onbuild([instruction.arguments])
         self._config_step(instruction, instruction.arguments)
 
     def _run(self, instruction: Instruction) -> None:
@@ -399,7 +405,7 @@ class StageBuild:
             elif instruction.heredocs:
                 # the shell itself reads the heredocs, exactly as written
                 script += "\n" + "".join(heredoc.content + heredoc.name + "\n" for heredoc in instruction.heredocs)
-            command = [*(self.config.get("Shell") or DEFAULT_SHELL), script]
+            command = self.image.shell_form(script)
         env_names = {entry.partition("=")[0] for entry in self.config.get("Env") or []}
         build_env = [f"{name}={value}" for name, value in self.args.items() if name not in env_names]
         proxies = []
@@ -419,9 +425,6 @@ class StageBuild:
         )
         self._filesystem_step(instruction, ["RUN", json.dumps(command), json.dumps(sorted(build_env))],
                               lambda container: run_step(container, options))
-
-    def _add(self, instruction: Instruction) -> None:
-        self._copy(instruction)
 
     def _copy(self, instruction: Instruction) -> None:
         env = self.environment()
@@ -471,3 +474,25 @@ class StageBuild:
                 content_key = sources_digest(options) if self.build.cache is not None else ""
             key = [instruction.keyword, json.dumps([options.sources, options.destination, options.chown, options.chmod]), content_key]
             self._filesystem_step(instruction, key, lambda container: copy_step(container, options))
+
+
+# Each instruction after FROM (which starts the stage) and the step that executes it.
+INSTRUCTION_STEPS: dict[str, Callable[[StageBuild, Instruction], None]] = {
+    "ADD": StageBuild._copy,
+    "ARG": StageBuild._arg,
+    "CMD": StageBuild._cmd,
+    "COPY": StageBuild._copy,
+    "ENTRYPOINT": StageBuild._entrypoint,
+    "ENV": StageBuild._env,
+    "EXPOSE": StageBuild._expose,
+    "HEALTHCHECK": StageBuild._healthcheck,
+    "LABEL": StageBuild._label,
+    "MAINTAINER": StageBuild._maintainer,
+    "ONBUILD": StageBuild._onbuild,
+    "RUN": StageBuild._run,
+    "SHELL": StageBuild._shell,
+    "STOPSIGNAL": StageBuild._stopsignal,
+    "USER": StageBuild._user,
+    "VOLUME": StageBuild._volume,
+    "WORKDIR": StageBuild._workdir,
+}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import os
+from collections.abc import Iterator
 from typing import BinaryIO, Callable
 
 from bb.archive.changes import Change
@@ -69,6 +70,15 @@ class Driver(abc.ABC):
     def read_only_view(self, layer_id: str) -> contextlib.AbstractContextManager[str]:
         """A context giving a path to the layer's full tree, for reading only."""
 
+    @contextlib.contextmanager
+    def parent_view(self, parent_id: str | None) -> Iterator[str | None]:
+        """`read_only_view` of a parent layer; None for a layer with no parent."""
+        if parent_id is None:
+            yield None
+        else:
+            with self.read_only_view(parent_id) as view:
+                yield view
+
     @abc.abstractmethod
     def changes(self, layer_id: str, parent_id: str | None) -> contextlib.AbstractContextManager[tuple[str, list[Change]]]:
         """A context giving (content root, changes) of the layer against `parent_id`."""
@@ -113,11 +123,6 @@ def driver_class(name: str) -> DriverFactory:
         known = ", ".join(sorted(_registry))
         raise InvalidArgument(f'unknown storage driver "{name}" (known: {known})') from None
     return load()
-
-
-def driver_names() -> list[str]:
-    """Names of every registered driver."""
-    return sorted(_registry)
 
 
 def ensure_directory(path: str, mode: int = 0o700) -> str:

@@ -151,18 +151,10 @@ class OverlayDriver(Driver):
             os.rmdir(view)
 
     @contextlib.contextmanager
-    def _parent_view(self, parent_id: str | None) -> Iterator[str | None]:
-        if parent_id is None:
-            yield None
-        else:
-            with self.read_only_view(parent_id) as view:
-                yield view
-
-    @contextlib.contextmanager
     def changes(self, layer_id: str, parent_id: str | None) -> Iterator[tuple[str, list[Change]]]:
         """The upper directory and its changes against the parent's merged tree."""
         upper = os.path.join(self._layer_dir(layer_id), "diff")
-        with self._parent_view(parent_id) as parent_view:
+        with self.parent_view(parent_id) as parent_view:
             yield upper, tree_changes(upper, parent_view, overlay_upper=True)
 
     def apply_diff(
@@ -170,7 +162,7 @@ class OverlayDriver(Driver):
     ) -> None:
         """Unpack into `<id>/diff`, turning whiteouts into overlayfs markers."""
         diff = os.path.join(self._layer_dir(layer_id), "diff")
-        with self._parent_view(parent_id) as parent_view:
+        with self.parent_view(parent_id) as parent_view:
             extract_tar(layer_tar, diff, Whiteouts.OVERLAY, parent_view, reuse_files_from)
 
     def status(self) -> list[tuple[str, str]]:

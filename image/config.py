@@ -40,6 +40,11 @@ def host_architecture() -> str:
     return _GO_ARCHITECTURES.get(machine, machine)
 
 
+def host_variant() -> str:
+    """This machine's CPU variant as OCI spells it ("v7" for 32-bit ARMv7; mostly empty)."""
+    return {"armv7l": "v7", "armv6l": "v6"}.get(platform.machine(), "")
+
+
 def format_timestamp(when: datetime.datetime) -> str:
     """RFC 3339 in UTC, as Go's RFC3339Nano writes it."""
     when = when.astimezone(datetime.timezone.utc)

@@ -10,6 +10,12 @@ from bb.errors import InvalidArgument
 from bb.image.config import parse_duration
 
 
+# the timing options (HEALTHCHECK --NAME, bb config --healthcheck-NAME) and their config keys
+DURATION_OPTIONS = {"interval": "Interval", "timeout": "Timeout",
+                    "start-period": "StartPeriod", "start-interval": "StartInterval"}
+OPTION_NAMES = frozenset({*DURATION_OPTIONS, "retries"})
+
+
 @dataclass
 class HealthcheckOptions:
     """The check command and its timing options, as given (durations like "30s")."""
@@ -38,12 +44,8 @@ def healthcheck_config(options: HealthcheckOptions, flag_prefix: str = "--health
         if isinstance(parsed, list) and parsed and all(isinstance(item, str) for item in parsed):
             test = parsed if parsed[0] in ("CMD", "CMD-SHELL") else ["CMD", *parsed]
     check: dict[str, Any] = {"Test": test}
-    for key, value, name in (
-        ("Interval", options.interval, "interval"),
-        ("Timeout", options.timeout, "timeout"),
-        ("StartPeriod", options.start_period, "start-period"),
-        ("StartInterval", options.start_interval, "start-interval"),
-    ):
+    for name, key in DURATION_OPTIONS.items():
+        value = getattr(options, name.replace("-", "_"))
         if value:
             check[key] = parse_duration(value, flag_prefix + name)
     if options.retries is not None:

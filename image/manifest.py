@@ -7,7 +7,6 @@ from typing import Any
 
 from bb.errors import ArchiveError
 from bb.image.config import (
-    MEDIA_DOCKER_MANIFEST,
     MEDIA_DOCKER_MANIFEST_LIST,
     MEDIA_OCI_INDEX,
     MEDIA_OCI_MANIFEST,
@@ -15,7 +14,6 @@ from bb.image.config import (
 )
 from bb.system.limits import parse_json_document
 
-MANIFEST_TYPES = (MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST)
 LIST_TYPES = (MEDIA_OCI_INDEX, MEDIA_DOCKER_MANIFEST_LIST)
 
 

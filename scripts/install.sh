@@ -14,6 +14,8 @@ if [ "${1:-}" = "--test" ]; then
     packages="$packages qemu-system-x86 cpio kmod dmsetup thin-provisioning-tools xfsprogs"
     # peers the transport tests check bb against
     packages="$packages docker-registry docker.io skopeo umoci buildah apache2-utils xz-utils"
+    # the real-world build starts from a Debian rootfs (tests/functional/test_real_world.py)
+    packages="$packages debootstrap"
     extras="[test]"
 fi
 export DEBIAN_FRONTEND=noninteractive

@@ -8,7 +8,7 @@ Layout of the graph root:
   locks/              per-layer lock files; gc.lock (see content_in_flight)
   gc-pending          garbage collection was deferred while others were busy
   tmp/                blobs being written (named by the writing process's PID)
-  compressed/         gzip digest and size of pushed layers, by diff ID (transports/registry.py)
+  compressed/         gzip digest and size of pushed layers, by diff ID (compressed_layers.py)
   build-cache/        `bb build --layers`: the image committed for each step key (build_cache.py)
   <driver name>/      the driver's home
 Run root: `mounts/<container id>` marks a container mounted by `bb mount`; `bundles/` and `runc/`
@@ -27,6 +27,7 @@ from bb.errors import BBError, StoreError
 from bb.runtime.runc import reap_abandoned
 from bb.store.blobs import BlobStore
 from bb.store.build_cache import prune_build_cache
+from bb.store.compressed_layers import prune_compressed_layers
 from bb.store.config import StoreOptions
 from bb.store.containers import ContainerRecord, ContainerStore
 from bb.store.images import ImageStore
@@ -235,13 +236,7 @@ class Store:
         for layer in sorted(unused, key=lambda layer: depth[layer.id], reverse=True):
             self.layers.delete_if_unused(layer.id)
         referenced_blobs = {layer.diff_id for layer in self.layers.list()}
-        # the compressed/ record of a layer no longer stored (written under this lock, so
-        # a name not of a remaining layer is an orphan or a dead writer's temp file)
-        records = {diff_id.split(":", 1)[1] + ".json" for diff_id in referenced_blobs}
-        if os.path.isdir(self.compressed_dir):
-            for name in os.listdir(self.compressed_dir):
-                if name not in records:
-                    remove_file(os.path.join(self.compressed_dir, name))
+        prune_compressed_layers(self.compressed_dir, referenced_blobs)
         prune_build_cache(self.build_cache_dir, {image.id for image in images})
         for image in images:
             referenced_blobs.update({image.config_digest, image.manifest_digest})

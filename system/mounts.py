@@ -155,9 +155,3 @@ def unmount(target: str, lazy: bool = False) -> None:
         return
     if _libc().umount2(os.fsencode(target), MNT_DETACH if lazy else 0) and is_mounted(target):
         raise DriverError(f"umount {target}: {_errno_text()}")
-
-
-def unmount_all_under(prefix: str) -> None:
-    """Unmount everything at or below `prefix`."""
-    for point in mounts_under(prefix):
-        unmount(point, lazy=True)

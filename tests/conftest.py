@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from testbed import BUSYBOX_EXAMPLE
 
 # Fuzz tests are bounded in the suite; scripts/fuzz.sh runs them long (--hypothesis-profile=long).
 settings.register_profile("default", max_examples=300, deadline=None)
 settings.register_profile("long", max_examples=50_000, deadline=None)
 settings.load_profile("default")
 
-REPO = Path(__file__).resolve().parent.parent
-BUSYBOX_EXAMPLE = REPO / "scripts" / "examples" / "busybox.sh"
 BB_EXECUTABLE = shutil.which("bb", path=os.path.dirname(sys.executable)) or shutil.which("bb")
 DRIVERS = ["overlay", "vfs"]
 

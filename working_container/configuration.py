@@ -1,7 +1,8 @@
-"""`bb config`: edit the image config the next commit writes (Env, Cmd, Labels, ...).
+"""Every change to the image config the next commit writes (Env, Cmd, Labels, ...).
 
-The same setters serve `bb config` and the Dockerfile instructions, so both
-write exactly the same config.
+`ImageConfig` is the one setter API: `bb config` (`apply_config`) and the Dockerfile
+front end (`bb.dockerfile_executor.stage`) both change a config only through it, so
+both write exactly the same config.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from bb.errors import InvalidArgument
 from bb.image.healthcheck import HealthcheckOptions, healthcheck_config
 from bb.working_container.container import WorkingContainer
 
+# what shell-form commands run in when the config names no Shell (docker's default)
+DEFAULT_SHELL = ["/bin/sh", "-c"]
 _PORT = re.compile(r"\d{1,5}(-\d{1,5})?(/(tcp|udp|sctp))?")
 
 
@@ -31,29 +34,6 @@ def _split_assignment(entry: str, flag: str) -> tuple[str, str | None]:
     if entry.endswith("-") and len(entry) > 1:
         return entry[:-1], None
     raise InvalidArgument(f'{flag} "{entry}": expected KEY=VALUE (or KEY- to remove)')
-
-
-def set_env(config: dict[str, Any], entries: list[str]) -> None:
-    """Set `K=V`, remove `K-`, or take `K`'s value from bb's own environment."""
-    env: dict[str, str] = dict(entry.partition("=")[::2] for entry in config.get("Env") or [])
-    for entry in entries:
-        if "=" not in entry and not entry.endswith("-") and entry:
-            if entry in os.environ:
-                env[entry] = os.environ[entry]
-            continue
-        key, value = _split_assignment(entry, "--env")
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    config["Env"] = [f"{key}={value}" for key, value in env.items()]
-
-
-def set_labels(config: dict[str, Any], entries: list[str], flag: str = "--label") -> None:
-    """Set `K=V` or remove `K-` labels."""
-    _set_mapping(config.setdefault("Labels", {}), entries, flag)
-    if not config["Labels"]:
-        del config["Labels"]
 
 
 def set_annotations(annotations: dict[str, str], entries: list[str]) -> None:
@@ -70,40 +50,147 @@ def _set_mapping(mapping: dict[str, str], entries: list[str], flag: str) -> None
             mapping[key] = value
 
 
-def _set_members(config: dict[str, Any], key: str, values: list[str], member: Callable[[str], str]) -> None:
-    """Add members to a set-like config map ({"x": {}}); `VALUE-` removes; `member` validates and normalises."""
-    members = config.setdefault(key, {})
-    for value in values:
-        remove = value.endswith("-")
-        name = member(value[:-1] if remove else value)
-        if remove:
-            members.pop(name, None)
+def _port_key(spec: str, flag: str) -> str:
+    if not _PORT.fullmatch(spec):
+        raise InvalidArgument(f'{flag} "{spec}": expected PORT[/tcp|udp|sctp]')
+    return spec if "/" in spec else spec + "/tcp"
+
+
+def _volume_path(path: str, flag: str) -> str:
+    if not path.startswith("/"):
+        raise InvalidArgument(f'{flag} "{path}": must be an absolute path')
+    return path
+
+
+class ImageConfig:
+    """Setters over one image config document ({"config": {...}, "author", "architecture", ...}).
+
+    Each setter validates its input (errors name `flag`, the option or instruction it came
+    from) and edits the document in place; None means "remove".
+    """
+
+    def __init__(self, document: dict[str, Any]):
+        self.document = document
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The runtime part (Env, Cmd, WorkingDir, ...)."""
+        return self.document.setdefault("config", {})
+
+    @property
+    def shell(self) -> list[str]:
+        """What shell-form commands are run with."""
+        return self.config.get("Shell") or DEFAULT_SHELL
+
+    def shell_form(self, command: str) -> list[str]:
+        """A shell-form command as the argv the config's shell runs it with."""
+        return [*self.shell, command]
+
+    def env(self) -> dict[str, str]:
+        """The environment, name to value."""
+        return dict(entry.partition("=")[::2] for entry in self.config.get("Env") or [])
+
+    def set_env(self, entries: list[str], flag: str = "--env") -> None:
+        """Set `K=V`, remove `K-`, or take `K`'s value from bb's own environment."""
+        env = self.env()
+        for entry in entries:
+            if "=" not in entry and not entry.endswith("-") and entry:
+                if entry in os.environ:
+                    env[entry] = os.environ[entry]
+                continue
+            key, value = _split_assignment(entry, flag)
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        self._set("Env", [f"{key}={value}" for key, value in env.items()] or None)
+
+    def set_labels(self, entries: list[str], flag: str = "--label") -> None:
+        """Set `K=V` or remove `K-` labels."""
+        labels = dict(self.config.get("Labels") or {})
+        _set_mapping(labels, entries, flag)
+        self._set("Labels", labels or None)
+
+    def set_ports(self, ports: list[str], flag: str = "--port") -> None:
+        """Expose `PORT[/PROTO]` (tcp by default); `PORT-` stops exposing it."""
+        self._set_members("ExposedPorts", ports, lambda spec: _port_key(spec, flag))
+
+    def set_volumes(self, volumes: list[str], flag: str = "--volume") -> None:
+        """Declare volume paths; `PATH-` removes one."""
+        self._set_members("Volumes", volumes, lambda path: _volume_path(path, flag))
+
+    def set_cmd(self, command: list[str] | None) -> None:
+        """The default command (its arguments, with an entrypoint)."""
+        self._set("Cmd", command)
+
+    def set_entrypoint(self, command: list[str] | None) -> None:
+        """The entrypoint."""
+        self._set("Entrypoint", command)
+
+    def set_workdir(self, path: str | None) -> None:
+        """The working directory."""
+        self._set("WorkingDir", path or None)
+
+    def set_user(self, user: str | None) -> None:
+        """The user[:group] commands run as."""
+        self._set("User", user or None)
+
+    def set_shell(self, shell: list[str] | None) -> None:
+        """The shell for shell-form commands (None: the default, /bin/sh -c)."""
+        self._set("Shell", shell or None)
+
+    def set_stop_signal(self, value: str, flag: str = "--stop-signal") -> None:
+        """The signal that stops the container: a name (SIGTERM, TERM) or number."""
+        self._set("StopSignal", check_stop_signal(value, flag))
+
+    def set_healthcheck(self, check: dict[str, Any]) -> None:
+        """The Healthcheck document (see bb.image.healthcheck)."""
+        self._set("Healthcheck", check)
+
+    def add_onbuild(self, triggers: list[str]) -> None:
+        """Append trigger instructions for images built FROM this one."""
+        if triggers:
+            self._set("OnBuild", [*(self.config.get("OnBuild") or []), *triggers])
+
+    def take_onbuild(self) -> list[str]:
+        """The triggers inherited from the base image, removed (a child build runs them once)."""
+        return self.config.pop("OnBuild", None) or []
+
+    def set_author(self, author: str | None) -> None:
+        """The image author."""
+        self._set_top("author", author or None)
+
+    def set_architecture(self, architecture: str) -> None:
+        """The image architecture."""
+        self._set_top("architecture", architecture)
+
+    def set_os(self, os_name: str) -> None:
+        """The image operating system."""
+        self._set_top("os", os_name)
+
+    def _set(self, key: str, value: Any) -> None:
+        if value is None:
+            self.config.pop(key, None)
         else:
-            members[name] = {}
-    if not members:
-        del config[key]
+            self.config[key] = value
 
+    def _set_top(self, key: str, value: Any) -> None:
+        if value is None:
+            self.document.pop(key, None)
+        else:
+            self.document[key] = value
 
-def set_ports(config: dict[str, Any], ports: list[str], flag: str = "--port") -> None:
-    """Expose `PORT[/PROTO]` (tcp by default); `PORT-` stops exposing it."""
-
-    def port_key(spec: str) -> str:
-        if not _PORT.fullmatch(spec):
-            raise InvalidArgument(f'{flag} "{spec}": expected PORT[/tcp|udp|sctp]')
-        return spec if "/" in spec else spec + "/tcp"
-
-    _set_members(config, "ExposedPorts", ports, port_key)
-
-
-def set_volumes(config: dict[str, Any], volumes: list[str], flag: str = "--volume") -> None:
-    """Declare volume paths; `PATH-` removes one."""
-
-    def volume_path(path: str) -> str:
-        if not path.startswith("/"):
-            raise InvalidArgument(f'{flag} "{path}": must be an absolute path')
-        return path
-
-    _set_members(config, "Volumes", volumes, volume_path)
+    def _set_members(self, key: str, values: list[str], member: Callable[[str], str]) -> None:
+        """Add members to a set-like map ({"x": {}}); `VALUE-` removes; `member` validates and normalises."""
+        members = dict(self.config.get(key) or {})
+        for value in values:
+            remove = value.endswith("-")
+            name = member(value[:-1] if remove else value)
+            if remove:
+                members.pop(name, None)
+            else:
+                members[name] = {}
+        self._set(key, members or None)
 
 
 def parse_command(value: str, flag: str, shell: list[str] | None) -> list[str] | None:
@@ -161,48 +248,33 @@ class ConfigOptions:
 
 def apply_config(container: WorkingContainer, options: ConfigOptions) -> None:
     """Apply `bb config` flags to the container's image config and save it."""
-    config, image_config = container.config, container.image_config
+    image = ImageConfig(container.image_config)
     if options.shell is not None:
-        shell = parse_command(options.shell, "--shell", None)
-        if shell:
-            config["Shell"] = shell
-        else:
-            config.pop("Shell", None)
-    shell_form = config.get("Shell") or ["/bin/sh", "-c"]
-    set_env(config, options.env)
+        image.set_shell(parse_command(options.shell, "--shell", None))
+    image.set_env(options.env)
     if options.cmd is not None:
-        _set_or_clear(config, "Cmd", parse_command(options.cmd, "--cmd", None))
+        image.set_cmd(parse_command(options.cmd, "--cmd", None))
     if options.entrypoint is not None:
-        _set_or_clear(config, "Entrypoint", parse_command(options.entrypoint, "--entrypoint", shell_form))
+        image.set_entrypoint(parse_command(options.entrypoint, "--entrypoint", image.shell))
     if options.workingdir is not None:
-        _set_or_clear(config, "WorkingDir", options.workingdir or None)
+        image.set_workdir(options.workingdir)
     if options.user is not None:
-        _set_or_clear(config, "User", options.user or None)
-    set_labels(config, options.labels)
+        image.set_user(options.user)
+    image.set_labels(options.labels)
     set_annotations(container.manifest_annotations, options.annotations)
-    set_ports(config, options.ports)
-    set_volumes(config, options.volumes)
+    image.set_ports(options.ports)
+    image.set_volumes(options.volumes)
     if options.stop_signal is not None:
-        config["StopSignal"] = check_stop_signal(options.stop_signal)
+        image.set_stop_signal(options.stop_signal)
     if options.author is not None:
-        _set_or_clear(image_config, "author", options.author or None)
+        image.set_author(options.author)
     if options.healthcheck is not None:
-        config["Healthcheck"] = healthcheck_config(options.healthcheck)
-    if options.onbuild:
-        config["OnBuild"] = [*(config.get("OnBuild") or []), *options.onbuild]
+        image.set_healthcheck(healthcheck_config(options.healthcheck))
+    image.add_onbuild(options.onbuild)
     if options.arch is not None:
-        image_config["architecture"] = options.arch
+        image.set_architecture(options.arch)
     if options.os is not None:
-        image_config["os"] = options.os
-    if not config.get("Env"):
-        config.pop("Env", None)
+        image.set_os(options.os)
     if options.created_by:
         container.add_history(options.created_by, empty_layer=True)
     container.save()
-
-
-def _set_or_clear(mapping: dict[str, Any], key: str, value: Any) -> None:
-    if value is None:
-        mapping.pop(key, None)
-    else:
-        mapping[key] = value

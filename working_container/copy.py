@@ -20,12 +20,13 @@ import shutil
 import stat
 import tarfile
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol
 
 from bb.archive.extract import Whiteouts, extract_tar
 from bb.archive.fsmeta import apply_metadata
-from bb.archive.securejoin import clean_relative, resolve_in_root
+from bb.archive.securejoin import clean_absolute, clean_relative, resolve_in_root
 from bb.errors import ArchiveError, InvalidArgument, SourceError
 from bb.runtime.users import read_colon_table
 from bb.system.atomic import remove_entry
@@ -58,6 +59,8 @@ class CopyOptions:
     source_root: str | None = None
     #: copy from this image or container's root instead (--from)
     from_source: str | None = None
+    #: without --chown, entries keep their source's owner (set for --from sources) rather than root's
+    keep_owners: bool = False
     source_filter: SourceFilter | None = None
     extract_archives: bool = False
     created_by: str | None = None
@@ -105,18 +108,26 @@ class Source:
     relative: str | None
     #: the name the source was given by (a symlink's own name, not its target's)
     name: str
+    #: the source as the instruction gave it (a glob matches several)
+    given: str
+    #: the filter excludes the source itself, a directory: only what an exception re-includes below it is copied
+    excluded: bool = False
 
 
 def expand_sources(options: CopyOptions) -> list[Source]:
-    """Resolve, glob and check every source."""
+    """Resolve, glob and check every source.
+
+    As in buildah, a glob that matches nothing is no error while another source matches something.
+    """
     expanded: list[Source] = []
     for source in options.sources:
         if source.startswith(URL_PREFIXES):
             raise SourceError(f'{options.verb} "{source}": remote sources are not supported; download the file into the context first')
+        is_glob = bool(GLOB_CHARACTERS & set(source))
         if options.source_root is None:
-            matches = sorted(glob.glob(source, include_hidden=True)) if GLOB_CHARACTERS & set(source) else [source]
+            matches = sorted(glob.glob(source, include_hidden=True)) if is_glob else [source]
             found = [
-                Source(os.path.abspath(match), None, os.path.basename(os.path.abspath(match)))
+                Source(os.path.abspath(match), None, os.path.basename(os.path.abspath(match)), source)
                 for match in matches
                 if os.path.lexists(match)
             ]
@@ -125,7 +136,7 @@ def expand_sources(options: CopyOptions) -> list[Source]:
                 relative = clean_relative(source)
             except ArchiveError:
                 raise SourceError(f'{options.verb} "{source}": outside the build context') from None
-            if GLOB_CHARACTERS & set(relative):
+            if is_glob:
                 matches = sorted(glob.glob(relative, root_dir=options.source_root, include_hidden=True))
             else:
                 matches = [relative]
@@ -136,26 +147,43 @@ def expand_sources(options: CopyOptions) -> list[Source]:
                 if os.path.lexists(host):
                     # filters see where symlinks lead: a link to an excluded path is excluded too
                     resolved = os.path.relpath(host, root)
-                    found.append(Source(host, "" if resolved == "." else resolved, os.path.basename(clean_relative(match))))
-            if options.source_filter is not None:
-                found = [s for s in found if not (s.relative and options.source_filter.is_excluded(s.relative))]
-        if not found:
+                    found.append(Source(host, "" if resolved == "." else resolved, os.path.basename(clean_relative(match)), source))
+            if found and options.source_filter is not None:
+                found = _filtered(found, options.source_filter)
+                if not found:  # what it matched is all excluded
+                    raise SourceError(f'{options.verb} "{source}": no such file or directory')
+        if not found and not is_glob:
             raise SourceError(f'{options.verb} "{source}": no such file or directory')
         expanded.extend(found)
+    if not expanded:  # every source is a glob that matched nothing
+        raise SourceError(f'{options.verb} "{options.sources[0]}": no such file or directory')
     return expanded
+
+
+def _filtered(found: list[Source], source_filter: SourceFilter) -> list[Source]:
+    """The sources the filter leaves, and the excluded directories it may re-include something below."""
+    kept = []
+    for source in found:
+        if not (source.relative and source_filter.is_excluded(source.relative)):
+            kept.append(source)
+        elif os.path.isdir(source.host_path) and source_filter.must_descend(source.relative):
+            kept.append(dataclasses.replace(source, excluded=True))
+    return kept
 
 
 class _Copier:
     """Copies host trees into the container root with the ownership, mode and filter asked for."""
 
-    def __init__(self, rootfs: str, options: CopyOptions, owner: tuple[int, int], mode: int | None):
+    def __init__(self, rootfs: str, options: CopyOptions, owner: tuple[int, int] | None, mode: int | None):
         self.rootfs = rootfs
         self.options = options
-        self.uid, self.gid = owner
+        #: --chown's owner for every entry and directory made; None: each entry keeps its source's
+        self.owner = owner
         self.mode = mode
 
-    def make_directories(self, container_path: str, owner_of_last: bool) -> str:
-        """mkdir -p inside the root; returns the host path of the last directory."""
+    def make_directories(self, container_path: str) -> str:
+        """mkdir -p inside the root (the directories made owned by --chown's owner, as buildah and
+        BuildKit make them; else by root); returns the host path of the last directory."""
         host = self.rootfs
         parts = [part for part in clean_relative(container_path).split("/") if part]
         for depth in range(1, len(parts) + 1):
@@ -165,14 +193,15 @@ class _Copier:
             if os.path.lexists(host):
                 raise SourceError(f'{self.options.verb}: "/{"/".join(parts[:depth])}" exists and is not a directory')
             os.mkdir(host, 0o755)
-            if depth == len(parts) and owner_of_last:
-                os.chown(host, self.uid, self.gid)
+            if self.owner is not None:
+                os.chown(host, *self.owner)
         return host
 
     def _apply(self, target: str, info: os.stat_result) -> None:
         mode = self.mode if self.mode is not None else info.st_mode
         mtime = self.options.timestamp if self.options.timestamp is not None else info.st_mtime
-        apply_metadata(target, self.uid, self.gid, mode, mtime=None if stat.S_ISDIR(info.st_mode) else mtime)
+        uid, gid = self.owner if self.owner is not None else (info.st_uid, info.st_gid)
+        apply_metadata(target, uid, gid, mode, mtime=None if stat.S_ISDIR(info.st_mode) else mtime)
 
     def copy_entry(self, source: str, target: str) -> None:
         """Copy one non-directory entry, replacing what is at `target`."""
@@ -189,9 +218,30 @@ class _Copier:
             return
         self._apply(target, info)
 
-    def copy_tree(self, source: str, relative: str | None, target_dir: str) -> None:
-        """Copy the contents of directory `source` into `target_dir`."""
-        directory_times: list[tuple[str, float]] = []
+    def copy_tree(self, source: str, relative: str | None, target_dir: str) -> int:
+        """Copy the contents of directory `source` into `target_dir`; how many entries were copied.
+
+        An excluded directory that an exception may re-include something below is walked but not
+        copied: as in buildah, its target is made (mode 0755, the copy's owner) only once something
+        lands in it.
+        """
+        directory_times: list[tuple[str, float | None]] = []
+        implicit: set[str] = set()
+        copied = 0
+
+        def make_implicit(target: str) -> None:
+            if target not in implicit:
+                return
+            make_implicit(os.path.dirname(target))
+            implicit.discard(target)
+            if os.path.isdir(target) and not os.path.islink(target):
+                return  # the container's own directory stays as it is
+            if os.path.lexists(target):
+                remove_entry(target)
+            os.mkdir(target, 0o700)
+            apply_metadata(target, *(self.owner or (0, 0)), 0o755)
+            directory_times.append((target, None))
+
         for current, dirnames, filenames in os.walk(source):
             below = os.path.relpath(current, source)
             target_current = target_dir if below == "." else os.path.join(target_dir, below)
@@ -199,14 +249,17 @@ class _Copier:
             for name in sorted(dirnames):
                 entry_source = os.path.join(current, name)
                 entry_relative = self._relative(relative, below, name)
-                excluded = self._excluded(entry_relative)
-                if excluded and not self._must_descend(entry_relative):
-                    continue
-                if os.path.islink(entry_source):
-                    if not excluded:
-                        self.copy_entry(entry_source, os.path.join(target_current, name))
-                    continue
                 entry_target = os.path.join(target_current, name)
+                if self._excluded(entry_relative):
+                    if self._must_descend(entry_relative) and not os.path.islink(entry_source):
+                        implicit.add(entry_target)
+                        kept_dirs.append(name)
+                    continue
+                make_implicit(target_current)
+                copied += 1
+                if os.path.islink(entry_source):
+                    self.copy_entry(entry_source, entry_target)
+                    continue
                 if not os.path.isdir(entry_target) or os.path.islink(entry_target):
                     if os.path.lexists(entry_target):
                         remove_entry(entry_target)
@@ -219,10 +272,14 @@ class _Copier:
             for name in sorted(filenames):
                 if self._excluded(self._relative(relative, below, name)):
                     continue
+                make_implicit(target_current)
+                copied += 1
                 self.copy_entry(os.path.join(current, name), os.path.join(target_current, name))
         for directory, mtime in reversed(directory_times):
             when = self.options.timestamp if self.options.timestamp is not None else mtime
-            os.utime(directory, (when, when), follow_symlinks=False)
+            if when is not None:
+                os.utime(directory, (when, when), follow_symlinks=False)
+        return copied
 
     @staticmethod
     def _relative(base: str | None, below: str, name: str) -> str | None:
@@ -272,7 +329,8 @@ def copy_step(container: WorkingContainer, options: CopyOptions) -> None:
     """Copy (or, with extract_archives, add) the sources into the container."""
     if options.from_source is not None:
         with _root_of(container, options.from_source) as source_root:
-            _copy(container, dataclasses.replace(options, source_root=source_root, from_source=None))
+            # what comes from another stage, image or container keeps its owners (as in buildah and docker)
+            _copy(container, dataclasses.replace(options, source_root=source_root, from_source=None, keep_owners=True))
     else:
         _copy(container, options)
 
@@ -285,34 +343,45 @@ def _copy(container: WorkingContainer, options: CopyOptions) -> None:
     destination = options.destination
     if not destination.startswith("/"):
         destination = os.path.join(container.config.get("WorkingDir") or "/", destination)
+    names_directory = destination.endswith("/")
+    destination = clean_absolute(destination)
     with container.mounted() as rootfs:
-        owner = resolve_chown(rootfs, options.chown) if options.chown else (0, 0)
+        owner = resolve_chown(rootfs, options.chown) if options.chown else None
+        if owner is None and not options.keep_owners:
+            owner = (0, 0)
         copier = _Copier(rootfs, options, owner, mode)
         existing = resolve_in_root(rootfs, destination)
-        into_directory = destination.endswith("/") or os.path.isdir(existing)
+        into_directory = names_directory or os.path.isdir(existing)
         if len(sources) > 1 and not into_directory:
             raise SourceError(
                 f'{options.verb} with more than one source: the destination "{options.destination}" '
                 "must be a directory and end with a /"
             )
+        # per source as given, what it copied: an excluded directory counts the entries re-included below it
+        copied: Counter[str] = Counter()
         for source in sources:
             info = os.stat(source.host_path) if os.path.exists(source.host_path) else os.lstat(source.host_path)
+            tree_entries = 0
             if stat.S_ISDIR(info.st_mode):
-                target_dir = copier.make_directories(destination, owner_of_last=True)
-                copier.copy_tree(source.host_path, source.relative, target_dir)
+                target_dir = copier.make_directories(destination)
+                tree_entries = copier.copy_tree(source.host_path, source.relative, target_dir)
             elif options.extract_archives and _is_archive(source.host_path):
-                target_dir = copier.make_directories(destination, owner_of_last=True)
+                target_dir = copier.make_directories(destination)
                 with open(source.host_path, "rb") as archive:
                     try:
                         extract_tar(archive, target_dir, Whiteouts.KEEP_AS_FILES)
                     except ArchiveError as failure:
                         raise ArchiveError(f'{options.verb} "{source.host_path}": {failure}') from None
             elif into_directory:
-                target_dir = copier.make_directories(destination, owner_of_last=True)
+                target_dir = copier.make_directories(destination)
                 copier.copy_entry(os.path.realpath(source.host_path), os.path.join(target_dir, source.name))
             else:
-                parent, name = os.path.split(destination.rstrip("/"))
-                target_dir = copier.make_directories(parent, owner_of_last=False)
+                parent, name = os.path.split(destination)
+                target_dir = copier.make_directories(parent)
                 copier.copy_entry(os.path.realpath(source.host_path), os.path.join(target_dir, name))
+            copied[source.given] += tree_entries if source.excluded else 1
+        for given in options.sources:
+            if given in copied and not copied[given]:  # as in buildah: nothing of it was left to copy
+                raise SourceError(f'{options.verb} "{given}": no such file or directory')
     container.add_history(options.created_by or f"{options.verb} {shlex.join([*options.sources, options.destination])}")
     container.save()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import shlex
 import stat
 from collections.abc import Iterator
@@ -111,8 +112,21 @@ def check_command(rootfs: str, command: str, env: list[str], cwd: str) -> None:
     raise CommandNotFound(command)
 
 
-def make_directory(rootfs: str, path: str) -> None:
-    """mkdir -p inside the container's root (symlinks resolved within it)."""
+def lexical_path(path: str) -> str:
+    """An absolute container path with `..` taken lexically: WORKDIR /made/../kept/ (kept so in
+    the config, as buildah and docker do) is the directory /kept."""
+    return "/" + clean_relative(posixpath.normpath("/" + path))
+
+
+def make_directory(rootfs: str, path: str, user: str | None = None) -> None:
+    """mkdir -p inside the container's root (symlinks resolved within it).
+
+    With `user` (a USER value), the directories made are owned by that user, as
+    buildah and BuildKit make a WORKDIR."""
+    owner = None
+    if user:
+        resolved = resolve_user(rootfs, user)
+        owner = (resolved.uid, resolved.gid)
     walked = ""
     for part in clean_relative(path).split("/"):
         if not part:
@@ -121,6 +135,8 @@ def make_directory(rootfs: str, path: str) -> None:
         host = resolve_in_root(rootfs, walked)
         if not os.path.lexists(host):
             os.mkdir(host, 0o755)
+            if owner is not None:
+                os.chown(host, *owner)
 
 
 @contextlib.contextmanager
@@ -182,7 +198,7 @@ def run_step(container: WorkingContainer, options: RunOptions) -> None:
     with container.mounted() as rootfs:
         user = resolve_user(rootfs, options.user or config.get("User") or "")
         env = _environment(config, options.env, user.home, options.terminal)
-        cwd = "/" + clean_relative(options.workingdir or config.get("WorkingDir") or "/")
+        cwd = lexical_path(options.workingdir or config.get("WorkingDir") or "/")
         make_directory(rootfs, cwd)
         check_command(rootfs, options.command[0], env, cwd)
         with bundle_directory(container.store.run_root) as bundle:

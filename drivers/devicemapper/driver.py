@@ -307,18 +307,10 @@ class DeviceMapperDriver(Driver):
                 self._deactivate(self._device_name(layer_id))
 
     @contextlib.contextmanager
-    def _parent_view(self, parent_id: str | None) -> Iterator[str | None]:
-        if parent_id is None:
-            yield None
-        else:
-            with self.read_only_view(parent_id) as view:
-                yield view
-
-    @contextlib.contextmanager
     def changes(self, layer_id: str, parent_id: str | None) -> Iterator[tuple[str, list[Change]]]:
         """Compare the layer's tree with its parent's; untouched files keep inode and ctime, so are skipped."""
         root = self.mount(layer_id)
-        with self._parent_view(parent_id) as parent_root:
+        with self.parent_view(parent_id) as parent_root:
             yield root, tree_changes(root, parent_root, same_filesystem_snapshot=True)
 
     def apply_diff(

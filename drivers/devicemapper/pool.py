@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from bb.errors import DriverError, ToolFailed
 from bb.system.tools import run_tool
 
-METADATA_BLOCK_SIZE = 4096
 # Pool low-water mark in blocks: the kernel reports when free space falls below it.
 LOW_WATER_BLOCKS = 32768
 

@@ -15,10 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+from testbed import BUSYBOX_EXAMPLE, bud_case
 
-REPO = Path(__file__).resolve().parents[2]
-BUSYBOX_EXAMPLE = REPO / "scripts" / "examples" / "busybox.sh"
-BUD = REPO / "tests" / "bud"
 TIMESTAMP = "1700000000"
 # The corpus cases whose images must be identical on every driver.
 CORPUS = ["instructions", "multistage", "heredocs"]
@@ -62,8 +60,9 @@ class Store:
         result = subprocess.run(["sh", str(BUSYBOX_EXAMPLE)], env=self.env, capture_output=True, text=True, cwd=self.base)
         assert result.returncode == 0, result.stderr
 
-    def build_case(self, case: str) -> str:
-        return self("build", "-q", "--timestamp", TIMESTAMP, "--build-arg", "FROM_CLI=cli", str(BUD / case)).split()[-1]
+    def build_case(self, name: str) -> str:
+        case = bud_case(name)
+        return self("build", "-q", "--timestamp", TIMESTAMP, *case.arguments, str(case.context)).split()[-1]
 
 
 def data_used(store: Store) -> float:

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
-
-BUD = Path(__file__).resolve().parent.parent / "bud"
+from testbed import bud_case
 
 
 def inspect(bb, image):
     return json.loads(bb("inspect", "--type", "image", image))
 
 
-def build(bb, case, *flags, context=None):
-    return bb("build", "-q", *flags, str(context or BUD / case)).splitlines()[-1]
+def build(bb, name, *flags):
+    """Build the Dockerfile case tests/bud/<name>/ with its build arguments and `flags`; the image ID."""
+    case = bud_case(name)
+    return build_context(bb, case.context, *case.arguments, *flags)
+
+
+def build_context(bb, context, *flags):
+    """Build the context directory `context` with `flags`; the image ID."""
+    return bb("build", "-q", *flags, str(context)).splitlines()[-1]
 
 
 def no_leftovers(bb, images_before):
@@ -27,7 +32,7 @@ def no_leftovers(bb, images_before):
 
 def test_every_instruction(bb):
     base_layers = len(inspect(bb, "busybox")["Layers"])
-    image = build(bb, "instructions", "-t", "every", "--build-arg", "FROM_CLI=cli")
+    image = build(bb, "instructions", "-t", "every")
     document = inspect(bb, image)
     config = document["Config"]["config"]
     assert document["Names"] == ["localhost/every:latest"]
@@ -105,7 +110,7 @@ def test_heredocs(bb):
 
 def test_bud_alias_iidfile_and_progress(bb, tmp_path):
     iidfile = tmp_path / "iid"
-    result = bb.run("bud", "--iidfile", str(iidfile), "-t", "aliased", str(BUD / "escape"))
+    result = bb.run("bud", "--iidfile", str(iidfile), "-t", "aliased", str(bud_case("escape").context))
     lines = result.stdout.splitlines()
     assert lines[0] == "STEP 1/3: FROM busybox"
     assert lines[-1] == iidfile.read_text().removeprefix("sha256:")
@@ -126,9 +131,9 @@ def test_layer_cache(bb, tmp_path):
     (context / "Dockerfile").write_text(
         "FROM busybox\nRUN echo first > /first\nCOPY input.txt /\nRUN cat /input.txt > /copy\nENV DONE=yes\n")
     base_layers = len(inspect(bb, "busybox")["Layers"])
-    plain = build(bb, "", context=context)
+    plain = build_context(bb, context)
     assert len(inspect(bb, plain)["Layers"]) == base_layers + 1
-    layered = build(bb, "", "--layers", context=context)
+    layered = build_context(bb, context, "--layers")
     assert len(inspect(bb, layered)["Layers"]) == base_layers + 3
     output = bb("build", "--layers", str(context))
     assert output.count("--> Using cache") == 3
@@ -212,9 +217,9 @@ def test_size_limits(bb, tmp_path):
 
 
 def test_bad_flags(bb):
-    assert "--build-static" in bb.fails("build", "--build-static", "yesterday", str(BUD / "escape"))
-    assert "--target" in bb.fails("build", "--target", "nostage", str(BUD / "escape"))
-    assert "lowercase" in bb.fails("build", "-t", "Bad", str(BUD / "escape"))
+    assert "--build-static" in bb.fails("build", "--build-static", "yesterday", str(bud_case("escape").context))
+    assert "--target" in bb.fails("build", "--target", "nostage", str(bud_case("escape").context))
+    assert "lowercase" in bb.fails("build", "-t", "Bad", str(bud_case("escape").context))
     assert "not a directory" in bb.fails("build", "/nonexistent-context")
 
 
@@ -222,7 +227,35 @@ def test_cap_add_and_docker_format(bb, tmp_path):
     context = tmp_path / "ctx"
     context.mkdir()
     (context / "Dockerfile").write_text("FROM busybox\nRUN grep CapEff /proc/self/status > /caps\n")
-    image = build(bb, "", "--cap-add", "SYS_ADMIN", "--format", "docker", context=context)
+    image = build_context(bb, context, "--cap-add", "SYS_ADMIN", "--format", "docker")
     capabilities = int(bb.run_in(image, "cat /caps").split()[1], 16)
     assert capabilities & (1 << 21)
     assert inspect(bb, image)["Manifest"]["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+
+
+def test_platform_args_in_from_lines_need_no_declaration(bb, tmp_path):
+    # BuildKit's rule (buildah 1.28 expands them to nothing there): the automatic platform ARGs
+    # are in the global scope, so FROM lines may use them undeclared
+    architecture = inspect(bb, "busybox")["Config"]["architecture"]
+    bb("tag", "busybox", f"busybox:{architecture}")
+    (tmp_path / "Dockerfile").write_text("FROM busybox:$TARGETARCH\nRUN echo \"[$TARGETARCH]\" > /undeclared\n")
+    image = build_context(bb, tmp_path, "-t", "by-platform")
+    ctr = bb("from", image)
+    assert bb("run", ctr, "--", "cat", "/undeclared") == "[]"
+
+
+def test_where_peers_disagree_bb_keeps_volume_changes_and_no_mount_points(bb, tmp_path):
+    # classic docker and buildah 1.28 drop what a RUN writes under a declared VOLUME, BuildKit keeps
+    # it, and so does bb; buildah leaves RUN's mount points (empty /dev, /proc, ...) in the image,
+    # docker does not, nor does bb (README: "Where the peers disagree")
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN mkdir /data\nVOLUME /data\nRUN echo kept > /data/f\n")
+    image = build_context(bb, tmp_path)
+    ctr = bb("from", image)
+    rootfs = Path(bb("mount", ctr))
+    try:
+        assert (rootfs / "data" / "f").read_text() == "kept\n"
+        left = [name for name in ("dev", "proc", "sys", "etc/hosts", "etc/hostname", "etc/resolv.conf")
+                if os.path.lexists(rootfs / name)]
+        assert left == []
+    finally:
+        bb("umount", ctr)

@@ -117,3 +117,18 @@ def test_copy_does_not_follow_container_symlinks_out(bb, tmp_path):
     bb("copy", ctr, str(tmp_path / "f"), "/sneaky/landed")
     assert bb("run", ctr, "--", "cat", "/tmp/landed") == "payload"
     assert not os.path.exists("/tmp/landed")
+
+
+def test_destination_dotdot_applies_to_the_text_and_stays_in_the_root(bb, tmp_path):
+    (tmp_path / "f").write_text("payload\n")
+    landed = f"bb-test-dotdot-{os.getpid()}"
+    ctr = bb("from", "busybox")
+    bb("run", ctr, "--", "sh", "-c", "mkdir -p /real/sub && ln -s /real/sub /link && ln -s /../../../../tmp /sneaky")
+    # as buildah and docker read a destination: /link/.. is /, wherever /link leads
+    bb("copy", ctr, str(tmp_path / "f"), "/link/../at-root")
+    bb("copy", ctr, str(tmp_path / "f"), "/link/..")
+    # .. stops at /, and a symlink leading out is still resolved inside the root
+    bb("copy", ctr, str(tmp_path / "f"), f"/../../sneaky/{landed}")
+    assert bb("run", ctr, "--", "cat", "/at-root", "/f", f"/tmp/{landed}").split() == ["payload"] * 3
+    assert bb.run("run", ctr, "--", "test", "-e", "/real/at-root", check=False).returncode == 1
+    assert not os.path.exists(f"/tmp/{landed}")

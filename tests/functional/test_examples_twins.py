@@ -2,9 +2,8 @@
 
 import json
 import subprocess
-from pathlib import Path
 
-EXAMPLES = Path(__file__).resolve().parent.parent.parent / "scripts" / "examples"
+from testbed import EXAMPLES
 
 
 def test_dockerfile_and_shell_twin_give_the_same_image(bb):

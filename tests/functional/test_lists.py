@@ -1,6 +1,10 @@
 """bb containers, bb images, bb inspect."""
 
 import json
+import subprocess
+
+import pytest
+from testbed import private_buildah
 
 
 def test_containers_listing(bb):
@@ -22,7 +26,6 @@ def test_images_listing(bb):
     listed = json.loads(bb("images", "--json"))
     assert sorted(listed[0]["names"]) == ["localhost/busybox:latest", "localhost/other:1.0"]
     assert bb("images", "--noheading", "other:1.0").split()[:2] == ["localhost/other", "1.0"]
-    assert bb("images", "--noheading", "nomatch") == ""
 
 
 def test_inspect_container_and_image(bb):
@@ -35,3 +38,21 @@ def test_inspect_container_and_image(bb):
     assert image["Names"] == ["localhost/busybox:latest"]
     assert 'image "nope" not known' in bb.fails("inspect", "nope")
     assert "--type" in bb.fails("inspect", "--type", "volume", ctr)
+
+
+# Every command that names an image or a container, naming one that does not exist
+MISSING_NAMES = [
+    ["images", "nomatch"], ["images", "-q", "nomatch"], ["images", "--json", "nomatch"],
+    ["images", "--noheading", "nomatch"], ["inspect", "nomatch"], ["inspect", "--type", "image", "nomatch"],
+    ["inspect", "--type", "container", "nomatch"], ["tag", "nomatch", "other"], ["rmi", "nomatch"],
+    ["rm", "nomatch"], ["mount", "nomatch"], ["umount", "nomatch"],
+]
+
+
+@pytest.mark.parametrize("args", MISSING_NAMES, ids=" ".join)
+def test_a_missing_name_is_an_error_as_in_buildah(bb, tmp_path, args):
+    with private_buildah(tmp_path / "buildah") as buildah:
+        peer = subprocess.run([*buildah, *args], capture_output=True, text=True, check=False)
+    ours = bb.run(*args, check=False)
+    assert (ours.returncode, ours.stdout) == (peer.returncode, peer.stdout) == (125, "")
+    assert "not known" in peer.stderr and "not known" in ours.stderr

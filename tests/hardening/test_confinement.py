@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from testbed import private_buildah
 
 # What a step reports about itself: its capabilities, seccomp and no_new_privs state, its mounts,
 # and which of the paths runc and buildah mask or make read-only exist.
@@ -143,17 +144,13 @@ def buildah(tmp_path: Path, bb):  # type: ignore[no-untyped-def]
     if shutil.which("buildah") is None:
         pytest.skip("buildah is not installed")
     base = tmp_path / "buildah"
-    command = ["buildah", "--root", str(base / "root"), "--runroot", str(base / "run"), "--storage-driver", "vfs"]
     archive = tmp_path / "busybox-oci.tar"
     bb("push", "busybox", f"oci-archive:{archive}")
-    ctr = subprocess.run([*command, "from", "--quiet", f"oci-archive:{archive}"], check=True, capture_output=True,
-                         text=True).stdout.strip()
-    try:
+    with private_buildah(base) as command:
+        ctr = subprocess.run([*command, "from", "--quiet", f"oci-archive:{archive}"], check=True, capture_output=True,
+                             text=True).stdout.strip()
         yield command, ctr
-    finally:
-        subprocess.run([*command, "rm", "--all"], capture_output=True, check=False)
-        subprocess.run([*command, "rmi", "--all", "--force"], capture_output=True, check=False)
-        shutil.rmtree(base, ignore_errors=True)
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def test_no_wider_than_buildah(bb, buildah):

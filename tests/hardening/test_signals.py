@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from bb.system.mounts import mounts_under
+from testbed import wait_for
 
 
 @pytest.fixture
@@ -49,14 +50,6 @@ def start_bb(bb, *args: str) -> subprocess.Popen[str]:
     """bb in a process group of its own (so a group signal spares pytest)."""
     return subprocess.Popen([bb.executable, *args], env=bb.env(), cwd=bb.cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-
-
-def wait_for(condition, what: str, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
-    """Poll `condition` until true; fail the test naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def send(process: subprocess.Popen[str], number: int, whole_group: bool) -> None:

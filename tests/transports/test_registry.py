@@ -7,6 +7,7 @@ import os
 import subprocess
 
 import pytest
+from testbed import private_buildah
 
 
 def skopeo(*args: str) -> str:
@@ -26,16 +27,14 @@ def test_push_then_skopeo_and_buildah_read_it(bb, registry, tmp_path):
     import hashlib
 
     assert hashlib.sha256(json.dumps(config, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()).hexdigest() == image_id
-    storage = tmp_path / "buildah"
-    buildah = ["buildah", "--root", str(storage / "root"), "--runroot", str(storage / "run"), "--storage-driver", "vfs"]
-    subprocess.run([*buildah, "pull", "--tls-verify=false", f"{registry.address}/team/pushme:1"], check=True, capture_output=True)
-    working = subprocess.run([*buildah, "from", f"{registry.address}/team/pushme:1"], check=True, capture_output=True,
-                             text=True).stdout.strip()
-    out = subprocess.run([*buildah, "run", "--isolation", "chroot", working, "--", "cat", "/pushed"],
-                         check=False, capture_output=True, text=True)
+    with private_buildah(tmp_path / "buildah") as buildah:
+        subprocess.run([*buildah, "pull", "--tls-verify=false", f"{registry.address}/team/pushme:1"], check=True,
+                       capture_output=True)
+        working = subprocess.run([*buildah, "from", f"{registry.address}/team/pushme:1"], check=True,
+                                 capture_output=True, text=True).stdout.strip()
+        out = subprocess.run([*buildah, "run", "--isolation", "chroot", working, "--", "cat", "/pushed"],
+                             check=False, capture_output=True, text=True)
     assert out.stdout.strip() == "pushed", out.stderr
-    subprocess.run([*buildah, "rm", "--all"], check=False, capture_output=True)
-    subprocess.run([*buildah, "rmi", "--all", "--force"], check=False, capture_output=True)
 
 
 def test_second_push_uploads_nothing(bb, registry):

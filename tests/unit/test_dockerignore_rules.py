@@ -22,14 +22,32 @@ from bb.errors import DockerfileError
     (["a[0-9]"], "a5", True),
     (["# comment", "", "  spaced.txt  "], "spaced.txt", True),
     (["**"], "anything/at/all", True),
+    # as in moby and containers/storage: ** before more pattern stands for whole directories only
+    (["**.log"], ".log", True),
+    (["**.log"], "dir/.log", True),
+    (["**.log"], "a.log", False),
+    # [...] is negated by ^ only, as in Go: [!x] is the class of "!" and "x"
+    (["[!x]"], "!", True),
+    (["[!x]"], "y", False),
+    (["[^x]"], "y", True),
 ])
 def test_matching(patterns, path, excluded):
     assert DockerIgnore(patterns).is_excluded(path) is excluded
 
 
-def test_exceptions_force_descending():
-    assert DockerIgnore(["docs", "!docs/keep.md"]).must_descend("docs")
-    assert not DockerIgnore(["docs"]).must_descend("docs")
+@pytest.mark.parametrize("patterns, directory, descend", [
+    (["docs", "!docs/keep.md"], "docs", True),
+    (["docs"], "docs", False),
+    (["**", "!folder/sub/file"], "folder", True),
+    (["**", "!folder/sub/file"], "folder/sub", True),
+    (["**", "!/folder/sub/file"], "folder/sub", True),
+    (["**", "!folder/sub/file"], "other", False),
+    # only an exception's text counts: a wildcard exception names nothing below an excluded directory
+    (["**/build", "!**/release"], "app/build", False),
+    (["volume/", "!**/notes.txt"], "volume", False),
+])
+def test_excluded_directories_searched_for_exceptions(patterns, directory, descend):
+    assert DockerIgnore(patterns).must_descend(directory) is descend
 
 
 def test_read_and_limits(tmp_path):

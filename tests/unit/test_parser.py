@@ -126,3 +126,12 @@ def test_errors_never_quote_the_file(lines):
         parse("\n".join(lines))
     except DockerfileError as failure:
         assert SECRET not in str(failure).lower()
+
+
+def test_the_executor_has_a_step_for_every_instruction_the_parser_knows():
+    from bb.dockerfile.parser import INSTRUCTIONS
+    from bb.dockerfile_executor.stage import INSTRUCTION_STEPS
+
+    # FROM starts a stage rather than being a step of one
+    assert set(INSTRUCTION_STEPS) | {"FROM"} == INSTRUCTIONS
+    assert "FROM" not in INSTRUCTION_STEPS

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from devicemapper.test_devicemapper_cli import overlay_reference
+from testbed import REPO, RUN_IN_VM
 
 pytestmark = [
     pytest.mark.vm,
@@ -22,8 +24,6 @@ pytestmark = [
     pytest.mark.skipif(platform.machine() != "x86_64", reason="run-in-vm boots an amd64 kernel"),
 ]
 
-REPO = Path(__file__).resolve().parents[2]
-RUN_IN_VM = REPO / "scripts" / "vm" / "run-in-vm"
 # What runs in the guest: the shared driver suite (every devicemapper configuration),
 # the CLI tests on devicemapper (steps, build corpus, space, crashes), and the step
 # confinement tests, since the guest has cgroup v2 where this host has v1.
@@ -35,16 +35,6 @@ GUEST_SELECTION = [
     f"{CONFINEMENT}::test_cgroups_are_private_and_read_only",
     f"{CONFINEMENT}::test_network_none_has_only_loopback",
 ]
-
-
-def overlay_reference(base: Path) -> dict[str, str]:
-    """The corpus's image IDs on overlay, built here on the host where it is fast."""
-    sys.path.insert(0, str(REPO / "tests" / "devicemapper"))
-    try:
-        from test_devicemapper_cli import overlay_reference as build
-    finally:
-        sys.path.pop(0)
-    return build(base)
 
 
 def guest_import_path(base: Path) -> Path:
@@ -64,6 +54,7 @@ WHICH_BB = "import os, bb; print('bb:', os.path.realpath(os.path.dirname(bb.__fi
 
 
 def test_devicemapper_in_vm(tmp_path):
+    # the corpus's image IDs on overlay, built here on the host where it is fast
     reference = json.dumps(overlay_reference(tmp_path / "overlay"))
     pytest_in_venv = Path(sys.executable).with_name("pytest")
     import_path = guest_import_path(tmp_path)

@@ -12,17 +12,15 @@ import platform
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from testbed import RUN_IN_VM
 
 pytestmark = [
     pytest.mark.vm,
     pytest.mark.skipif(os.geteuid() != 0, reason="run-in-vm needs root"),
     pytest.mark.skipif(platform.machine() != "x86_64", reason="run-in-vm boots an amd64 kernel"),
 ]
-
-RUN_IN_VM = Path(__file__).resolve().parents[2] / "scripts" / "vm" / "run-in-vm"
 
 
 def run_in_vm(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:

@@ -1,49 +1,36 @@
-"""`docker://REGISTRY/REPOSITORY[:TAG]`: the OCI distribution API (what registries speak).
+"""The HTTP side of `docker://`: one repository on one registry, its authentication and its API.
 
-Blobs are streamed and checked against their digests, never held whole in
-memory. Layers go up gzip-compressed; the compressed digest of each layer is
-remembered (`<root>/compressed/`), so a layer the registry already has is
-found with one HEAD request and never sent again.
+TLS unless --tls-verify=false, registries.toml's insecure list or a local registry says plain
+HTTP; basic or bearer-token authentication, as the registry's challenge asks. Every body read
+is bounded: documents (manifests, token replies) by MAX_DOCUMENT_BYTES, blobs by their
+descriptor's size, and blobs are checked against their descriptor's digest as they stream.
 """
 
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
 import http.client
-import os
 import re
 import ssl
-import tempfile
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from bb.errors import ArchiveError, AuthenticationFailed, RegistryError, StoreError
+from bb.errors import AuthenticationFailed, RegistryError
 from bb.image.config import (
-    FORMAT_DOCKER,
-    MEDIA_DOCKER_CONFIG,
-    MEDIA_DOCKER_LAYER_GZIP,
     MEDIA_DOCKER_MANIFEST,
     MEDIA_DOCKER_MANIFEST_LIST,
-    MEDIA_OCI_CONFIG,
     MEDIA_OCI_INDEX,
-    MEDIA_OCI_LAYER_GZIP,
     MEDIA_OCI_MANIFEST,
 )
-from bb.image.manifest import LIST_TYPES, Descriptor, choose_platform, media_type_of, parse_manifest
-from bb.image.reference import Reference, parse_reference
-from bb.store.blobs import split_digest
-from bb.store.image_io import add_image
-from bb.store.images import ImageRecord
-from bb.store.store import Store
-from bb.system.atomic import canonical_json, read_json, write_json_atomic
+from bb.image.manifest import media_type_of
+from bb.image.reference import Reference
 from bb.system.limits import MAX_DOCUMENT_BYTES, parse_json_document, read_at_most
 from bb.transports.auth import credentials_for, parse_creds
-from bb.transports.base import StoredImage, Transport, TransportOptions
+from bb.transports.base import TransportOptions
 from bb.transports.registries_config import load_registries_config
 
 CHUNK = 8 << 20
@@ -324,60 +311,6 @@ class RegistryClient:
             raise self._fail(f"storing manifest {reference}", response)
 
 
-class CompressedLayers:
-    """Each layer's gzip form: digest and size, remembered so pushes can skip what registries have."""
-
-    def __init__(self, store: Store):
-        self.store = store
-        self.directory = store.compressed_dir
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
-
-    def _record_path(self, diff_id: str) -> str:
-        return os.path.join(self.directory, diff_id.split(":", 1)[1] + ".json")
-
-    def known(self, diff_id: str) -> dict | None:
-        """{"digest", "size", "repositories"} of a layer compressed before, if any."""
-        try:
-            return read_json(self._record_path(diff_id))
-        except FileNotFoundError:
-            return None
-
-    def remember(self, diff_id: str, record: dict) -> None:
-        """Save a layer's compressed digest, size and where it was pushed (if still stored)."""
-        # under the store lock: garbage collection drops the records of layers it deleted
-        with self.store.lock():
-            if any(layer.diff_id == diff_id for layer in self.store.layers.list()):
-                write_json_atomic(self._record_path(diff_id), record)
-
-    @contextmanager
-    def compressed(self, diff_id: str) -> Iterator[tuple[str, str, int]]:
-        """(path, digest, size) of the layer gzip-compressed into a temporary file."""
-        fd, path = tempfile.mkstemp(prefix=f"{os.getpid()}-gzip-", dir=self.store.temp_dir)
-        try:
-            sha256, size = hashlib.sha256(), 0
-            with os.fdopen(fd, "wb") as output:
-
-                class Hashing:
-                    def write(self, data: bytes) -> int:
-                        nonlocal size
-                        sha256.update(data)
-                        size += len(data)
-                        return output.write(data)
-
-                    def flush(self) -> None:
-                        output.flush()
-
-                # mtime 0 and a fixed level: the same layer always compresses to the same bytes
-                zipped = gzip.GzipFile(fileobj=Hashing(), mode="wb",  # type: ignore[arg-type]
-                                       compresslevel=6, mtime=0)
-                with zipped, self.store.blobs.open(diff_id) as layer:
-                    for chunk in iter(lambda: layer.read(CHUNK), b""):
-                        zipped.write(chunk)
-            yield path, "sha256:" + sha256.hexdigest(), size
-        finally:
-            os.unlink(path)
-
-
 def _read_failure(what: str, failure: Exception) -> RegistryError:
     """The error for a body the connection broke off (reset, closed early, timed out)."""
     return RegistryError(f"{what}: reading failed: {failure or type(failure).__name__}")
@@ -387,120 +320,3 @@ def _content_length(response: http.client.HTTPResponse) -> int:
     """The Content-Length a response announces (-1 if none)."""
     length = response.getheader("Content-Length", "")
     return int(length) if length.strip().isdigit() else -1
-
-
-def _checked(descriptor: Descriptor, what: str) -> Descriptor:
-    """A descriptor from a manifest, refused unless its digest is a sha256 one and its size sane."""
-    try:
-        split_digest(descriptor.digest)
-    except StoreError:
-        raise ArchiveError(f"{what} has an invalid digest {descriptor.digest[:80]!r}") from None
-    if descriptor.size < 0:
-        raise ArchiveError(f"{what} has a negative size")
-    return descriptor
-
-
-def _reference(location: str) -> Reference:
-    return parse_reference(location, default_registry="docker.io")
-
-
-def push_image(store: Store, image: StoredImage, reference: Reference, options: TransportOptions,
-               by_digest: bool = False) -> tuple[str, int, str]:
-    """Upload the image's blobs the registry lacks, then its manifest under the tag (or only its digest).
-
-    Returns the pushed manifest's (digest, size, media type).
-    """
-    client = RegistryClient(reference, options)
-    cache = CompressedLayers(store)
-    docker = options.image_format == FORMAT_DOCKER
-    descriptors = []
-    for layer in image.layers:
-        known = cache.known(layer.diff_id)
-        repository = f"{reference.registry}/{reference.repository}"
-        if known is None or not client.has_blob(known["digest"]):
-            mounted = False
-            for source in (known or {}).get("repositories", []):
-                registry, _, other = source.partition("/")
-                if registry == reference.registry and other != reference.repository and known is not None:
-                    mounted = client.mount_blob(known["digest"], other)
-                    if mounted:
-                        break
-            if not mounted:
-                with cache.compressed(layer.diff_id) as (path, digest, size):
-                    if not client.has_blob(digest):
-                        client.upload_blob(path, digest, size)
-                    known = {"digest": digest, "size": size, "repositories": (known or {}).get("repositories", [])}
-        assert known is not None
-        if repository not in known["repositories"]:
-            known["repositories"] = [*known["repositories"], repository]
-        cache.remember(layer.diff_id, known)
-        descriptors.append({"mediaType": MEDIA_DOCKER_LAYER_GZIP if docker else MEDIA_OCI_LAYER_GZIP,
-                            "digest": known["digest"], "size": known["size"]})
-    config_digest = image.record.config_digest
-    if not client.has_blob(config_digest):
-        with tempfile.NamedTemporaryFile(dir=store.temp_dir, prefix=f"{os.getpid()}-config-") as config_file:
-            config_file.write(image.config)
-            config_file.flush()
-            client.upload_blob(config_file.name, config_digest, len(image.config))
-    manifest = canonical_json({
-        "schemaVersion": 2,
-        "mediaType": MEDIA_DOCKER_MANIFEST if docker else MEDIA_OCI_MANIFEST,
-        "config": {"mediaType": MEDIA_DOCKER_CONFIG if docker else MEDIA_OCI_CONFIG,
-                   "digest": config_digest, "size": len(image.config)},
-        "layers": descriptors,
-    })
-    media_type = MEDIA_DOCKER_MANIFEST if docker else MEDIA_OCI_MANIFEST
-    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
-    client.put_manifest(digest if by_digest else reference.tag or "latest", manifest, media_type)
-    return digest, len(manifest), media_type
-
-
-def push_manifest_list(store: Store, images: list[tuple[StoredImage, dict]], reference: Reference,
-                       options: TransportOptions) -> str:
-    """Push each image by digest, then the list (OCI index or Docker manifest list) under the tag; return its digest."""
-    docker = options.image_format == FORMAT_DOCKER
-    manifests = []
-    for image, platform in images:
-        digest, size, media_type = push_image(store, image, reference, options, by_digest=True)
-        manifests.append({"mediaType": media_type, "digest": digest, "size": size, "platform": platform})
-    document = {"schemaVersion": 2, "mediaType": MEDIA_DOCKER_MANIFEST_LIST if docker else MEDIA_OCI_INDEX,
-                "manifests": manifests}
-    data = canonical_json(document)
-    RegistryClient(reference, options).put_manifest(reference.tag or "latest", data, str(document["mediaType"]))
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def pull_image(store: Store, reference: Reference, options: TransportOptions) -> ImageRecord:
-    """Fetch the image (this machine's one, from a list) and store it under the reference's name."""
-    client = RegistryClient(reference, options)
-    try:
-        data, media_type = client.manifest(reference.digest or reference.tag or "latest")
-        if media_type in LIST_TYPES:
-            chosen = _checked(choose_platform(data), "the manifest list's entry")
-            data, media_type = client.manifest(chosen.digest, chosen.size)
-        manifest = parse_manifest(data)
-        config_descriptor = _checked(manifest.config, "the manifest's config")
-        if config_descriptor.size > MAX_DOCUMENT_BYTES:
-            raise ArchiveError(f"the image config is larger than {MAX_DOCUMENT_BYTES} bytes")
-        with client.blob(config_descriptor.digest, config_descriptor.size) as config_stream:
-            config = config_stream.read()
-        parse_json_document(config, "the image config")
-        layers = [_checked(layer, f"layer {index}")
-                  for index, layer in enumerate(manifest.layers, 1)]
-        openers = [lambda layer=layer: client.blob(layer.digest, layer.size) for layer in layers]
-        return add_image(store, config, openers, [str(reference)])
-    except (ArchiveError, StoreError) as failure:
-        raise RegistryError(f"pulling {reference}: {failure}") from None
-
-
-class RegistryTransport(Transport):
-    """docker://REGISTRY/REPOSITORY[:TAG] (Docker Hub names without a registry get docker.io)."""
-
-    def export(self, store: Store, images: list[StoredImage], location: str, options: TransportOptions) -> None:
-        """Push each image to the location."""
-        for image in images:
-            push_image(store, image, _reference(location), options)
-
-    def import_images(self, store: Store, location: str, options: TransportOptions) -> list[ImageRecord]:
-        """Pull the image at the location."""
-        return [pull_image(store, _reference(location), options)]

@@ -1,0 +1,79 @@
+"""What several test files share: the repository's paths, the Dockerfile cases of tests/bud/, and peer helpers.
+
+pyproject.toml puts tests/ on sys.path (pytest's `pythonpath`), so a test imports this as `testbed`;
+conftest.py files are not importable under --import-mode=importlib.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "scripts" / "examples"
+BUSYBOX_EXAMPLE = EXAMPLES / "busybox.sh"
+RUN_IN_VM = REPO / "scripts" / "vm" / "run-in-vm"
+BUD = REPO / "tests" / "bud"
+# In a case directory, the extra build arguments: one argument per line (tests/bud/README.md)
+BUD_ARGUMENTS_FILE = "bud-args"
+
+
+@dataclass(frozen=True)
+class BudCase:
+    """A Dockerfile case: tests/bud/<name>/ is the build context, its Dockerfile the one built."""
+
+    name: str
+
+    @property
+    def context(self) -> Path:
+        """The case's directory, the build context."""
+        return BUD / self.name
+
+    @property
+    def arguments(self) -> list[str]:
+        """The build arguments the case needs (from its bud-args file; none without one)."""
+        path = self.context / BUD_ARGUMENTS_FILE
+        return path.read_text().splitlines() if path.exists() else []
+
+
+def bud_cases() -> list[BudCase]:
+    """Every case under tests/bud/ (a directory holding a Dockerfile), by name."""
+    return [BudCase(path.parent.name) for path in sorted(BUD.glob("*/Dockerfile"))]
+
+
+def bud_case(name: str) -> BudCase:
+    """The case tests/bud/<name>/ (which must exist)."""
+    case = BudCase(name)
+    assert (case.context / "Dockerfile").is_file(), f"no Dockerfile case {name} under {BUD}"
+    return case
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 60) -> None:
+    """Poll `condition` until true; fail the test naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@contextmanager
+def private_buildah(base: Path) -> Iterator[list[str]]:
+    """buildah's command line on a vfs store of its own under `base`; its containers and images go at the end."""
+    command = ["buildah", "--root", str(base / "root"), "--runroot", str(base / "run"), "--storage-driver", "vfs"]
+    try:
+        yield command
+    finally:
+        subprocess.run([*command, "rm", "--all"], capture_output=True, check=False)
+        subprocess.run([*command, "rmi", "--all", "--force"], capture_output=True, check=False)

@@ -1,0 +1,48 @@
+"""Pulling from a registry: this machine's image (chosen from a list), each blob held to its descriptor."""
+
+from __future__ import annotations
+
+from bb.errors import ArchiveError, RegistryError, StoreError
+from bb.image.manifest import LIST_TYPES, Descriptor, choose_platform, parse_manifest
+from bb.image.reference import Reference
+from bb.store.blobs import split_digest
+from bb.store.image_io import add_image
+from bb.store.images import ImageRecord
+from bb.store.store import Store
+from bb.system.limits import MAX_DOCUMENT_BYTES, parse_json_document
+from bb.transports.base import TransportOptions
+from bb.transports.registry.client import RegistryClient
+
+
+def _checked(descriptor: Descriptor, what: str) -> Descriptor:
+    """A descriptor from a manifest, refused unless its digest is a sha256 one and its size sane."""
+    try:
+        split_digest(descriptor.digest)
+    except StoreError:
+        raise ArchiveError(f"{what} has an invalid digest {descriptor.digest[:80]!r}") from None
+    if descriptor.size < 0:
+        raise ArchiveError(f"{what} has a negative size")
+    return descriptor
+
+
+def pull_image(store: Store, reference: Reference, options: TransportOptions) -> ImageRecord:
+    """Fetch the image (this machine's one, from a list) and store it under the reference's name."""
+    client = RegistryClient(reference, options)
+    try:
+        data, media_type = client.manifest(reference.digest or reference.tag or "latest")
+        if media_type in LIST_TYPES:
+            chosen = _checked(choose_platform(data), "the manifest list's entry")
+            data, media_type = client.manifest(chosen.digest, chosen.size)
+        manifest = parse_manifest(data)
+        config_descriptor = _checked(manifest.config, "the manifest's config")
+        if config_descriptor.size > MAX_DOCUMENT_BYTES:
+            raise ArchiveError(f"the image config is larger than {MAX_DOCUMENT_BYTES} bytes")
+        with client.blob(config_descriptor.digest, config_descriptor.size) as config_stream:
+            config = config_stream.read()
+        parse_json_document(config, "the image config")
+        layers = [_checked(layer, f"layer {index}")
+                  for index, layer in enumerate(manifest.layers, 1)]
+        openers = [lambda layer=layer: client.blob(layer.digest, layer.size) for layer in layers]
+        return add_image(store, config, openers, [str(reference)])
+    except (ArchiveError, StoreError) as failure:
+        raise RegistryError(f"pulling {reference}: {failure}") from None
