@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from devicemapper.test_devicemapper_cli import overlay_reference
+
 from testbed import REPO, RUN_IN_VM
 
 pytestmark = [
@@ -29,7 +30,8 @@ pytestmark = [
 # confinement tests, since the guest has cgroup v2 where this host has v1.
 CONFINEMENT = "tests/hardening/test_confinement.py"
 GUEST_SELECTION = [
-    "tests/drivers", "tests/devicemapper",
+    "tests/drivers",
+    "tests/devicemapper",
     f"{CONFINEMENT}::test_a_step_cannot_read_a_host_block_device",
     f"{CONFINEMENT}::test_a_build_step_cannot_read_a_host_block_device",
     f"{CONFINEMENT}::test_cgroups_are_private_and_read_only",
@@ -58,15 +60,45 @@ def test_devicemapper_in_vm(tmp_path):
     reference = json.dumps(overlay_reference(tmp_path / "overlay"))
     pytest_in_venv = Path(sys.executable).with_name("pytest")
     import_path = guest_import_path(tmp_path)
-    pythonpath = ":".join(p for p in [str(import_path), *os.environ.get("PYTHONPATH", "").split(":")] if p)
-    command = [sys.executable, str(RUN_IN_VM), "--timeout", "1800", "--cwd", str(REPO),
-               "--show", str(import_path), "--env", f"PYTHONPATH={pythonpath}",
-               "--env", "BB_TEST_DRIVERS=devicemapper", "--env", f"BB_TEST_OVERLAY_IDS={reference}", "--",
-               "sh", "-c", '"$0" -c "$1" && shift && exec "$@"', sys.executable, WHICH_BB,
-               str(pytest_in_venv), "-q", "-p", "no:cacheprovider", "-rs", "--durations=12", *GUEST_SELECTION]
-    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=2000)
+    pythonpath = ":".join(
+        p for p in [str(import_path), *os.environ.get("PYTHONPATH", "").split(":")] if p
+    )
+    command = [
+        sys.executable,
+        str(RUN_IN_VM),
+        "--timeout",
+        "1800",
+        "--cwd",
+        str(REPO),
+        "--show",
+        str(import_path),
+        "--env",
+        f"PYTHONPATH={pythonpath}",
+        "--env",
+        "BB_TEST_DRIVERS=devicemapper",
+        "--env",
+        f"BB_TEST_OVERLAY_IDS={reference}",
+        "--",
+        "sh",
+        "-c",
+        '"$0" -c "$1" && shift && exec "$@"',
+        sys.executable,
+        WHICH_BB,
+        str(pytest_in_venv),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-rs",
+        "--durations=12",
+        *GUEST_SELECTION,
+    ]
+    result = subprocess.run(
+        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=2000
+    )
     lines = result.stdout.strip().splitlines()
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    )
     assert lines[:1] == [f"bb: {REPO}"], f"the guest ran another bb:\n{result.stdout[:500]}"
     summary = lines[-1:] or [""]
     assert " passed" in summary[0] and "skipped" not in summary[0], result.stdout[-3000:]

@@ -35,8 +35,12 @@ class CacheLock:
             fcntl.flock(self.fd, fcntl.LOCK_EX)
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         os.close(self.fd)
 
 
@@ -66,8 +70,11 @@ def prepare(cache: str) -> tuple[str, str, str]:
             # one right now): only drop those unused for a week.
             for old in os.listdir(kdir):
                 path = os.path.join(kdir, old)
-                if (old.startswith("initrd-") and old.endswith(".gz")
-                        and time.time() - os.stat(path).st_mtime > 7 * 86400):
+                if (
+                    old.startswith("initrd-")
+                    and old.endswith(".gz")
+                    and time.time() - os.stat(path).st_mtime > 7 * 86400
+                ):
                     os.unlink(path)
             build_initrd(kdir, version, initrd)
             built = True

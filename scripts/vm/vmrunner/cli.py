@@ -20,36 +20,62 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     p = argparse.ArgumentParser(
         prog="run-in-vm",
         usage="run-in-vm [--timeout S] [--mem MB] [--smp N] [--env K=V]... [--cwd DIR] "
-              "[--out DIR]... [--show DIR]... [--verbose] -- COMMAND [ARG...]",
+        "[--out DIR]... [--show DIR]... [--verbose] -- COMMAND [ARG...]",
         description="Run COMMAND as root in a QEMU VM (Debian kernel with dm-thin-pool) over a "
-                    "RAM overlay of the host's root file system; exit with its status.",
+        "RAM overlay of the host's root file system; exit with its status.",
         epilog="exit status: the command's; 124 timeout; 125 VM preparation/boot/setup failure; "
-               "128+N killed by signal N. See scripts/vm/README.md.")
-    p.add_argument("--timeout", type=float, default=3600,
-                   help="seconds for boot + command before the VM is killed "
-                        "(default 3600; 0: none)")
+        "128+N killed by signal N. See scripts/vm/README.md.",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=3600,
+        help="seconds for boot + command before the VM is killed (default 3600; 0: none)",
+    )
     p.add_argument("--mem", type=int, default=4096, help="guest RAM in MB (default 4096)")
     p.add_argument("--smp", type=int, default=2, help="guest CPUs (default 2)")
-    p.add_argument("--env", action="append", default=[], metavar="K=V",
-                   help="set K=V in the command's environment (K alone: copy the host's value, "
-                        "or unset K if the host has none); repeatable")
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="set K=V in the command's environment (K alone: copy the host's value, "
+        "or unset K if the host has none); repeatable",
+    )
     p.add_argument("--cwd", help="working directory in the guest (default: the current one)")
-    p.add_argument("--out", action="append", default=[], metavar="DIR",
-                   help="host directory shared read-write at the same path in the guest "
-                        "(created if missing); repeatable")
-    p.add_argument("--show", action="append", default=[], metavar="DIR",
-                   help="host directory under /tmp, /run or /dev/shm (which the guest's own "
-                        "tmpfs mounts hide) to make visible at the same path, copy-on-write in "
-                        "RAM; the cwd, VIRTUAL_ENV, PATH entries (venvs) and the command are "
-                        "shown automatically; repeatable")
-    p.add_argument("--tmp-size", default="100%",
-                   help="size limit of the guest's tmpfs /tmp (default 100%% of guest RAM; "
-                        "sparse files only count written blocks)")
+    p.add_argument(
+        "--out",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="host directory shared read-write at the same path in the guest "
+        "(created if missing); repeatable",
+    )
+    p.add_argument(
+        "--show",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="host directory under /tmp, /run or /dev/shm (which the guest's own "
+        "tmpfs mounts hide) to make visible at the same path, copy-on-write in "
+        "RAM; the cwd, VIRTUAL_ENV, PATH entries (venvs) and the command are "
+        "shown automatically; repeatable",
+    )
+    p.add_argument(
+        "--tmp-size",
+        default="100%",
+        help="size limit of the guest's tmpfs /tmp (default 100%% of guest RAM; "
+        "sparse files only count written blocks)",
+    )
     p.add_argument("--append", default="", help="extra kernel command line")
-    p.add_argument("--verbose", "-v", action="store_true",
-                   help="show the VM console and timings on stderr")
-    p.add_argument("--prepare-only", action="store_true",
-                   help="only prepare the cache (kernel, modules, initramfs) and exit")
+    p.add_argument(
+        "--verbose", "-v", action="store_true", help="show the VM console and timings on stderr"
+    )
+    p.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="only prepare the cache (kernel, modules, initramfs) and exit",
+    )
     p.add_argument("command", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
     cmd = args.command
@@ -86,9 +112,17 @@ def main(argv: list[str]) -> int:
             return EXIT_VM_FAILED
         print(f"{version} {vmlinuz} {initrd}")
         return 0
-    options = RunOptions(timeout=args.timeout, mem=args.mem, smp=args.smp, env=args.env,
-                         cwd=args.cwd, out=args.out, show=args.show, tmp_size=args.tmp_size,
-                         append=args.append)
+    options = RunOptions(
+        timeout=args.timeout,
+        mem=args.mem,
+        smp=args.smp,
+        env=args.env,
+        cwd=args.cwd,
+        out=args.out,
+        show=args.show,
+        tmp_size=args.tmp_size,
+        append=args.append,
+    )
     return run_vm(options, command)
 
 

@@ -12,9 +12,22 @@ STAGE2 = os.path.join(VM_DIR, "stage2.sh")
 
 # Passed from the host environment when set (plus every BB_* variable).
 PASS_ENV = [
-    "PYTHONPATH", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED",
-    "PYTHONWARNINGS", "PYTEST_ADDOPTS", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE",
-    "TZ", "TERM", "NO_COLOR", "FORCE_COLOR", "CI", "SOURCE_DATE_EPOCH",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONHASHSEED",
+    "PYTHONWARNINGS",
+    "PYTEST_ADDOPTS",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TERM",
+    "NO_COLOR",
+    "FORCE_COLOR",
+    "CI",
+    "SOURCE_DATE_EPOCH",
 ]
 # Host paths the guest's own mounts (tmpfs /tmp, /run, /dev/shm) would hide.
 HIDDEN_PREFIXES = ("/tmp/", "/run/", "/dev/shm/")
@@ -59,8 +72,9 @@ def within(path: str, parent: str) -> bool:
     return path == parent or path.startswith(parent.rstrip("/") + "/")
 
 
-def show_dirs(explicit: list[str], cwd: str, env: dict[str, str], command: list[str],
-              outs: list[str]) -> list[str]:
+def show_dirs(
+    explicit: list[str], cwd: str, env: dict[str, str], command: list[str], outs: list[str]
+) -> list[str]:
     """Host directories to expose (copy-on-write) at their own path in the guest.
 
     The explicit --show ones, plus whichever of the working directory, the
@@ -87,9 +101,19 @@ def show_dirs(explicit: list[str], cwd: str, env: dict[str, str], command: list[
     return result
 
 
-def write_stage2(io_dir: str, *, token: str, cwd: str, env: dict[str, str],
-                 command: list[str], outs: list[tuple[str, str]], shows: list[str], kver: str,
-                 moddir: str, tmp_size: str) -> None:
+def write_stage2(
+    io_dir: str,
+    *,
+    token: str,
+    cwd: str,
+    env: dict[str, str],
+    command: list[str],
+    outs: list[tuple[str, str]],
+    shows: list[str],
+    kver: str,
+    moddir: str,
+    tmp_size: str,
+) -> None:
     """Write io_dir/stage2.sh: a header setting this run's BBVM_* variables, then STAGE2."""
     q = shlex.quote
     lines = [
@@ -106,19 +130,25 @@ def write_stage2(io_dir: str, *, token: str, cwd: str, env: dict[str, str],
     for i, path in enumerate(shows):
         lower = "/run/bb-vm/host" + path
         if "," in path or ":" in path:  # not expressible in overlay options: read-only bind
-            lines.append(f"    $BB mkdir -p {q(path)} && $BB mount --bind {q(lower)} {q(path)} && "
-                         f"$BB mount -o remount,bind,ro {q(path)} "
-                         f"|| {{ say {q('cannot show ' + path)}; return 1; }}")
+            lines.append(
+                f"    $BB mkdir -p {q(path)} && $BB mount --bind {q(lower)} {q(path)} && "
+                f"$BB mount -o remount,bind,ro {q(path)} "
+                f"|| {{ say {q('cannot show ' + path)}; return 1; }}"
+            )
             continue
         w = f"/run/bb-vm/show/{i}"
         opts = q(f"lowerdir={lower},upperdir={w}/upper,workdir={w}/work")
-        lines.append(f"    $BB mkdir -p {w}/upper {w}/work {q(path)} && "
-                     f"$BB mount -t overlay -o {opts} bb-show {q(path)} "
-                     f"|| {{ say {q('cannot show ' + path)}; return 1; }}")
+        lines.append(
+            f"    $BB mkdir -p {w}/upper {w}/work {q(path)} && "
+            f"$BB mount -t overlay -o {opts} bb-show {q(path)} "
+            f"|| {{ say {q('cannot show ' + path)}; return 1; }}"
+        )
     for tag, path in outs:
-        lines.append(f"    $BB mkdir -p {q(path)} && $BB mount -t 9p -o "
-                     f"trans=virtio,version=9p2000.L,msize=512000,cache=none {tag} {q(path)} "
-                     f"|| {{ say {q('cannot mount --out ' + path)}; return 1; }}")
+        lines.append(
+            f"    $BB mkdir -p {q(path)} && $BB mount -t 9p -o "
+            f"trans=virtio,version=9p2000.L,msize=512000,cache=none {tag} {q(path)} "
+            f"|| {{ say {q('cannot mount --out ' + path)}; return 1; }}"
+        )
     lines.append("}")
     assigns = " ".join(q(f"{k}={v}") for k, v in sorted(env.items()))
     lines += [

@@ -58,7 +58,7 @@ def is_static_elf(path: str) -> bool:
     except OSError:
         return False
     for i in range(phnum):
-        if int.from_bytes(table[i * phentsize:i * phentsize + 4], "little") == 3:  # PT_INTERP
+        if int.from_bytes(table[i * phentsize : i * phentsize + 4], "little") == 3:  # PT_INTERP
             return False
     return True
 

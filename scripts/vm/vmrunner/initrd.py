@@ -22,12 +22,28 @@ STAGE1 = os.path.join(VM_DIR, "stage1-init.sh")
 # dependencies).  Anything built into the kernel is skipped; anything absent
 # is reported and skipped (stage 2 then checks the thin targets).
 MODULES = [
-    "virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_ring", "virtio", "virtio_pci",
-    "virtio_console", "virtio_rng",
-    "9pnet", "9pnet_virtio", "netfs", "fscache", "9p",
-    "overlay", "loop",
-    "dm_mod", "dm_bufio", "crc32c_generic", "libcrc32c", "dm_persistent_data",
-    "dm_bio_prison", "dm_thin_pool", "dm_snapshot",
+    "virtio_pci_legacy_dev",
+    "virtio_pci_modern_dev",
+    "virtio_ring",
+    "virtio",
+    "virtio_pci",
+    "virtio_console",
+    "virtio_rng",
+    "9pnet",
+    "9pnet_virtio",
+    "netfs",
+    "fscache",
+    "9p",
+    "overlay",
+    "loop",
+    "dm_mod",
+    "dm_bufio",
+    "crc32c_generic",
+    "libcrc32c",
+    "dm_persistent_data",
+    "dm_bio_prison",
+    "dm_thin_pool",
+    "dm_snapshot",
 ]
 # Loaded by stage 2 in the background while it sets the guest up (xfs alone
 # takes ~2.5 s under TCG); the command starts only once they are all loaded.
@@ -118,8 +134,17 @@ def build_initrd(kdir: str, version: str, dest: str) -> None:
         log(f"warning: modules not found in {version}: {' '.join(missing)}")
     tmp = tempfile.mkdtemp(prefix=".tmp-initrd-", dir=os.path.dirname(kdir))
     try:
-        for d in ("bin", "dev", "proc", "sys", "lower", "rw", "newroot", "etc/bb-vm",
-                  "lib/modules"):
+        for d in (
+            "bin",
+            "dev",
+            "proc",
+            "sys",
+            "lower",
+            "rw",
+            "newroot",
+            "etc/bb-vm",
+            "lib/modules",
+        ):
             os.makedirs(os.path.join(tmp, d), exist_ok=True)
         os.mknod(os.path.join(tmp, "dev", "console"), 0o600 | 0o020000, os.makedev(5, 1))
         shutil.copy2(BUSYBOX, os.path.join(tmp, "bin", "busybox"))
@@ -139,8 +164,12 @@ def build_initrd(kdir: str, version: str, dest: str) -> None:
                 names.append(os.path.relpath(os.path.join(root, n), tmp))
         part = f"{dest}.{os.getpid()}.part"
         with open(part, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-            p = subprocess.Popen(["cpio", "-o", "-H", "newc", "--quiet", "-R", "0:0"],
-                                 cwd=tmp, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            p = subprocess.Popen(
+                ["cpio", "-o", "-H", "newc", "--quiet", "-R", "0:0"],
+                cwd=tmp,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
             assert p.stdin and p.stdout
             p.stdin.write("".join(n + "\n" for n in names).encode())
             p.stdin.close()

@@ -71,8 +71,13 @@ def resolve_kernel_version(cache: str) -> str:
         pass
 
     def ask() -> str | None:
-        res = subprocess.run(["apt-cache", "depends", "linux-image-amd64"], check=False,
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        res = subprocess.run(
+            ["apt-cache", "depends", "linux-image-amd64"],
+            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         m = re.search(r"Depends:\s*linux-image-(\d[\w.+~-]*-amd64)\s*$", res.stdout, re.MULTILINE)
         return m.group(1) if m else None
 
@@ -142,6 +147,8 @@ def extract_vmlinux(bzimage: str, dest: str) -> None:
         return
     with open(dest, "wb") as f:
         f.write(out)
+
+
 def build_kernel(cache: str, version: str) -> None:
     """Download, unpack and depmod the kernel into cache/VERSION (atomically)."""
     kdir = os.path.join(cache, version)
@@ -155,11 +162,21 @@ def build_kernel(cache: str, version: str) -> None:
         dl = os.path.join(tmp, "dl")
         os.mkdir(dl)
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        if run(["apt-get", "-q", "-o", "APT::Sandbox::User=root", "download", pkg],
-               cwd=dl, env=env).returncode != 0:
+        if (
+            run(
+                ["apt-get", "-q", "-o", "APT::Sandbox::User=root", "download", pkg], cwd=dl, env=env
+            ).returncode
+            != 0
+        ):
             run(["apt-get", "-q", "update"], env=env)
-            if run(["apt-get", "-q", "-o", "APT::Sandbox::User=root", "download", pkg],
-                   cwd=dl, env=env).returncode != 0:
+            if (
+                run(
+                    ["apt-get", "-q", "-o", "APT::Sandbox::User=root", "download", pkg],
+                    cwd=dl,
+                    env=env,
+                ).returncode
+                != 0
+            ):
                 raise Failure(f"apt-get download {pkg} failed")
         debs = [f for f in os.listdir(dl) if f.endswith(".deb")]
         if len(debs) != 1:

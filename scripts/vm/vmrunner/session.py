@@ -64,24 +64,46 @@ def run_vm(options: RunOptions, command: list[str]) -> int:
     keep_run_dir = False
     console_path = os.path.join(run_dir, "console.log")
     qemu_log_path = os.path.join(run_dir, "qemu.log")
-    write_stage2(io_dir, token=token, cwd=cwd, env=env, command=command, outs=outs, shows=shows,
-                 kver=version,
-                 moddir="/run/bb-vm/host" + os.path.join(cache, version, "lib", "modules", version),
-                 tmp_size=options.tmp_size)
+    write_stage2(
+        io_dir,
+        token=token,
+        cwd=cwd,
+        env=env,
+        command=command,
+        outs=outs,
+        shows=shows,
+        kver=version,
+        moddir="/run/bb-vm/host" + os.path.join(cache, version, "lib", "modules", version),
+        tmp_size=options.tmp_size,
+    )
 
     link = GuestLink(marker)
     fds = link.qemu_fds()
-    cmdline = qemu_command(kernel=vmlinuz, initrd=initrd, append=options.append, smp=options.smp,
-                           mem=options.mem, io_dir=io_dir, outs=outs, fds=fds)
+    cmdline = qemu_command(
+        kernel=vmlinuz,
+        initrd=initrd,
+        append=options.append,
+        smp=options.smp,
+        mem=options.mem,
+        io_dir=io_dir,
+        outs=outs,
+        fds=fds,
+    )
     debug("$ " + shlex.join(cmdline))
 
     proc = None
     interrupted = None
     try:
         with open(qemu_log_path, "wb") as qlog, open(console_path, "wb") as console:
-            proc = subprocess.Popen(cmdline, stdin=subprocess.DEVNULL, stdout=qlog, stderr=qlog,
-                                    pass_fds=list(fds.values()), start_new_session=True,
-                                    preexec_fn=set_pdeathsig)  # noqa: PLW1509 (one thread)
+            proc = subprocess.Popen(
+                cmdline,
+                stdin=subprocess.DEVNULL,
+                stdout=qlog,
+                stderr=qlog,
+                pass_fds=list(fds.values()),
+                start_new_session=True,
+                preexec_fn=set_pdeathsig,
+            )  # noqa: PLW1509 (one thread)
             link.close_qemu_ends()
             deadline = t_prepared + options.timeout if options.timeout > 0 else None
             link.relay(proc, console, deadline, t_prepared)
@@ -106,8 +128,10 @@ def run_vm(options: RunOptions, command: list[str]) -> int:
             return 128 + int(interrupted)
         if link.timed_out:
             keep_run_dir = True
-            log(f"timed out after {options.timeout:g} s; killed the VM "
-                f"(console log: {console_path})")
+            log(
+                f"timed out after {options.timeout:g} s; killed the VM "
+                f"(console log: {console_path})"
+            )
             return EXIT_TIMEOUT
         if os.path.isfile(status_file):
             with open(status_file) as f:
@@ -116,9 +140,11 @@ def run_vm(options: RunOptions, command: list[str]) -> int:
                 log("warning: the command's output may be truncated")
             if link.started_at is not None:
                 command_s = (link.exit_seen_at or t_end) - link.started_at
-                debug(f"timings: prepare {t_prepared - t_start:.1f} s, boot-to-command "
-                      f"{link.started_at - t_prepared:.1f} s, command {command_s:.1f} s, "
-                      f"total {t_end - t_start:.1f} s")
+                debug(
+                    f"timings: prepare {t_prepared - t_start:.1f} s, boot-to-command "
+                    f"{link.started_at - t_prepared:.1f} s, command {command_s:.1f} s, "
+                    f"total {t_end - t_start:.1f} s"
+                )
             return status
         keep_run_dir = True
         if os.path.isfile(error_file):
@@ -131,12 +157,16 @@ def run_vm(options: RunOptions, command: list[str]) -> int:
             with open(console_path, "rb") as f:
                 lines = [ln.strip() for ln in f.read().decode(errors="replace").splitlines()]
             last = next((ln for ln in reversed(lines) if ln), "")[:200]
-            log(f"VM failed to boot (qemu exit status {proc.returncode if proc else '?'}"
+            log(
+                f"VM failed to boot (qemu exit status {proc.returncode if proc else '?'}"
                 f"{': ' + qmsg if qmsg else ''}{'; console: ' + repr(last) if last else ''}"
-                f"; console log: {console_path})")
+                f"; console log: {console_path})"
+            )
         else:
-            log(f"VM died while the command was running (kernel panic? out of memory? "
-                f"console log: {console_path})")
+            log(
+                f"VM died while the command was running (kernel panic? out of memory? "
+                f"console log: {console_path})"
+            )
         return EXIT_VM_FAILED
     finally:
         if not keep_run_dir:

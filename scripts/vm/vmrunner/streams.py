@@ -57,7 +57,7 @@ class Stream:
                 keep = k
                 break
         self.emit(buf[: len(buf) - keep])
-        self.pending = buf[len(buf) - keep:]
+        self.pending = buf[len(buf) - keep :]
 
     def flush(self) -> None:
         """Relay what was held back (the guest ended without a marker)."""
@@ -90,8 +90,13 @@ class GuestLink:
         """Whether both of the command's streams ended with their marker."""
         return self.out.done and self.err.done
 
-    def relay(self, proc: subprocess.Popen[bytes], console: BinaryIO,
-              deadline: float | None, boot_began: float) -> None:
+    def relay(
+        self,
+        proc: subprocess.Popen[bytes],
+        console: BinaryIO,
+        deadline: float | None,
+        boot_began: float,
+    ) -> None:
         """Relay the ports until qemu has exited and both streams are drained.
 
         The console goes to `console`; qemu is killed at the deadline, and if the
@@ -136,8 +141,10 @@ class GuestLink:
                         line, ctl_buf = ctl_buf.split(b"\n", 1)
                         if line == b"started":
                             self.started_at = time.monotonic()
-                            debug(f"command started {self.started_at - boot_began:.1f} s "
-                                  "after boot began")
+                            debug(
+                                f"command started {self.started_at - boot_began:.1f} s "
+                                "after boot began"
+                            )
                         elif line.startswith(b"exited"):
                             self.exit_seen_at = time.monotonic()
                 else:
@@ -149,7 +156,8 @@ class GuestLink:
                     pass
                 acked_at = time.monotonic()
             if proc.poll() is not None and not any(
-                    k.data in ("out", "err") for k in sel.get_map().values()):
+                k.data in ("out", "err") for k in sel.get_map().values()
+            ):
                 break
 
     def close(self) -> None:
