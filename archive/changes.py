@@ -41,7 +41,10 @@ def layer_xattrs(path: str) -> dict[str, bytes]:
         return {}
     kept = {}
     for name in names:
-        if name.startswith(("trusted.overlay.", "user.overlay.", "system.")) or name == "security.selinux":
+        if (
+            name.startswith(("trusted.overlay.", "user.overlay.", "system."))
+            or name == "security.selinux"
+        ):
             continue
         try:
             kept[name] = os.getxattr(path, name, follow_symlinks=False)
@@ -63,7 +66,9 @@ def is_overlay_opaque(path: str) -> bool:
         return False
 
 
-def entry_differs(child_path: str, child: os.stat_result, parent_path: str, parent: os.stat_result) -> bool:
+def entry_differs(
+    child_path: str, child: os.stat_result, parent_path: str, parent: os.stat_result
+) -> bool:
     """Whether an entry differs from the parent's entry at the same path.
 
     Type, permissions, owner, device number, link target and xattrs always
@@ -71,13 +76,19 @@ def entry_differs(child_path: str, child: os.stat_result, parent_path: str, pare
     """
     if stat.S_IFMT(child.st_mode) != stat.S_IFMT(parent.st_mode):
         return True
-    if (child.st_mode, child.st_uid, child.st_gid) != (parent.st_mode, parent.st_uid, parent.st_gid):
+    if (child.st_mode, child.st_uid, child.st_gid) != (
+        parent.st_mode,
+        parent.st_uid,
+        parent.st_gid,
+    ):
         return True
     if child.st_mtime_ns != parent.st_mtime_ns:
         return True
     if not stat.S_ISDIR(child.st_mode) and child.st_size != parent.st_size:
         return True
-    if (stat.S_ISCHR(child.st_mode) or stat.S_ISBLK(child.st_mode)) and child.st_rdev != parent.st_rdev:
+    if (
+        stat.S_ISCHR(child.st_mode) or stat.S_ISBLK(child.st_mode)
+    ) and child.st_rdev != parent.st_rdev:
         return True
     if stat.S_ISLNK(child.st_mode) and os.readlink(child_path) != os.readlink(parent_path):
         return True

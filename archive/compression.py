@@ -18,7 +18,7 @@ _MAGIC = {
 
 
 def compression_of(head: bytes) -> str | None:
-    """"gzip", "bzip2", "xz", "zstd" or None (uncompressed), from a stream's first bytes."""
+    """ "gzip", "bzip2", "xz", "zstd" or None (uncompressed), from a stream's first bytes."""
     for magic, name in _MAGIC.items():
         if head.startswith(magic):
             return name

@@ -36,7 +36,9 @@ class Whiteouts(enum.Enum):
 
 
 class _Extractor:
-    def __init__(self, root: str, whiteouts: Whiteouts, lower_view: str | None, reuse_files_from: str | None):
+    def __init__(
+        self, root: str, whiteouts: Whiteouts, lower_view: str | None, reuse_files_from: str | None
+    ):
         self.root = os.path.abspath(root)
         self.whiteouts = whiteouts
         self.lower_view = lower_view
@@ -134,7 +136,8 @@ class _Extractor:
         xattrs = {
             key[len("SCHILY.xattr.") :]: value.encode("utf-8", "surrogateescape")
             for key, value in member.pax_headers.items()
-            if key.startswith("SCHILY.xattr.") and not key[len("SCHILY.xattr.") :].startswith(FORBIDDEN_XATTR_PREFIXES)
+            if key.startswith("SCHILY.xattr.")
+            and not key[len("SCHILY.xattr.") :].startswith(FORBIDDEN_XATTR_PREFIXES)
         }
         if member.isdir():
             if existing is None or not stat.S_ISDIR(existing.st_mode):
@@ -145,7 +148,11 @@ class _Extractor:
             if not self._link_reused_file(relative, target, member.size, xattrs):
                 source = tar.extractfile(member)
                 assert source is not None
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+                fd = os.open(
+                    target,
+                    os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    0o600,
+                )
                 with os.fdopen(fd, "wb") as output:
                     _copy_keeping_holes(source, output, member.size)
             apply_metadata(target, member.uid, member.gid, member.mode, xattrs, member.mtime)
@@ -155,14 +162,18 @@ class _Extractor:
         elif member.islnk():
             self._hard_link(clean_relative(member.linkname), target)
         elif member.ischr() or member.isblk() or member.isfifo():
-            kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK if member.isblk() else stat.S_IFIFO
+            kind = (
+                stat.S_IFCHR if member.ischr() else stat.S_IFBLK if member.isblk() else stat.S_IFIFO
+            )
             os.mknod(target, kind | 0o600, os.makedev(member.devmajor, member.devminor))
             apply_metadata(target, member.uid, member.gid, member.mode, xattrs, member.mtime)
         else:
             raise ArchiveError(f'unsupported tar entry type for "{member.name}"')
         self.written.add(relative)
 
-    def _link_reused_file(self, relative: str, target: str, size: int, xattrs: dict[str, bytes]) -> bool:
+    def _link_reused_file(
+        self, relative: str, target: str, size: int, xattrs: dict[str, bytes]
+    ) -> bool:
         """Hard-link `relative` from the tree the tar was written from, if that file can become the entry.
 
         Only a file with no xattrs beyond the entry's qualifies: linking must not leave extra ones,
@@ -179,7 +190,9 @@ class _Extractor:
             os.link(source, target, follow_symlinks=False)
         except OSError as failure:
             if failure.errno in (errno.EXDEV, errno.EPERM):
-                self.reuse_files_from = None  # another file system, or links refused: copy everything
+                self.reuse_files_from = (
+                    None  # another file system, or links refused: copy everything
+                )
             return False
         return True
 
@@ -215,7 +228,9 @@ def _copy_keeping_holes(source: IO[bytes], output: BinaryIO, size: int) -> None:
     zeros = bytes(min(size, COPY_BUFFER))
     remaining = size
     while remaining:
-        block = source.read(min(remaining, COPY_BUFFER))  # never more: small files are the common case
+        block = source.read(
+            min(remaining, COPY_BUFFER)
+        )  # never more: small files are the common case
         if not block:
             raise ArchiveError("unexpected end of data")
         remaining -= len(block)
@@ -267,13 +282,18 @@ def extract_tar(
                     continue
                 directory, _, name = relative.rpartition("/")
                 try:
-                    if name.startswith(WHITEOUT_PREFIX) and whiteouts is not Whiteouts.KEEP_AS_FILES:
+                    if (
+                        name.startswith(WHITEOUT_PREFIX)
+                        and whiteouts is not Whiteouts.KEEP_AS_FILES
+                    ):
                         extractor.whiteout(directory, name)
                     else:
                         extractor.entry(tar, member, relative)
                 except OSError as failure:
                     # an empty symlink target, a full disk, a name too long: say which entry
-                    raise ArchiveError(f'extracting "{member.name}": {failure.strerror or failure}') from None
+                    raise ArchiveError(
+                        f'extracting "{member.name}": {failure.strerror or failure}'
+                    ) from None
     except (tarfile.TarError, EOFError, ValueError, UnicodeError) as failure:
         raise ArchiveError(f"reading tar archive: {failure}") from None
     finally:

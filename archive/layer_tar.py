@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import tarfile
-from typing import Iterable
+from collections.abc import Iterable
 
 from bb.archive.changes import Change, ChangeKind, layer_xattrs
 from bb.system.digests import DigestingWriter
@@ -33,7 +33,9 @@ def _with_ancestors(changes: Iterable[Change]) -> list[tuple[str, bool]]:
     return sorted(entries.items(), key=lambda item: item[0].split("/"))
 
 
-def _tar_info(name: str, host_path: str, info: os.stat_result, timestamp: int | None) -> tarfile.TarInfo | None:
+def _tar_info(
+    name: str, host_path: str, info: os.stat_result, timestamp: int | None
+) -> tarfile.TarInfo | None:
     """A TarInfo for one file system entry, or None for what layers do not carry (sockets)."""
     entry = tarfile.TarInfo(name)
     entry.mode = stat.S_IMODE(info.st_mode)
@@ -63,7 +65,9 @@ def _tar_info(name: str, host_path: str, info: os.stat_result, timestamp: int | 
 def _whiteout_info(path: str, timestamp: int | None) -> tarfile.TarInfo:
     """The `.wh.` entry that deletes `path`."""
     parent, _, name = path.rpartition("/")
-    entry = tarfile.TarInfo(f"{parent}/{WHITEOUT_PREFIX}{name}" if parent else WHITEOUT_PREFIX + name)
+    entry = tarfile.TarInfo(
+        f"{parent}/{WHITEOUT_PREFIX}{name}" if parent else WHITEOUT_PREFIX + name
+    )
     entry.mode = 0o644
     entry.uname = entry.gname = ""
     entry.mtime = timestamp if timestamp is not None else 0
@@ -80,8 +84,12 @@ def write_layer_tar(
     first_path_of_inode: dict[tuple[int, int], str] = {}
     # Not tarfile's stream mode ("w|"): that copies its whole buffer on every write.
     # typeshed lacks tarfile.open's copybufsize
-    with tarfile.open(fileobj=output, mode="w", format=tarfile.PAX_FORMAT,  # type: ignore[call-overload]
-                      copybufsize=COPY_BUFFER) as tar:
+    with tarfile.open(
+        fileobj=output,
+        mode="w",
+        format=tarfile.PAX_FORMAT,  # type: ignore[call-overload]
+        copybufsize=COPY_BUFFER,
+    ) as tar:
         for path, is_deletion in _with_ancestors(changes):
             if is_deletion:
                 tar.addfile(_whiteout_info(path, timestamp))
@@ -94,7 +102,11 @@ def write_layer_tar(
             if entry.type == tarfile.REGTYPE and info.st_nlink > 1:
                 inode = (info.st_dev, info.st_ino)
                 if inode in first_path_of_inode:
-                    entry.type, entry.size, entry.linkname = tarfile.LNKTYPE, 0, first_path_of_inode[inode]
+                    entry.type, entry.size, entry.linkname = (
+                        tarfile.LNKTYPE,
+                        0,
+                        first_path_of_inode[inode],
+                    )
                     tar.addfile(entry)
                     continue
                 first_path_of_inode[inode] = path

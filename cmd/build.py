@@ -1,11 +1,15 @@
 """bb build (also `bb bud`): build an image from a Dockerfile."""
 
-from typing import List, Optional
-
 import typer
 
-from bb.dockerfile_executor.executor import Build, BuildOptions, check_output_file, parse_build_args, parse_build_static
 from bb.cmd.common import open_store, verb_app
+from bb.dockerfile_executor.executor import (
+    Build,
+    BuildOptions,
+    check_output_file,
+    parse_build_args,
+    parse_build_static,
+)
 from bb.runtime.spec import parse_confinement
 from bb.system.atomic import write_atomic
 
@@ -16,30 +20,56 @@ app = verb_app()
 def build(
     ctx: typer.Context,
     context: str = typer.Argument(".", help="Build context directory."),
-    file: Optional[str] = typer.Option(None, "-f", "--file", help="Dockerfile (default CONTEXT/Dockerfile)."),
-    tag: List[str] = typer.Option([], "-t", "--tag", help="Name the image NAME[:TAG] (repeatable)."),
-    build_arg: List[str] = typer.Option([], "--build-arg", help="Build argument NAME=VALUE (repeatable)."),
-    target: Optional[str] = typer.Option(None, "--target", help="Build up to this stage."),
-    iidfile: Optional[str] = typer.Option(None, "--iidfile", help="Write the image ID to this file."),
-    cap_add: List[str] = typer.Option([], "--cap-add", help="Add a capability to RUN steps, or ALL (repeatable)."),
-    cap_drop: List[str] = typer.Option([], "--cap-drop", help="Drop a capability from RUN steps, or ALL (repeatable)."),
-    security_opt: List[str] = typer.Option(
-        [], "--security-opt", help="RUN steps: seccomp=unconfined, seccomp=PATH or no-new-privileges (repeatable)."
+    file: str | None = typer.Option(
+        None, "-f", "--file", help="Dockerfile (default CONTEXT/Dockerfile)."
     ),
-    network: Optional[str] = typer.Option(None, "--network", help="RUN steps' network: host (the default) or none."),
-    proxy: bool = typer.Option(True, "--proxy/--no-proxy", help="Pass the caller's *_proxy variables to RUN steps."),
-    build_static: Optional[str] = typer.Option(
+    tag: list[str] = typer.Option(
+        [], "-t", "--tag", help="Name the image NAME[:TAG] (repeatable)."
+    ),
+    build_arg: list[str] = typer.Option(
+        [], "--build-arg", help="Build argument NAME=VALUE (repeatable)."
+    ),
+    target: str | None = typer.Option(None, "--target", help="Build up to this stage."),
+    iidfile: str | None = typer.Option(None, "--iidfile", help="Write the image ID to this file."),
+    cap_add: list[str] = typer.Option(
+        [], "--cap-add", help="Add a capability to RUN steps, or ALL (repeatable)."
+    ),
+    cap_drop: list[str] = typer.Option(
+        [], "--cap-drop", help="Drop a capability from RUN steps, or ALL (repeatable)."
+    ),
+    security_opt: list[str] = typer.Option(
+        [],
+        "--security-opt",
+        help="RUN steps: seccomp=unconfined, seccomp=PATH or no-new-privileges (repeatable).",
+    ),
+    network: str | None = typer.Option(
+        None, "--network", help="RUN steps' network: host (the default) or none."
+    ),
+    proxy: bool = typer.Option(
+        True, "--proxy/--no-proxy", help="Pass the caller's *_proxy variables to RUN steps."
+    ),
+    build_static: str | None = typer.Option(
         None, "--build-static", help="build-time='YYYY-MM-DD HH:MM:SS': reproducible image ID."
     ),
-    timestamp: Optional[int] = typer.Option(None, "--timestamp", help="Fixed created time and mtimes (epoch seconds)."),
-    layers: bool = typer.Option(False, "--layers", help="Commit every step and reuse unchanged ones (layer cache)."),
+    timestamp: int | None = typer.Option(
+        None, "--timestamp", help="Fixed created time and mtimes (epoch seconds)."
+    ),
+    layers: bool = typer.Option(
+        False, "--layers", help="Commit every step and reuse unchanged ones (layer cache)."
+    ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not reuse cached steps."),
     remove: bool = typer.Option(True, "--rm/--no-rm", help="Remove intermediate containers."),
-    output: List[str] = typer.Option([], "-o", "--output", help="Also write the image to this destination."),
+    output: list[str] = typer.Option(
+        [], "-o", "--output", help="Also write the image to this destination."
+    ),
     image_format: str = typer.Option("oci", "--format", help="Manifest format: oci or docker."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image ID."),
-    keep_failed: bool = typer.Option(False, "--keep-failed", help="Keep the failing stage's container for debugging."),
-    pull: str = typer.Option("missing", "--pull", help="Pull base images: always, missing or never."),
+    keep_failed: bool = typer.Option(
+        False, "--keep-failed", help="Keep the failing stage's container for debugging."
+    ),
+    pull: str = typer.Option(
+        "missing", "--pull", help="Pull base images: always, missing or never."
+    ),
 ) -> None:
     """Build an image from a Dockerfile and the CONTEXT directory; print its ID last."""
     if build_static is not None and timestamp is not None:

@@ -1,7 +1,5 @@
 """bb commit: write the working container's changes as a new image."""
 
-from typing import Optional
-
 import typer
 
 from bb.cmd.common import open_store, verb_app
@@ -18,19 +16,31 @@ app = verb_app()
 def commit(
     ctx: typer.Context,
     container: str = typer.Argument(..., help="Working container name or ID."),
-    image: Optional[str] = typer.Argument(None, help="Name of the new image (NAME[:TAG])."),
-    iidfile: Optional[str] = typer.Option(None, "--iidfile", help="Write the image ID to this file."),
+    image: str | None = typer.Argument(None, help="Name of the new image (NAME[:TAG])."),
+    iidfile: str | None = typer.Option(None, "--iidfile", help="Write the image ID to this file."),
     squash: bool = typer.Option(False, "--squash", help="Make the image a single layer."),
-    remove: bool = typer.Option(False, "--rm", help="Remove the working container afterwards (its files move to the new layer; if bb dies mid-commit, the container is removed too)."),
-    image_format: str = typer.Option("oci", "-f", "--format", help="Manifest format: oci or docker."),
-    timestamp: Optional[int] = typer.Option(None, "--timestamp", help="Fixed created time and file mtimes (epoch seconds)."),
+    remove: bool = typer.Option(
+        False,
+        "--rm",
+        help="Remove the working container afterwards (its files move to the new layer; if bb dies mid-commit, the container is removed too).",
+    ),
+    image_format: str = typer.Option(
+        "oci", "-f", "--format", help="Manifest format: oci or docker."
+    ),
+    timestamp: int | None = typer.Option(
+        None, "--timestamp", help="Fixed created time and file mtimes (epoch seconds)."
+    ),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image ID."),
 ) -> None:
     """Commit CONTAINER to IMAGE and print the image ID."""
     destination = image if image and split_transport(image) is not None else None
     names = [image] if image and destination is None else []
     options = CommitOptions(
-        names=names, squash=squash, image_format=image_format, timestamp=timestamp, discard_container=remove
+        names=names,
+        squash=squash,
+        image_format=image_format,
+        timestamp=timestamp,
+        discard_container=remove,
     )
     store = open_store(ctx)
     with WorkingContainer.opened(store, container) as working_container:

@@ -6,8 +6,9 @@ import functools
 import json
 import os
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, TypeVar
 
 import typer
 
@@ -28,7 +29,7 @@ class GlobalOptions:
     debug: bool = False
 
     @classmethod
-    def from_environment(cls) -> "GlobalOptions":
+    def from_environment(cls) -> GlobalOptions:
         """The options the BB_* environment variables give (for a verb run on its own)."""
         return cls(
             root=os.environ.get("BB_ROOT"),
@@ -143,8 +144,15 @@ def human_age(timestamp: str) -> str:
         when = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
     except ValueError:
         return timestamp
-    seconds = int((datetime.datetime.now(datetime.timezone.utc) - when).total_seconds())
-    for unit, length in (("year", 31536000), ("month", 2592000), ("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
+    seconds = int((datetime.datetime.now(datetime.UTC) - when).total_seconds())
+    for unit, length in (
+        ("year", 31536000),
+        ("month", 2592000),
+        ("week", 604800),
+        ("day", 86400),
+        ("hour", 3600),
+        ("minute", 60),
+    ):
         if seconds >= length:
             count = seconds // length
             return f"{count} {unit}{'s' if count > 1 else ''} ago"
@@ -155,7 +163,7 @@ def render_format(template: str, document: dict[str, Any]) -> str:
     """Fill `{{.Key}}` / `{{.Key.Sub}}` placeholders (the part of Go templates people use)."""
     import re
 
-    def value(match: "re.Match[str]") -> str:
+    def value(match: re.Match[str]) -> str:
         current: Any = document
         for key in match.group(1).split("."):
             current = current.get(key) if isinstance(current, dict) else None

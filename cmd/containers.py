@@ -18,18 +18,33 @@ def containers(
     """List working containers."""
     records = open_store(ctx, repair=False).containers.list()
     if json_output:
-        print_json([
-            {"id": r.id, "builder": True, "imageid": r.image_id or "", "imagename": r.image_name or "",
-             "containername": r.name}
-            for r in records
-        ])
+        print_json(
+            [
+                {
+                    "id": r.id,
+                    "builder": True,
+                    "imageid": r.image_id or "",
+                    "imagename": r.image_name or "",
+                    "containername": r.name,
+                }
+                for r in records
+            ]
+        )
     elif quiet:
         for record in records:
             print(short_id(record.id, not notruncate))
     else:
         print_table(
             ["CONTAINER ID", "BUILDER", "IMAGE ID", "IMAGE NAME", "CONTAINER NAME"],
-            ([short_id(r.id, not notruncate), "*", short_id(r.image_id or "", not notruncate),
-              r.image_name or "scratch", r.name] for r in records),
+            (
+                [
+                    short_id(r.id, not notruncate),
+                    "*",
+                    short_id(r.image_id or "", not notruncate),
+                    r.image_name or "scratch",
+                    r.name,
+                ]
+                for r in records
+            ),
             noheading,
         )

@@ -1,7 +1,5 @@
 """bb copy: copy files from the host (or another container/image) into a working container."""
 
-from typing import List, Optional
-
 import typer
 
 from bb.cmd.common import open_store, verb_app
@@ -12,12 +10,19 @@ app = verb_app()
 
 
 def copy_verb(
-    ctx: typer.Context, verb: str, container: str, paths: List[str],
-    chown: Optional[str], chmod: Optional[str], from_source: Optional[str],
+    ctx: typer.Context,
+    verb: str,
+    container: str,
+    paths: list[str],
+    chown: str | None,
+    chmod: str | None,
+    from_source: str | None,
 ) -> None:
     """What `copy` and `add` share: all but the last path are sources."""
     if len(paths) < 2:
-        raise typer.BadParameter("expected at least one source and a destination", param_hint="SRC... DEST")
+        raise typer.BadParameter(
+            "expected at least one source and a destination", param_hint="SRC... DEST"
+        )
     options = CopyOptions(
         sources=paths[:-1],
         destination=paths[-1],
@@ -35,10 +40,12 @@ def copy_verb(
 def copy(
     ctx: typer.Context,
     container: str = typer.Argument(..., help="Working container name or ID."),
-    paths: List[str] = typer.Argument(..., help="SRC... DEST"),
-    chown: Optional[str] = typer.Option(None, "--chown", help="user[:group] owning the copies."),
-    chmod: Optional[str] = typer.Option(None, "--chmod", help="Octal permission bits of the copies."),
-    from_source: Optional[str] = typer.Option(None, "--from", help="Copy from this image or container."),
+    paths: list[str] = typer.Argument(..., help="SRC... DEST"),
+    chown: str | None = typer.Option(None, "--chown", help="user[:group] owning the copies."),
+    chmod: str | None = typer.Option(None, "--chmod", help="Octal permission bits of the copies."),
+    from_source: str | None = typer.Option(
+        None, "--from", help="Copy from this image or container."
+    ),
 ) -> None:
     """Copy SRC... into CONTAINER at DEST."""
     copy_verb(ctx, "COPY", container, paths, chown, chmod, from_source)

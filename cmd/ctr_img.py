@@ -2,13 +2,21 @@
 
 from typing import Any
 
-from bb.cmd.common import verb_app
 from typer.core import TyperGroup
+
+from bb.cmd.common import verb_app
 
 # isula-build verb -> bb verb
 ALIASES = {
-    "build": "build", "images": "images", "import": "import", "load": "load", "rm": "rmi", "save": "save",
-    "tag": "tag", "pull": "pull", "push": "push",
+    "build": "build",
+    "images": "images",
+    "import": "import",
+    "load": "load",
+    "rm": "rmi",
+    "save": "save",
+    "tag": "tag",
+    "pull": "pull",
+    "push": "push",
 }
 
 

@@ -1,7 +1,5 @@
 """bb from: create a working container from an image (or scratch)."""
 
-from typing import Optional
-
 import typer
 
 from bb.cmd.common import open_store, verb_app
@@ -14,9 +12,11 @@ app = verb_app()
 def from_(
     ctx: typer.Context,
     image: str = typer.Argument(..., help="Image name or ID, or `scratch`."),
-    name: Optional[str] = typer.Option(None, "--name", help="Name of the working container."),
+    name: str | None = typer.Option(None, "--name", help="Name of the working container."),
     pull: str = typer.Option("missing", "--pull", help="Pull the image: always, missing or never."),
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print nothing but the container name."),
+    quiet: bool = typer.Option(
+        False, "-q", "--quiet", help="Print nothing but the container name."
+    ),
 ) -> None:
     """Create a working container from IMAGE and print its name."""
     container = WorkingContainer.create(open_store(ctx), image, name=name, pull=pull)

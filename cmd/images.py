@@ -1,7 +1,5 @@
 """bb images: list images."""
 
-from typing import Optional
-
 import typer
 
 from bb.cmd.common import human_age, open_store, print_json, print_table, short_id, verb_app
@@ -20,7 +18,7 @@ def _repository_and_tag(name: str) -> tuple[str, str]:
 @app.command("images")
 def images(
     ctx: typer.Context,
-    image: Optional[str] = typer.Argument(None, help="Only images matching REPOSITORY[:TAG]."),
+    image: str | None = typer.Argument(None, help="Only images matching REPOSITORY[:TAG]."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
     noheading: bool = typer.Option(False, "-n", "--noheading", help="Omit the header line."),
     notruncate: bool = typer.Option(False, "--no-trunc", "--notruncate", help="Print full IDs."),
@@ -31,15 +29,25 @@ def images(
     records = store.images.list()
     if image is not None:
         by_id = store.images.find(image)
-        matching = [r for r in records if any(matches_repository_filter(name, image) for name in r.names)]
+        matching = [
+            r for r in records if any(matches_repository_filter(name, image) for name in r.names)
+        ]
         records = matching or ([by_id] if by_id is not None else [])
         if not records:  # as buildah: a name that matches nothing is an error, not an empty list
             raise ImageNotFound(image)
     if json_output:
-        print_json([
-            {"id": r.id, "names": r.names, "digest": r.manifest_digest, "created": r.created, "size": r.size}
-            for r in records
-        ])
+        print_json(
+            [
+                {
+                    "id": r.id,
+                    "names": r.names,
+                    "digest": r.manifest_digest,
+                    "created": r.created,
+                    "size": r.size,
+                }
+                for r in records
+            ]
+        )
         return
     if quiet:
         for record in records:
@@ -47,8 +55,18 @@ def images(
         return
     rows = []
     for record in records:
-        shown = [n for n in record.names if image is None or matches_repository_filter(n, image)] or record.names
+        shown = [
+            n for n in record.names if image is None or matches_repository_filter(n, image)
+        ] or record.names
         names = [_repository_and_tag(name) for name in shown] or [("<none>", "<none>")]
         for repository, tag in names:
-            rows.append([repository, tag, short_id(record.id, not notruncate), human_age(record.created), human_size(record.size)])
+            rows.append(
+                [
+                    repository,
+                    tag,
+                    short_id(record.id, not notruncate),
+                    human_age(record.created),
+                    human_size(record.size),
+                ]
+            )
     print_table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows, noheading)

@@ -1,7 +1,6 @@
 """bb import: make an image from a root file system tarball."""
 
 import os
-from typing import Optional
 
 import typer
 
@@ -16,7 +15,7 @@ app = verb_app()
 def import_(
     ctx: typer.Context,
     tarball: str = typer.Argument(..., help="Root file system tarball (plain, gzip or xz)."),
-    image: Optional[str] = typer.Argument(None, help="Name of the new image (NAME[:TAG])."),
+    image: str | None = typer.Argument(None, help="Name of the new image (NAME[:TAG])."),
 ) -> None:
     """Import TARBALL as a one-layer image and print its ID."""
     if not os.path.isfile(tarball):

@@ -22,10 +22,15 @@ def info(
     """Print host, storage and registry information as JSON."""
     document = {"host": host_facts(), "store": store_info(open_store(ctx, repair=False))}
     registries = load_registries_config()
-    document["registries"] = {"config": registries.path, "search": registries.search,
-                              "insecure": sorted(registries.insecure)}
+    document["registries"] = {
+        "config": registries.path,
+        "search": registries.search,
+        "insecure": sorted(registries.insecure),
+    }
     if verbose:
-        document["host"]["bbMaxResidentSet"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        document["host"]["bbMaxResidentSet"] = (
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        )
     if human:
         for key in ("MemTotal", "MemFree", "bbMaxResidentSet"):
             if key in document["host"]:

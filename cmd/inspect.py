@@ -1,7 +1,5 @@
 """bb inspect: show a working container or image as JSON."""
 
-from typing import Optional
-
 import typer
 
 from bb.cmd.common import open_store, print_json, render_format, verb_app
@@ -15,15 +13,21 @@ app = verb_app()
 def inspect(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Container or image name or ID."),
-    kind: Optional[str] = typer.Option(None, "-t", "--type", help="container or image (default: container, then image)."),
-    template: Optional[str] = typer.Option(None, "-f", "--format", help="Print this {{.Field}} template instead."),
+    kind: str | None = typer.Option(
+        None, "-t", "--type", help="container or image (default: container, then image)."
+    ),
+    template: str | None = typer.Option(
+        None, "-f", "--format", help="Print this {{.Field}} template instead."
+    ),
 ) -> None:
     """Print what bb knows of a working container or an image."""
     if kind not in (None, "container", "image"):
         raise InvalidArgument(f'--type "{kind}": must be container or image')
     store = open_store(ctx, repair=False)
     document = None
-    if kind in (None, "container") and (kind == "container" or store.containers.find(name) is not None):
+    if kind in (None, "container") and (
+        kind == "container" or store.containers.find(name) is not None
+    ):
         with WorkingContainer.opened(store, name) as container:
             document = container.describe()
     if document is None:

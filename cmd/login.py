@@ -2,7 +2,6 @@
 
 import getpass
 import sys
-from typing import Optional
 
 import typer
 
@@ -19,11 +18,17 @@ app = verb_app()
 @app.command("login")
 def login(
     server: str = typer.Argument(..., help="Registry (host[:port])."),
-    username: Optional[str] = typer.Option(None, "-u", "--username", help="User name."),
-    password: Optional[str] = typer.Option(None, "-p", "--password", help="Password (prefer --password-stdin)."),
-    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
-    authfile: Optional[str] = typer.Option(None, "--authfile", help="auth.json to write."),
-    tls_verify: Optional[bool] = typer.Option(None, "--tls-verify/--no-tls-verify", help="Require HTTPS with verified certificates."),
+    username: str | None = typer.Option(None, "-u", "--username", help="User name."),
+    password: str | None = typer.Option(
+        None, "-p", "--password", help="Password (prefer --password-stdin)."
+    ),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from standard input."
+    ),
+    authfile: str | None = typer.Option(None, "--authfile", help="auth.json to write."),
+    tls_verify: bool | None = typer.Option(
+        None, "--tls-verify/--no-tls-verify", help="Require HTTPS with verified certificates."
+    ),
 ) -> None:
     """Log in to SERVER: the credentials are checked, then kept in auth.json (mode 0600)."""
     server = server.removeprefix("https://").removeprefix("http://").rstrip("/")

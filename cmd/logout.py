@@ -1,7 +1,5 @@
 """bb logout: forget credentials for a registry (or all)."""
 
-from typing import Optional
-
 import typer
 
 from bb.cmd.common import verb_app
@@ -13,9 +11,11 @@ app = verb_app()
 
 @app.command("logout")
 def logout(
-    server: Optional[str] = typer.Argument(None, help="Registry (host[:port])."),
-    all_servers: bool = typer.Option(False, "-a", "--all", help="Forget every registry's credentials."),
-    authfile: Optional[str] = typer.Option(None, "--authfile", help="auth.json to change."),
+    server: str | None = typer.Argument(None, help="Registry (host[:port])."),
+    all_servers: bool = typer.Option(
+        False, "-a", "--all", help="Forget every registry's credentials."
+    ),
+    authfile: str | None = typer.Option(None, "--authfile", help="auth.json to change."),
 ) -> None:
     """Remove the stored credentials for SERVER (or all with -a)."""
     if not all_servers and not server:

@@ -6,7 +6,7 @@ import importlib
 import os
 import signal
 import sys
-from typing import Any, List, Optional
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
@@ -77,14 +77,26 @@ app = typer.Typer(
 @app.callback()
 def main(
     ctx: typer.Context,
-    root: Optional[str] = typer.Option(None, "--root", envvar="BB_ROOT", help="Storage graph root (default /var/lib/bb)."),
-    runroot: Optional[str] = typer.Option(None, "--runroot", envvar="BB_RUNROOT", help="Storage run root (default /run/bb)."),
-    storage_driver: Optional[str] = typer.Option(
-        None, "--storage-driver", envvar="BB_STORAGE_DRIVER", help="Storage driver: overlay, vfs or devicemapper."
+    root: str | None = typer.Option(
+        None, "--root", envvar="BB_ROOT", help="Storage graph root (default /var/lib/bb)."
     ),
-    storage_opt: List[str] = typer.Option([], "--storage-opt", help="Storage driver option KEY=VALUE (repeatable)."),
-    config: Optional[str] = typer.Option(
-        None, "--config", envvar="BB_CONFIG", help="Storage configuration file (default /etc/bb/storage.toml)."
+    runroot: str | None = typer.Option(
+        None, "--runroot", envvar="BB_RUNROOT", help="Storage run root (default /run/bb)."
+    ),
+    storage_driver: str | None = typer.Option(
+        None,
+        "--storage-driver",
+        envvar="BB_STORAGE_DRIVER",
+        help="Storage driver: overlay, vfs or devicemapper.",
+    ),
+    storage_opt: list[str] = typer.Option(
+        [], "--storage-opt", help="Storage driver option KEY=VALUE (repeatable)."
+    ),
+    config: str | None = typer.Option(
+        None,
+        "--config",
+        envvar="BB_CONFIG",
+        help="Storage configuration file (default /etc/bb/storage.toml).",
     ),
     debug: bool = typer.Option(False, "--debug", help="Print tracebacks with errors."),
 ) -> None:

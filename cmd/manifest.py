@@ -1,7 +1,6 @@
 """bb manifest: assemble manifest lists (multi-platform images) and push them."""
 
 import json
-from typing import List, Optional
 
 import typer
 
@@ -32,11 +31,18 @@ def _platform(entry: ListEntry) -> dict:
 def _entry_for(store, image: str) -> ListEntry:  # type: ignore[no-untyped-def]
     record = store.images.lookup(image)
     config = store.images.config(record)
-    return ListEntry(record.id, config.get("architecture", ""), config.get("os", "linux"), config.get("variant", ""))
+    return ListEntry(
+        record.id,
+        config.get("architecture", ""),
+        config.get("os", "linux"),
+        config.get("variant", ""),
+    )
 
 
 @app.command("create")
-def create(ctx: typer.Context, name: str = typer.Argument(...), images: List[str] = typer.Argument(None)) -> None:
+def create(
+    ctx: typer.Context, name: str = typer.Argument(...), images: list[str] = typer.Argument(None)
+) -> None:
     """Create the list NAME, holding IMAGES."""
     store = open_store(ctx)
     lists = ManifestListStore(store)
@@ -52,10 +58,10 @@ def add(
     ctx: typer.Context,
     name: str = typer.Argument(...),
     image: str = typer.Argument(...),
-    arch: Optional[str] = ARCH,
-    os: Optional[str] = OS,
-    variant: Optional[str] = VARIANT,
-    os_features: List[str] = OS_FEATURES,
+    arch: str | None = ARCH,
+    os: str | None = OS,
+    variant: str | None = VARIANT,
+    os_features: list[str] = OS_FEATURES,
 ) -> None:
     """Add IMAGE to the list NAME (platform from the image's config unless given)."""
     store = open_store(ctx)
@@ -64,7 +70,9 @@ def add(
         manifest_list = lists.get(name)
         entry = _entry_for(store, image)
         entry.set_platform(arch, os, variant, list(os_features))
-        manifest_list.entries = [e for e in manifest_list.entries if e.image_id != entry.image_id] + [entry]
+        manifest_list.entries = [
+            e for e in manifest_list.entries if e.image_id != entry.image_id
+        ] + [entry]
         lists.save(manifest_list)
     print(entry.image_id)
 
@@ -74,11 +82,11 @@ def annotate(
     ctx: typer.Context,
     name: str = typer.Argument(...),
     image: str = typer.Argument(...),
-    arch: Optional[str] = ARCH,
-    os: Optional[str] = OS,
-    variant: Optional[str] = VARIANT,
-    os_features: List[str] = OS_FEATURES,
-    annotation: List[str] = typer.Option([], "--annotation", help="K=V"),
+    arch: str | None = ARCH,
+    os: str | None = OS,
+    variant: str | None = VARIANT,
+    os_features: list[str] = OS_FEATURES,
+    annotation: list[str] = typer.Option([], "--annotation", help="K=V"),
 ) -> None:
     """Change the platform or annotations of IMAGE in the list NAME."""
     from bb.errors import NotFound
@@ -105,24 +113,40 @@ def inspect(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
     manifests = []
     for entry in manifest_list.entries:
         record = store.images.get(entry.image_id)
-        descriptor = {"mediaType": record.manifest_media_type, "digest": record.manifest_digest,
-                      "size": store.blobs.size(record.manifest_digest), "platform": _platform(entry)}
+        descriptor = {
+            "mediaType": record.manifest_media_type,
+            "digest": record.manifest_digest,
+            "size": store.blobs.size(record.manifest_digest),
+            "platform": _platform(entry),
+        }
         if entry.annotations:
             descriptor["annotations"] = entry.annotations
         manifests.append(descriptor)
-    print(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-                      "manifests": manifests}, indent=4))
+    print(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "manifests": manifests,
+            },
+            indent=4,
+        )
+    )
 
 
 @app.command("push")
 def push(
     ctx: typer.Context,
     name: str = typer.Argument(...),
-    destination: Optional[str] = typer.Argument(None, help="docker://REGISTRY/REPO:TAG (default: the list's name)."),
-    image_format: str = typer.Option("oci", "-f", "--format", help="oci (image index) or docker (manifest list)."),
-    tls_verify: Optional[bool] = typer.Option(None, "--tls-verify/--no-tls-verify"),
-    authfile: Optional[str] = typer.Option(None, "--authfile"),
-    creds: Optional[str] = typer.Option(None, "--creds"),
+    destination: str | None = typer.Argument(
+        None, help="docker://REGISTRY/REPO:TAG (default: the list's name)."
+    ),
+    image_format: str = typer.Option(
+        "oci", "-f", "--format", help="oci (image index) or docker (manifest list)."
+    ),
+    tls_verify: bool | None = typer.Option(None, "--tls-verify/--no-tls-verify"),
+    authfile: str | None = typer.Option(None, "--authfile"),
+    creds: str | None = typer.Option(None, "--creds"),
 ) -> None:
     """Push every image of the list and then the list itself; print the list's digest."""
     from bb.errors import InvalidArgument
@@ -133,16 +157,29 @@ def push(
     target = destination or manifest_list.name
     parsed = split_transport(target)
     if parsed is not None and parsed[0] != "docker":
-        raise InvalidArgument(f'"{target}": manifest lists can only be pushed to docker:// registries')
+        raise InvalidArgument(
+            f'"{target}": manifest lists can only be pushed to docker:// registries'
+        )
     location = parsed[1] if parsed else target
-    options = TransportOptions(image_format=check_format(image_format), tls_verify=tls_verify,
-                               authfile=authfile, credentials=creds)
-    images = [(stored_image(store, store.images.get(e.image_id)), _platform(e)) for e in manifest_list.entries]
-    print(push_manifest_list(store, images, parse_reference(location, default_registry="docker.io"), options))
+    options = TransportOptions(
+        image_format=check_format(image_format),
+        tls_verify=tls_verify,
+        authfile=authfile,
+        credentials=creds,
+    )
+    images = [
+        (stored_image(store, store.images.get(e.image_id)), _platform(e))
+        for e in manifest_list.entries
+    ]
+    print(
+        push_manifest_list(
+            store, images, parse_reference(location, default_registry="docker.io"), options
+        )
+    )
 
 
 @app.command("rm")
-def rm(ctx: typer.Context, names: List[str] = typer.Argument(...)) -> None:
+def rm(ctx: typer.Context, names: list[str] = typer.Argument(...)) -> None:
     """Remove manifest lists (their images stay)."""
     store = open_store(ctx)
     with store.lock():

@@ -1,7 +1,5 @@
 """bb mount: mount a working container's root and print where."""
 
-from typing import List
-
 import typer
 
 from bb.cmd.common import open_store, verb_app
@@ -13,7 +11,9 @@ app = verb_app()
 @app.command("mount")
 def mount(
     ctx: typer.Context,
-    containers: List[str] = typer.Argument(None, help="Working containers (none: list mounted ones)."),
+    containers: list[str] = typer.Argument(
+        None, help="Working containers (none: list mounted ones)."
+    ),
 ) -> None:
     """Mount each CONTAINER and print its root path (it stays mounted until `bb umount`)."""
     store = open_store(ctx)

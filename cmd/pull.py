@@ -1,7 +1,5 @@
 """bb pull: copy an image from a registry (or any transport location) into the store."""
 
-from typing import Optional
-
 import typer
 
 from bb.cmd.common import open_store, verb_app
@@ -14,10 +12,16 @@ app = verb_app()
 @app.command("pull")
 def pull(
     ctx: typer.Context,
-    source: str = typer.Argument(..., help="docker://REGISTRY/REPO:TAG, REGISTRY/REPO:TAG, docker-archive:PATH, ..."),
-    tls_verify: Optional[bool] = typer.Option(None, "--tls-verify/--no-tls-verify", help="Require HTTPS with verified certificates."),
-    authfile: Optional[str] = typer.Option(None, "--authfile", help="auth.json with registry credentials."),
-    creds: Optional[str] = typer.Option(None, "--creds", help="USER:PASSWORD for the registry."),
+    source: str = typer.Argument(
+        ..., help="docker://REGISTRY/REPO:TAG, REGISTRY/REPO:TAG, docker-archive:PATH, ..."
+    ),
+    tls_verify: bool | None = typer.Option(
+        None, "--tls-verify/--no-tls-verify", help="Require HTTPS with verified certificates."
+    ),
+    authfile: str | None = typer.Option(
+        None, "--authfile", help="auth.json with registry credentials."
+    ),
+    creds: str | None = typer.Option(None, "--creds", help="USER:PASSWORD for the registry."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image ID."),
 ) -> None:
     """Pull SOURCE into the store and print the image ID."""

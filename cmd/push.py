@@ -1,7 +1,5 @@
 """bb push: copy an image to a registry or any other transport location."""
 
-from typing import Optional
-
 import typer
 
 from bb.cmd.common import open_store, verb_app
@@ -16,11 +14,17 @@ app = verb_app()
 def push(
     ctx: typer.Context,
     image: str = typer.Argument(..., help="Image name or ID."),
-    destination: Optional[str] = typer.Argument(None, help="Where to (default: docker://IMAGE)."),
-    tls_verify: Optional[bool] = typer.Option(None, "--tls-verify/--no-tls-verify", help="Require HTTPS with verified certificates."),
-    authfile: Optional[str] = typer.Option(None, "--authfile", help="auth.json with registry credentials."),
-    creds: Optional[str] = typer.Option(None, "--creds", help="USER:PASSWORD for the registry."),
-    image_format: str = typer.Option("oci", "-f", "--format", help="Manifest format: oci or docker."),
+    destination: str | None = typer.Argument(None, help="Where to (default: docker://IMAGE)."),
+    tls_verify: bool | None = typer.Option(
+        None, "--tls-verify/--no-tls-verify", help="Require HTTPS with verified certificates."
+    ),
+    authfile: str | None = typer.Option(
+        None, "--authfile", help="auth.json with registry credentials."
+    ),
+    creds: str | None = typer.Option(None, "--creds", help="USER:PASSWORD for the registry."),
+    image_format: str = typer.Option(
+        "oci", "-f", "--format", help="Manifest format: oci or docker."
+    ),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print nothing."),
 ) -> None:
     """Push IMAGE to DESTINATION (docker://REGISTRY/REPO:TAG, docker-archive:PATH, oci:DIR, ...)."""
@@ -29,8 +33,12 @@ def push(
     target = destination or image
     if split_transport(target) is None:
         target = f"docker://{target}"
-    options = TransportOptions(image_format=check_format(image_format), tls_verify=tls_verify,
-                               authfile=authfile, credentials=creds)
+    options = TransportOptions(
+        image_format=check_format(image_format),
+        tls_verify=tls_verify,
+        authfile=authfile,
+        credentials=creds,
+    )
     export_image(store, record, target, options)
     if not quiet:
         print(record.id)

@@ -1,7 +1,5 @@
 """bb rm: remove working containers."""
 
-from typing import List
-
 import typer
 
 from bb.cmd.common import open_store, verb_app
@@ -12,8 +10,10 @@ app = verb_app()
 @app.command("rm")
 def rm(
     ctx: typer.Context,
-    containers: List[str] = typer.Argument(None, help="Working containers."),
-    all_containers: bool = typer.Option(False, "-a", "--all", help="Remove every working container."),
+    containers: list[str] = typer.Argument(None, help="Working containers."),
+    all_containers: bool = typer.Option(
+        False, "-a", "--all", help="Remove every working container."
+    ),
 ) -> None:
     """Remove each CONTAINER and its layer."""
     store = open_store(ctx)

@@ -1,7 +1,5 @@
 """bb rmi: remove images."""
 
-from typing import List
-
 import typer
 
 from bb.cmd.common import open_store, verb_app
@@ -13,7 +11,7 @@ app = verb_app()
 @app.command("rmi")
 def rmi(
     ctx: typer.Context,
-    images: List[str] = typer.Argument(None, help="Image names or IDs."),
+    images: list[str] = typer.Argument(None, help="Image names or IDs."),
     all_images: bool = typer.Option(False, "-a", "--all", help="Remove every image."),
     prune: bool = typer.Option(
         False, "-p", "--prune", help="Remove images with no name (after running builds end)."

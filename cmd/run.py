@@ -15,17 +15,33 @@ def run(
     ctx: typer.Context,
     container: str = typer.Argument(..., help="Working container name or ID."),
     command: list[str] = typer.Argument(None, help="Command and arguments (after --)."),
-    tty: bool = typer.Option(False, "-t", "--tty", help="Allocate a terminal (interactive debugging)."),
-    env: list[str] = typer.Option([], "-e", "--env", help="Extra environment variable K=V (repeatable)."),
-    cap_add: list[str] = typer.Option([], "--cap-add", help="Add a capability, or ALL (repeatable)."),
-    cap_drop: list[str] = typer.Option([], "--cap-drop", help="Drop a capability, or ALL (repeatable)."),
-    security_opt: list[str] = typer.Option(
-        [], "--security-opt", help="seccomp=unconfined, seccomp=PATH or no-new-privileges (repeatable)."
+    tty: bool = typer.Option(
+        False, "-t", "--tty", help="Allocate a terminal (interactive debugging)."
     ),
-    network: str | None = typer.Option(None, "--network", help="host (the default) or none (loopback only)."),
-    workingdir: str | None = typer.Option(None, "--workingdir", help="Working directory for the command."),
+    env: list[str] = typer.Option(
+        [], "-e", "--env", help="Extra environment variable K=V (repeatable)."
+    ),
+    cap_add: list[str] = typer.Option(
+        [], "--cap-add", help="Add a capability, or ALL (repeatable)."
+    ),
+    cap_drop: list[str] = typer.Option(
+        [], "--cap-drop", help="Drop a capability, or ALL (repeatable)."
+    ),
+    security_opt: list[str] = typer.Option(
+        [],
+        "--security-opt",
+        help="seccomp=unconfined, seccomp=PATH or no-new-privileges (repeatable).",
+    ),
+    network: str | None = typer.Option(
+        None, "--network", help="host (the default) or none (loopback only)."
+    ),
+    workingdir: str | None = typer.Option(
+        None, "--workingdir", help="Working directory for the command."
+    ),
     user: str | None = typer.Option(None, "--user", help="user[:group] to run as."),
-    volume: list[str] = typer.Option([], "-v", "--volume", help="Bind mount SRC:DST[:ro] (repeatable)."),
+    volume: list[str] = typer.Option(
+        [], "-v", "--volume", help="Bind mount SRC:DST[:ro] (repeatable)."
+    ),
 ) -> None:
     """Run COMMAND in CONTAINER; its exit status is bb's."""
     arguments = list(command or [])

@@ -1,7 +1,5 @@
 """bb save: write images to a docker-archive or oci-archive file."""
 
-from typing import List
-
 import typer
 
 from bb.cmd.common import open_store, verb_app
@@ -15,9 +13,11 @@ app = verb_app()
 @app.command("save")
 def save(
     ctx: typer.Context,
-    images: List[str] = typer.Argument(..., help="Images (names, IDs or ID prefixes)."),
+    images: list[str] = typer.Argument(..., help="Images (names, IDs or ID prefixes)."),
     output: str = typer.Option(..., "-o", "--output", help="Archive file to write."),
-    image_format: str = typer.Option("docker", "--format", help="docker (docker-archive) or oci (oci-archive)."),
+    image_format: str = typer.Option(
+        "docker", "--format", help="docker (docker-archive) or oci (oci-archive)."
+    ),
 ) -> None:
     """Save IMAGES into one archive file."""
     if image_format not in ("docker", "oci"):
@@ -30,4 +30,8 @@ def save(
         by_name = not record.id.startswith(name.removeprefix("sha256:"))
         names.extend([normalize_name(name)] if by_name else record.names)
     transport = "docker-archive" if image_format == "docker" else "oci-archive"
-    export_images(store, [(record, list(dict.fromkeys(names))) for record, names in chosen.values()], f"{transport}:{output}")
+    export_images(
+        store,
+        [(record, list(dict.fromkeys(names))) for record, names in chosen.values()],
+        f"{transport}:{output}",
+    )

@@ -1,7 +1,5 @@
 """bb tag: give an image more names."""
 
-from typing import List
-
 import typer
 
 from bb.cmd.common import open_store, verb_app
@@ -14,7 +12,7 @@ app = verb_app()
 def tag(
     ctx: typer.Context,
     image: str = typer.Argument(..., help="Image name or ID."),
-    names: List[str] = typer.Argument(..., help="New names (NAME[:TAG])."),
+    names: list[str] = typer.Argument(..., help="New names (NAME[:TAG])."),
 ) -> None:
     """Add NAMES to IMAGE."""
     tag_image(open_store(ctx), image, list(names))

@@ -1,7 +1,5 @@
 """bb umount: unmount what `bb mount` mounted."""
 
-from typing import List
-
 import typer
 
 from bb.cmd.common import open_store, verb_app
@@ -13,12 +11,16 @@ app = verb_app()
 @app.command("umount")
 def umount(
     ctx: typer.Context,
-    containers: List[str] = typer.Argument(None, help="Working containers."),
+    containers: list[str] = typer.Argument(None, help="Working containers."),
     all_containers: bool = typer.Option(False, "-a", "--all", help="Unmount every container."),
 ) -> None:
     """Unmount each CONTAINER's root."""
     store = open_store(ctx)
-    names = [record.id for record in store.containers.list()] if all_containers else list(containers or [])
+    names = (
+        [record.id for record in store.containers.list()]
+        if all_containers
+        else list(containers or [])
+    )
     if not names:
         raise typer.BadParameter("name a container, or use --all", param_hint="CONTAINER")
     for name in names:

@@ -39,7 +39,9 @@ def read_build_file(path: str, name: str, limit: int, context_dir: str | None = 
     /proc or /sys files are refused before anything is read from them.
     """
     real = os.path.realpath(path)
-    inside = context_dir is not None and _is_within(os.path.abspath(path), os.path.abspath(context_dir))
+    inside = context_dir is not None and _is_within(
+        os.path.abspath(path), os.path.abspath(context_dir)
+    )
     if inside and not _is_within(real, os.path.realpath(context_dir or "")):
         raise DockerfileError(name, 0, "is a symbolic link leading out of the build context")
     try:
@@ -52,10 +54,14 @@ def read_build_file(path: str, name: str, limit: int, context_dir: str | None = 
             if not stat.S_ISREG(info.st_mode) or info.st_dev in _pseudo_devices():
                 raise DockerfileError(name, 0, "not a regular file")
             if info.st_size > limit:
-                raise DockerfileError(name, 0, f"file is {info.st_size} bytes; the limit is {_size(limit)}")
+                raise DockerfileError(
+                    name, 0, f"file is {info.st_size} bytes; the limit is {_size(limit)}"
+                )
             return read_at_most(source, limit, name, InvalidArgument)
     except InvalidArgument:
-        raise DockerfileError(name, 0, f"file grew past the limit of {_size(limit)} while read") from None
+        raise DockerfileError(
+            name, 0, f"file grew past the limit of {_size(limit)} while read"
+        ) from None
     except OSError as failure:
         raise DockerfileError(name, 0, f"cannot read: {failure.strerror}") from None
 

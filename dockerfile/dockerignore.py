@@ -33,9 +33,9 @@ def _compile(pattern: str) -> re.Pattern[str]:
     while position < len(pattern):
         character = pattern[position]
         if character == "*":
-            if pattern[position:position + 2] == "**":
+            if pattern[position : position + 2] == "**":
                 position += 2
-                if pattern[position:position + 1] == "/":
+                if pattern[position : position + 1] == "/":
                     position += 1
                 # as moby: a trailing ** is anything, any other ** any number of leading directories
                 out.append(".*" if position == len(pattern) else "(?:.*/)?")
@@ -48,7 +48,7 @@ def _compile(pattern: str) -> re.Pattern[str]:
             if end < 0:
                 raise ValueError("unterminated [")
             # negated with ^ only, as in Go (a leading ! is one of the characters)
-            out.append("[" + pattern[position + 1:end].replace("\\", "\\\\") + "]")
+            out.append("[" + pattern[position + 1 : end].replace("\\", "\\\\") + "]")
             position = end
         elif character == "\\" and position + 1 < len(pattern):
             position += 1
@@ -92,7 +92,10 @@ class DockerIgnore:
                 continue
             match = bool(pattern.regex.match(path))
             if not match:
-                match = any(pattern.regex.match("/".join(parents[:depth])) for depth in range(1, len(parents) + 1))
+                match = any(
+                    pattern.regex.match("/".join(parents[:depth]))
+                    for depth in range(1, len(parents) + 1)
+                )
             if match:
                 matched = not pattern.exclusion
         return matched
@@ -104,7 +107,10 @@ class DockerIgnore:
         directory. (Compared by whole path components; buildah's walk compares plain strings.)
         """
         below = posixpath.normpath(path).strip("/") + "/"
-        return any(pattern.exclusion and (pattern.text + "/").startswith(below) for pattern in self.patterns)
+        return any(
+            pattern.exclusion and (pattern.text + "/").startswith(below)
+            for pattern in self.patterns
+        )
 
 
 def read_dockerignore(context_dir: str) -> DockerIgnore | None:

@@ -31,7 +31,9 @@ class ExpansionError(ValueError):
 
 
 class _Lexer:
-    def __init__(self, text: str, env: Mapping[str, str], escape: str, depth: int = 0, quotes: bool = True):
+    def __init__(
+        self, text: str, env: Mapping[str, str], escape: str, depth: int = 0, quotes: bool = True
+    ):
         if depth > MAX_NESTING:
             raise ExpansionError(f"variable substitutions nested more than {MAX_NESTING} deep")
         self.text = text
@@ -90,8 +92,10 @@ class _Lexer:
         self.position += 1
         end = self.text.find("'", self.position)
         if end < 0:
-            raise ExpansionError("unexpected end of statement while looking for matching single-quote")
-        quoted = self.text[self.position:end]
+            raise ExpansionError(
+                "unexpected end of statement while looking for matching single-quote"
+            )
+        quoted = self.text[self.position : end]
         self.position = end + 1
         return quoted
 
@@ -100,7 +104,9 @@ class _Lexer:
         parts: list[str] = []
         while True:
             if self.position >= len(self.text):
-                raise ExpansionError("unexpected end of statement while looking for matching double-quote")
+                raise ExpansionError(
+                    "unexpected end of statement while looking for matching double-quote"
+                )
             character = self._peek()
             if character == '"':
                 self.position += 1
@@ -108,7 +114,9 @@ class _Lexer:
             if character == self.escape:
                 self.position += 1
                 following = self._take()
-                parts.append(following if following in ('"', "$", self.escape) else self.escape + following)
+                parts.append(
+                    following if following in ('"', "$", self.escape) else self.escape + following
+                )
             elif character == "$":
                 parts.append(self._dollar())
             else:
@@ -118,7 +126,7 @@ class _Lexer:
         start = self.position
         while self._peek() and self._peek() in _NAME_CHARS:
             self.position += 1
-        return self.text[start:self.position]
+        return self.text[start : self.position]
 
     def _dollar(self) -> str:
         self.position += 1
@@ -174,13 +182,13 @@ class _Lexer:
                 raise ExpansionError("missing '}' in variable substitution")
             if character == self.escape:
                 self.position += 1
-            elif character == "{" and self.text[self.position - 2:self.position - 1] == "$":
+            elif character == "{" and self.text[self.position - 2 : self.position - 1] == "$":
                 depth += 1
             elif character == "}":
                 if depth == 0:
                     break
                 depth -= 1
-        raw = self.text[start:self.position - 1]
+        raw = self.text[start : self.position - 1]
         return "".join(_Lexer(raw, self.env, self.escape, self.depth + 1).words(split=False))
 
 
@@ -208,7 +216,7 @@ def split_words_keeping_quotes(text: str, escape: str = "\\") -> list[str]:
     while position < len(text):
         character = text[position]
         if character == escape and position + 1 < len(text) and quote != "'":
-            current.append(text[position:position + 2])
+            current.append(text[position : position + 2])
             position += 2
             continue
         if quote:

@@ -19,13 +19,21 @@ from bb.dockerfile.expand import (
 from bb.dockerfile.parser import Instruction
 from bb.errors import DockerfileError, InvalidArgument
 from bb.image.config import parse_duration
-from bb.image.healthcheck import DURATION_OPTIONS, OPTION_NAMES, HealthcheckOptions, healthcheck_config
+from bb.image.healthcheck import (
+    DURATION_OPTIONS,
+    OPTION_NAMES,
+    HealthcheckOptions,
+    healthcheck_config,
+)
+
 
 def _fail(instruction: Instruction, path: str, message: str) -> DockerfileError:
     return DockerfileError(path, instruction.line, f"{instruction.keyword}: {message}")
 
 
-def expanded_word(instruction: Instruction, path: str, text: str, env: Mapping[str, str], escape: str) -> str:
+def expanded_word(
+    instruction: Instruction, path: str, text: str, env: Mapping[str, str], escape: str
+) -> str:
     """`text` expanded as one word."""
     try:
         return expand(text, env, escape)
@@ -33,7 +41,9 @@ def expanded_word(instruction: Instruction, path: str, text: str, env: Mapping[s
         raise _fail(instruction, path, str(failure)) from None
 
 
-def expanded_heredoc(instruction: Instruction, path: str, text: str, env: Mapping[str, str], escape: str) -> str:
+def expanded_heredoc(
+    instruction: Instruction, path: str, text: str, env: Mapping[str, str], escape: str
+) -> str:
     """A heredoc body with its variables expanded."""
     try:
         return expand_heredoc(text, env, escape)
@@ -41,7 +51,9 @@ def expanded_heredoc(instruction: Instruction, path: str, text: str, env: Mappin
         raise _fail(instruction, path, str(failure)) from None
 
 
-def expanded_words(instruction: Instruction, path: str, env: Mapping[str, str], escape: str) -> list[str]:
+def expanded_words(
+    instruction: Instruction, path: str, env: Mapping[str, str], escape: str
+) -> list[str]:
     """The instruction's arguments as words (JSON form: each element), expanded."""
     try:
         if instruction.json_arguments is not None:
@@ -51,7 +63,9 @@ def expanded_words(instruction: Instruction, path: str, env: Mapping[str, str], 
         raise _fail(instruction, path, str(failure)) from None
 
 
-def assignments(instruction: Instruction, path: str, env: Mapping[str, str], escape: str) -> list[tuple[str, str | None]]:
+def assignments(
+    instruction: Instruction, path: str, env: Mapping[str, str], escape: str
+) -> list[tuple[str, str | None]]:
     """ENV/LABEL/ARG pairs, expanded; an ARG without default gives (name, None).
 
     `ENV KEY value with spaces` (no `=` in the first word) is the legacy form.
@@ -60,7 +74,7 @@ def assignments(instruction: Instruction, path: str, env: Mapping[str, str], esc
         words = split_words_keeping_quotes(instruction.arguments, escape)
         if instruction.keyword == "ENV" and "=" not in words[0]:
             key = expand(words[0], env, escape)
-            value = instruction.arguments[len(words[0]):].strip()
+            value = instruction.arguments[len(words[0]) :].strip()
             return [(key, expand(value, env, escape))]
         pairs: list[tuple[str, str | None]] = []
         for word in words:
@@ -87,7 +101,11 @@ def parse_healthcheck(instruction: Instruction, path: str) -> dict[str, Any]:
     values: dict[str, str] = {}
     for name, value in instruction.flags:
         if name not in OPTION_NAMES:
-            raise _fail(instruction, path, f"unknown option --{name}" if nameable(name) else "unknown option")
+            raise _fail(
+                instruction,
+                path,
+                f"unknown option --{name}" if nameable(name) else "unknown option",
+            )
         if value is None:
             raise _fail(instruction, path, f"--{name} needs a value")
         values[name] = value
@@ -100,7 +118,9 @@ def parse_healthcheck(instruction: Instruction, path: str) -> dict[str, Any]:
                 parse_duration(values[name], f"--{name}")
             except InvalidArgument:
                 # (its message quotes the value, which errors about a Dockerfile never do)
-                raise _fail(instruction, path, f"--{name}: expected a duration such as 30s or 1m30s") from None
+                raise _fail(
+                    instruction, path, f"--{name}: expected a duration such as 30s or 1m30s"
+                ) from None
     options = HealthcheckOptions(
         test=command.strip(),
         retries=int(retries) if retries is not None else None,

@@ -20,10 +20,28 @@ from bb.errors import DockerfileError
 MAX_DOCKERFILE_SIZE = 1 << 20
 MAX_STAGE_NAME = 64
 
-INSTRUCTIONS = frozenset({
-    "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
-    "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
-})
+INSTRUCTIONS = frozenset(
+    {
+        "ADD",
+        "ARG",
+        "CMD",
+        "COPY",
+        "ENTRYPOINT",
+        "ENV",
+        "EXPOSE",
+        "FROM",
+        "HEALTHCHECK",
+        "LABEL",
+        "MAINTAINER",
+        "ONBUILD",
+        "RUN",
+        "SHELL",
+        "STOPSIGNAL",
+        "USER",
+        "VOLUME",
+        "WORKDIR",
+    }
+)
 # Instructions whose arguments may start with --flag options.
 TAKES_FLAGS = frozenset({"ADD", "COPY", "FROM", "HEALTHCHECK", "RUN"})
 # Instructions that may carry heredocs.
@@ -104,7 +122,9 @@ class Dockerfile:
     stages: list[Stage]
 
 
-def read_dockerfile(path: str, display_name: str | None = None, context_dir: str | None = None) -> Dockerfile:
+def read_dockerfile(
+    path: str, display_name: str | None = None, context_dir: str | None = None
+) -> Dockerfile:
     """Read and parse the Dockerfile at `path` (see read_build_file: regular, at most 1 MiB, in the context)."""
     name = display_name or path
     data = read_build_file(path, name, MAX_DOCKERFILE_SIZE, context_dir)
@@ -113,7 +133,9 @@ def read_dockerfile(path: str, display_name: str | None = None, context_dir: str
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as failure:
-        raise DockerfileError(name, 0, f"not UTF-8 text ({failure.reason} at byte {failure.start})") from None
+        raise DockerfileError(
+            name, 0, f"not UTF-8 text ({failure.reason} at byte {failure.start})"
+        ) from None
     return parse(text, name)
 
 
@@ -135,7 +157,12 @@ class _Parser:
                 return
             name, value = match.group(1).lower(), match.group(2)
             if name in self.directives:
-                raise self.fail(self.position + 1, f"directive {name} given twice" if nameable(name) else "a directive given twice")
+                raise self.fail(
+                    self.position + 1,
+                    f"directive {name} given twice"
+                    if nameable(name)
+                    else "a directive given twice",
+                )
             if name == "escape":
                 if value not in ("\\", "`"):
                     raise self.fail(self.position + 1, "invalid escape character: use \\ or `")
@@ -179,7 +206,11 @@ class _Parser:
         rest = rest.strip()
         if keyword not in INSTRUCTIONS:
             # only a word that looks like a keyword is named: the line may be someone's secret
-            shown = f": {keyword}" if _KEYWORD_LIKE.fullmatch(keyword) else " (the line does not start with one)"
+            shown = (
+                f": {keyword}"
+                if _KEYWORD_LIKE.fullmatch(keyword)
+                else " (the line does not start with one)"
+            )
             raise self.fail(line, f"unknown instruction{shown}")
         instruction = Instruction(keyword=keyword, line=line, original=text.strip())
         if keyword == "ONBUILD":
@@ -229,7 +260,10 @@ class _Parser:
             body: list[str] = []
             while True:
                 if self.position >= len(self.lines):
-                    raise self.fail(instruction.line, f"heredoc <<{name if nameable(name) else '...'} is not terminated")
+                    raise self.fail(
+                        instruction.line,
+                        f"heredoc <<{name if nameable(name) else '...'} is not terminated",
+                    )
                 line = self.lines[self.position]
                 self.position += 1
                 candidate = line.lstrip("\t") if strip_tabs else line
@@ -237,7 +271,9 @@ class _Parser:
                     break
                 body.append(candidate)
             content = "".join(part + "\n" for part in body)
-            instruction.heredocs.append(Heredoc(name, content, expand=quoted_name is None, strip_tabs=strip_tabs))
+            instruction.heredocs.append(
+                Heredoc(name, content, expand=quoted_name is None, strip_tabs=strip_tabs)
+            )
 
     def _check(self, instruction: Instruction) -> None:
         """Instruction-specific checks that need no variable values."""
@@ -260,7 +296,10 @@ class _Parser:
                 raise self.fail(line, f"{keyword} requires at least one source and a destination")
         elif keyword == "SHELL":
             if not instruction.json_arguments:
-                raise self.fail(line, 'SHELL requires the arguments as a non-empty JSON array, e.g. ["/bin/sh", "-c"]')
+                raise self.fail(
+                    line,
+                    'SHELL requires the arguments as a non-empty JSON array, e.g. ["/bin/sh", "-c"]',
+                )
         elif keyword in ("ENV", "LABEL"):
             if keyword == "LABEL" and any("=" not in word for word in words):
                 raise self.fail(line, "LABEL requires KEY=VALUE pairs")
@@ -316,7 +355,9 @@ def parse_instruction(text: str, path: str, line: int, escape: str = "\\") -> In
 def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
     """Parse Dockerfile text; any problem is a DockerfileError naming the line."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_DOCKERFILE_SIZE:
-        raise DockerfileError(path, 0, f"file is larger than the {MAX_DOCKERFILE_SIZE}-byte (1 MiB) limit")
+        raise DockerfileError(
+            path, 0, f"file is larger than the {MAX_DOCKERFILE_SIZE}-byte (1 MiB) limit"
+        )
     parser = _Parser(text, path)
     parser.read_directives()
     instructions = parser.instructions()
@@ -329,12 +370,17 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
             name = words[2].lower() if len(words) == 3 else None
             if name is not None:
                 if name in names:
-                    raise parser.fail(instruction.line, f"duplicate stage name (line {names[name]} has it too)")
+                    raise parser.fail(
+                        instruction.line, f"duplicate stage name (line {names[name]} has it too)"
+                    )
                 names[name] = instruction.line
             stages.append(Stage(len(stages), name, instruction))
         elif not stages:
             if instruction.keyword != "ARG":
-                raise parser.fail(instruction.line, f"{instruction.keyword} before the first FROM (only ARG may come before it)")
+                raise parser.fail(
+                    instruction.line,
+                    f"{instruction.keyword} before the first FROM (only ARG may come before it)",
+                )
             meta_args.append(instruction)
         else:
             stages[-1].instructions.append(instruction)

@@ -22,7 +22,7 @@ def chain_key(parent_key: str, *parts: str) -> str:
     return digest.hexdigest()
 
 
-def _hash_tree(digest: "hashlib._Hash", source: Source, options: CopyOptions) -> None:
+def _hash_tree(digest: hashlib._Hash, source: Source, options: CopyOptions) -> None:
     """Feed names, modes and contents below one source into `digest`."""
     root = source.host_path
     entries = [(source.relative or "", root)]
@@ -33,12 +33,16 @@ def _hash_tree(digest: "hashlib._Hash", source: Source, options: CopyOptions) ->
                 path = os.path.join(current, name)
                 relative = os.path.relpath(path, root)
                 if source.relative is not None and options.source_filter is not None:
-                    if options.source_filter.is_excluded(f"{source.relative}/{relative}".lstrip("/")):
+                    if options.source_filter.is_excluded(
+                        f"{source.relative}/{relative}".lstrip("/")
+                    ):
                         continue
                 entries.append((relative, path))
     for relative, path in entries:
         info = os.lstat(path)
-        digest.update(f"{relative}\0{info.st_mode:o}\0{info.st_size}\0".encode("utf-8", "surrogateescape"))
+        digest.update(
+            f"{relative}\0{info.st_mode:o}\0{info.st_size}\0".encode("utf-8", "surrogateescape")
+        )
         if stat.S_ISLNK(info.st_mode):
             digest.update(os.readlink(path).encode("utf-8", "surrogateescape"))
         elif stat.S_ISREG(info.st_mode):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from bb.dockerfile_executor.stage import ArgEnvironment, StageBuild
 from bb.dockerfile.dockerignore import DockerIgnore, read_dockerignore
 from bb.dockerfile.expand import split_words_keeping_quotes
 from bb.dockerfile.instructions import assignments, expanded_word
 from bb.dockerfile.parser import Dockerfile, read_dockerfile
+from bb.dockerfile_executor.stage import ArgEnvironment, StageBuild
 from bb.errors import BBError, InvalidArgument
 from bb.image.config import check_format, host_architecture, host_variant
 from bb.runtime.spec import Confinement
@@ -66,12 +66,16 @@ def parse_build_static(value: str) -> int:
     """isula-build's `--build-static build-time='YYYY-MM-DD HH:MM:SS'` as epoch seconds (UTC)."""
     key, _, when = value.partition("=")
     if key != "build-time":
-        raise InvalidArgument(f"--build-static \"{value}\": expected build-time='YYYY-MM-DD HH:MM:SS'")
+        raise InvalidArgument(
+            f"--build-static \"{value}\": expected build-time='YYYY-MM-DD HH:MM:SS'"
+        )
     try:
         moment = datetime.datetime.strptime(when.strip("'\" "), "%Y-%m-%d %H:%M:%S")
     except ValueError:
-        raise InvalidArgument(f"--build-static \"{value}\": expected build-time='YYYY-MM-DD HH:MM:SS'") from None
-    return int(moment.replace(tzinfo=datetime.timezone.utc).timestamp())
+        raise InvalidArgument(
+            f"--build-static \"{value}\": expected build-time='YYYY-MM-DD HH:MM:SS'"
+        ) from None
+    return int(moment.replace(tzinfo=datetime.UTC).timestamp())
 
 
 def check_output_file(flag: str, path: str) -> None:
@@ -109,7 +113,12 @@ def platform_args() -> dict[str, str]:
     return {
         f"{side}{name}": value
         for side in ("TARGET", "BUILD")
-        for name, value in (("PLATFORM", platform), ("OS", os_name), ("ARCH", architecture), ("VARIANT", variant))
+        for name, value in (
+            ("PLATFORM", platform),
+            ("OS", os_name),
+            ("ARCH", architecture),
+            ("VARIANT", variant),
+        )
     }
 
 
@@ -119,7 +128,9 @@ class Build:
     def __init__(self, store: Store, options: BuildOptions, report: Callable[[str], None]):
         check_format(options.image_format)
         if options.pull not in PULL_POLICIES:
-            raise InvalidArgument(f'--pull "{options.pull}": must be one of {", ".join(PULL_POLICIES)}')
+            raise InvalidArgument(
+                f'--pull "{options.pull}": must be one of {", ".join(PULL_POLICIES)}'
+            )
         for tag in options.tags:
             normalize_name(tag)
         self.store = store
@@ -128,7 +139,8 @@ class Build:
         self.context_dir = os.path.abspath(options.context_dir)
         path = find_dockerfile(self.context_dir, options.dockerfile)
         self.dockerfile: Dockerfile = read_dockerfile(
-            path, options.dockerfile or os.path.basename(path), self.context_dir)
+            path, options.dockerfile or os.path.basename(path), self.context_dir
+        )
         self.ignore: DockerIgnore | None = read_dockerignore(self.context_dir)
         self.cache = BuildCache(store) if options.layers else None
         self.stage_images: dict[int, str] = {}
@@ -144,7 +156,9 @@ class Build:
     def _read_meta_args(self) -> None:
         for instruction in self.dockerfile.meta_args:
             env = ArgEnvironment(dict(self.meta_args), set(self.valueless_meta_args))
-            for name, default in assignments(instruction, self.dockerfile.path, env, self.dockerfile.escape):
+            for name, default in assignments(
+                instruction, self.dockerfile.path, env, self.dockerfile.escape
+            ):
                 if name in self.options.build_args:
                     self.meta_args[name] = self.options.build_args[name]
                     self.consumed_args.add(name)
@@ -158,8 +172,10 @@ class Build:
     def from_environment(self, valueless: bool = True) -> ArgEnvironment:
         """What `$NAME` means in a FROM line: the ARGs before the first FROM, and (as in BuildKit)
         the platform ARGs, declared or not; with `valueless`, a declared ARG without value is an error."""
-        return ArgEnvironment({**self.platform_args, **self.meta_args},
-                              set(self.valueless_meta_args) if valueless else set())
+        return ArgEnvironment(
+            {**self.platform_args, **self.meta_args},
+            set(self.valueless_meta_args) if valueless else set(),
+        )
 
     def stage_index(self, reference: str, allow_index: bool) -> int | None:
         """The stage a FROM or --from names (by name, or by number for --from), if any."""
@@ -176,18 +192,29 @@ class Build:
             return len(self.dockerfile.stages) - 1
         index = self.stage_index(self.options.target, allow_index=False)
         if index is None:
-            raise InvalidArgument(f'--target "{self.options.target}": no stage of that name in {self.dockerfile.path}')
+            raise InvalidArgument(
+                f'--target "{self.options.target}": no stage of that name in {self.dockerfile.path}'
+            )
         return index
 
     def _dependencies(self, index: int) -> set[int]:
         """Stages the stage at `index` starts from or copies from."""
         stage = self.dockerfile.stages[index]
-        references = [expanded_word(stage.from_instruction, self.dockerfile.path, stage.base,
-                                    self.from_environment(valueless=False), self.dockerfile.escape)]
+        references = [
+            expanded_word(
+                stage.from_instruction,
+                self.dockerfile.path,
+                stage.base,
+                self.from_environment(valueless=False),
+                self.dockerfile.escape,
+            )
+        ]
         for instruction in stage.instructions:
             source = instruction.flag("from") if instruction.keyword in ("COPY", "ADD") else None
             if source:
-                references.append(split_words_keeping_quotes(source)[0] if source.strip() else source)
+                references.append(
+                    split_words_keeping_quotes(source)[0] if source.strip() else source
+                )
         found = set()
         for reference in references:
             dependency = self.stage_index(reference, allow_index=reference is not references[0])

@@ -14,12 +14,19 @@ import json
 import os
 import posixpath
 import tempfile
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
-from bb.dockerfile_executor.cache_keys import chain_key, sources_digest
 from bb.dockerfile.expand import ExpansionError, nameable
-from bb.dockerfile.instructions import assignments, expanded_heredoc, expanded_word, expanded_words, parse_healthcheck
+from bb.dockerfile.instructions import (
+    assignments,
+    expanded_heredoc,
+    expanded_word,
+    expanded_words,
+    parse_healthcheck,
+)
 from bb.dockerfile.parser import Instruction, Stage, parse_instruction
+from bb.dockerfile_executor.cache_keys import chain_key, sources_digest
 from bb.errors import BBError, BuildStepFailed, DockerfileError, Interrupted, RunFailed
 from bb.image.config import new_image_config
 from bb.image.healthcheck import OPTION_NAMES
@@ -28,15 +35,31 @@ from bb.working_container.commit import CommitOptions, commit_step
 from bb.working_container.configuration import ImageConfig
 from bb.working_container.container import SCRATCH, WorkingContainer
 from bb.working_container.copy import CopyOptions, copy_step
-from bb.working_container.run import DEFAULT_PATH, RunOptions, lexical_path, make_directory, run_step
+from bb.working_container.run import (
+    DEFAULT_PATH,
+    RunOptions,
+    lexical_path,
+    make_directory,
+    run_step,
+)
 
 if TYPE_CHECKING:
     from bb.dockerfile_executor.executor import Build
 
 # Build arguments every Dockerfile may use without declaring them; they reach
 # RUN steps but never the image, nor the cache key.
-PROXY_ARGS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
-              "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy")
+PROXY_ARGS = (
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+)
 SUPPORTED_FLAGS = {
     "FROM": {"platform"},
     "RUN": {"network"},
@@ -56,8 +79,12 @@ class ArgEnvironment(Mapping[str, str]):
     def __getitem__(self, name: str) -> str:
         if name in self.valueless:
             if not nameable(name):  # errors never quote the Dockerfile's free text
-                raise ExpansionError("an ARG without a value is used: give it a default or pass --build-arg")
-            raise ExpansionError(f"ARG {name} has no value: give it a default or pass --build-arg {name}=VALUE")
+                raise ExpansionError(
+                    "an ARG without a value is used: give it a default or pass --build-arg"
+                )
+            raise ExpansionError(
+                f"ARG {name} has no value: give it a default or pass --build-arg {name}=VALUE"
+            )
         return self.known[name]
 
     def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
@@ -74,7 +101,7 @@ class ArgEnvironment(Mapping[str, str]):
 class StageBuild:
     """Builds one stage into an image."""
 
-    def __init__(self, build: "Build", stage: Stage, number: int, total: int):
+    def __init__(self, build: Build, stage: Stage, number: int, total: int):
         self.build = build
         self.stage = stage
         self.store = build.store
@@ -107,7 +134,10 @@ class StageBuild:
 
     def environment(self) -> ArgEnvironment:
         """What `$NAME` means now: ARG values, overridden by ENV."""
-        env = {entry.partition("=")[0]: entry.partition("=")[2] for entry in self.config.get("Env") or []}
+        env = {
+            entry.partition("=")[0]: entry.partition("=")[2]
+            for entry in self.config.get("Env") or []
+        }
         return ArgEnvironment({**self.args, **env}, self.valueless - set(env))
 
     def _adopt(self, container: WorkingContainer) -> WorkingContainer:
@@ -175,10 +205,14 @@ class StageBuild:
         """Build the stage; return its image ID."""
         triggers = self._start()
         steps = [*triggers, *self.stage.instructions]
-        self.build.report(f"{self.label}STEP 1/{len(steps) + 1}: {self.stage.from_instruction.original}")
+        self.build.report(
+            f"{self.label}STEP 1/{len(steps) + 1}: {self.stage.from_instruction.original}"
+        )
         try:
             for number, instruction in enumerate(steps, start=2):
-                self.build.report(f"{self.label}STEP {number}/{len(steps) + 1}: {instruction.original}")
+                self.build.report(
+                    f"{self.label}STEP {number}/{len(steps) + 1}: {instruction.original}"
+                )
                 self._step(instruction)
             return self._finish()
         except BBError:
@@ -193,7 +227,9 @@ class StageBuild:
         """FROM: pick the base; return the base image's ONBUILD triggers to run first."""
         instruction = self.stage.from_instruction
         self._check_flags(instruction)
-        base = expanded_word(instruction, self.path, self.stage.base, self.build.from_environment(), self.escape)
+        base = expanded_word(
+            instruction, self.path, self.stage.base, self.build.from_environment(), self.escape
+        )
         stage_index = self.build.stage_index(base, allow_index=False)
         if stage_index is not None and stage_index < self.stage.index:
             base = self.build.stage_images[stage_index]
@@ -202,7 +238,9 @@ class StageBuild:
             record = self.store.images.find(base)
             if record is None:
                 try:
-                    self._adopt(WorkingContainer.create(self.store, base, pull=self.build.options.pull))
+                    self._adopt(
+                        WorkingContainer.create(self.store, base, pull=self.build.options.pull)
+                    )
                 except BBError as failure:
                     raise DockerfileError(self.path, instruction.line, f"FROM: {failure}") from None
                 assert self.container is not None
@@ -219,7 +257,11 @@ class StageBuild:
         triggers = self.image.take_onbuild()
         parsed = []
         for text in triggers:
-            parsed.append(parse_instruction(text, f"{self.path} (ONBUILD of {base})", instruction.line, self.escape))
+            parsed.append(
+                parse_instruction(
+                    text, f"{self.path} (ONBUILD of {base})", instruction.line, self.escape
+                )
+            )
         if not self.build.options.layers and self.container is None:
             self.working_container()
         return parsed
@@ -234,7 +276,9 @@ class StageBuild:
             message = f"{self.path}:{instruction.line}: {instruction.keyword}: {failure}"
             raise BuildStepFailed(self._kept(message), failure.exit_code) from None
         except BBError as failure:
-            raise DockerfileError(self.path, instruction.line, self._kept(f"{instruction.keyword}: {failure}")) from None
+            raise DockerfileError(
+                self.path, instruction.line, self._kept(f"{instruction.keyword}: {failure}")
+            ) from None
         except Interrupted as stop:
             message = f"{self.path}:{instruction.line}: {instruction.keyword}: {stop}"
             raise Interrupted(stop.signal_number, self._kept(message)) from None
@@ -245,7 +289,12 @@ class StageBuild:
             return message
         self._drop_container()
         container = self._adopt(
-            WorkingContainer.create(self.store, self.image_id or SCRATCH, name=self.build.failed_container_name(), pull="never")
+            WorkingContainer.create(
+                self.store,
+                self.image_id or SCRATCH,
+                name=self.build.failed_container_name(),
+                pull="never",
+            )
         )
         self.build.kept_container = container
         return f"{message} (kept the container before this step as {container.name}: bb run -t {container.name} -- sh)"
@@ -254,18 +303,37 @@ class StageBuild:
         allowed = SUPPORTED_FLAGS.get(instruction.keyword, set())
         for name, value in instruction.flags:
             if name not in allowed:
-                unsupported = f"{instruction.keyword} --{name} is not supported" if nameable(name) else \
-                    f"{instruction.keyword}: an option is not supported"
+                unsupported = (
+                    f"{instruction.keyword} --{name} is not supported"
+                    if nameable(name)
+                    else f"{instruction.keyword}: an option is not supported"
+                )
                 raise DockerfileError(self.path, instruction.line, unsupported)
             if name == "network" and value not in ("host", "default"):
-                raise DockerfileError(self.path, instruction.line, "RUN --network: only host (the default) is supported")
-            if name == "platform" and value and value.split("/")[:2] != ["linux", self.image_config.get("architecture")]:
-                raise DockerfileError(self.path, instruction.line,
-                                      f"FROM --platform: only this machine's (linux/{self.image_config.get('architecture')}) can be built")
+                raise DockerfileError(
+                    self.path,
+                    instruction.line,
+                    "RUN --network: only host (the default) is supported",
+                )
+            if (
+                name == "platform"
+                and value
+                and value.split("/")[:2] != ["linux", self.image_config.get("architecture")]
+            ):
+                raise DockerfileError(
+                    self.path,
+                    instruction.line,
+                    f"FROM --platform: only this machine's (linux/{self.image_config.get('architecture')}) can be built",
+                )
 
     def _finish(self) -> str:
         self.key = chain_key(self.key, "END")
-        if self.container is None and self.image_id is not None and not self.history and not self.pending_directories:
+        if (
+            self.container is None
+            and self.image_id is not None
+            and not self.history
+            and not self.pending_directories
+        ):
             return self.image_id
         if self.container is None and self.build.cache is not None:
             cached = self.build.cache.lookup(self.key)
@@ -273,7 +341,12 @@ class StageBuild:
                 return cached
         return self._commit().id
 
-    def _filesystem_step(self, instruction: Instruction, key_parts: list[str], action: Callable[[WorkingContainer], None]) -> None:
+    def _filesystem_step(
+        self,
+        instruction: Instruction,
+        key_parts: list[str],
+        action: Callable[[WorkingContainer], None],
+    ) -> None:
         """RUN, COPY, ADD: use the cache, or do it in the container (and commit it with --layers)."""
         self.key = chain_key(self.key, *key_parts)
         cache = self.build.cache
@@ -338,17 +411,23 @@ class StageBuild:
         self._config_step(instruction, json.dumps(volumes))
 
     def _user(self, instruction: Instruction) -> None:
-        user = expanded_word(instruction, self.path, instruction.arguments, self.environment(), self.escape)
+        user = expanded_word(
+            instruction, self.path, instruction.arguments, self.environment(), self.escape
+        )
         self.image.set_user(user)
         self._config_step(instruction, user)
 
     def _stopsignal(self, instruction: Instruction) -> None:
-        signal = expanded_word(instruction, self.path, instruction.arguments, self.environment(), self.escape)
+        signal = expanded_word(
+            instruction, self.path, instruction.arguments, self.environment(), self.escape
+        )
         self.image.set_stop_signal(signal, flag="signal")
         self._config_step(instruction, signal)
 
     def _workdir(self, instruction: Instruction) -> None:
-        path = expanded_word(instruction, self.path, instruction.arguments, self.environment(), self.escape)
+        path = expanded_word(
+            instruction, self.path, instruction.arguments, self.environment(), self.escape
+        )
         if not path.startswith("/"):
             # as buildah and docker: a relative WORKDIR is joined and cleaned, an absolute one kept as written
             path = posixpath.normpath(posixpath.join(self.config.get("WorkingDir") or "/", path))
@@ -400,21 +479,37 @@ class StageBuild:
             command = instruction.json_arguments
         else:
             script = instruction.arguments
-            if instruction.heredocs and not instruction.text_without_heredocs and len(instruction.heredocs) == 1:
+            if (
+                instruction.heredocs
+                and not instruction.text_without_heredocs
+                and len(instruction.heredocs) == 1
+            ):
                 script = instruction.heredocs[0].content
             elif instruction.heredocs:
                 # the shell itself reads the heredocs, exactly as written
-                script += "\n" + "".join(heredoc.content + heredoc.name + "\n" for heredoc in instruction.heredocs)
+                script += "\n" + "".join(
+                    heredoc.content + heredoc.name + "\n" for heredoc in instruction.heredocs
+                )
             command = self.image.shell_form(script)
         env_names = {entry.partition("=")[0] for entry in self.config.get("Env") or []}
-        build_env = [f"{name}={value}" for name, value in self.args.items() if name not in env_names]
+        build_env = [
+            f"{name}={value}" for name, value in self.args.items() if name not in env_names
+        ]
         proxies = []
         if self.build.options.proxy:
-            proxies = [f"{name}={os.environ[name]}" for name in PROXY_ARGS
-                       if name in os.environ and name not in self.args and name not in env_names]
-        proxies += [f"{name}={value}" for name, value in self.build.options.build_args.items()
-                    if name in PROXY_ARGS and name not in self.args]
-        self.build.consumed_args.update(name for name in self.build.options.build_args if name in PROXY_ARGS)
+            proxies = [
+                f"{name}={os.environ[name]}"
+                for name in PROXY_ARGS
+                if name in os.environ and name not in self.args and name not in env_names
+            ]
+        proxies += [
+            f"{name}={value}"
+            for name, value in self.build.options.build_args.items()
+            if name in PROXY_ARGS and name not in self.args
+        ]
+        self.build.consumed_args.update(
+            name for name in self.build.options.build_args if name in PROXY_ARGS
+        )
         options = RunOptions(
             command=command,
             env=build_env + proxies,
@@ -423,8 +518,11 @@ class StageBuild:
             created_by=instruction.original,
             discard_output=self.build.options.quiet,
         )
-        self._filesystem_step(instruction, ["RUN", json.dumps(command), json.dumps(sorted(build_env))],
-                              lambda container: run_step(container, options))
+        self._filesystem_step(
+            instruction,
+            ["RUN", json.dumps(command), json.dumps(sorted(build_env))],
+            lambda container: run_step(container, options),
+        )
 
     def _copy(self, instruction: Instruction) -> None:
         env = self.environment()
@@ -449,13 +547,19 @@ class StageBuild:
                 for heredoc in instruction.heredocs:
                     content = heredoc.content
                     if heredoc.expand:
-                        content = expanded_heredoc(instruction, self.path, content, env, self.escape)
-                    with open(os.path.join(directory, heredoc.name), "w", encoding="utf-8") as written:
+                        content = expanded_heredoc(
+                            instruction, self.path, content, env, self.escape
+                        )
+                    with open(
+                        os.path.join(directory, heredoc.name), "w", encoding="utf-8"
+                    ) as written:
                         written.write(content)
                     os.chmod(os.path.join(directory, heredoc.name), 0o644)
                     options.sources.append(heredoc.name)
                 options.source_root = directory
-                content_key = json.dumps([[h.name, h.content, h.expand] for h in instruction.heredocs])
+                content_key = json.dumps(
+                    [[h.name, h.content, h.expand] for h in instruction.heredocs]
+                )
             elif from_source:
                 source = expanded_word(instruction, self.path, from_source, env, self.escape)
                 index = self.build.stage_index(source, allow_index=True)
@@ -464,15 +568,22 @@ class StageBuild:
                 elif self.store.images.find(source) is not None:
                     options.from_source = self.store.images.lookup(source).id
                 else:
-                    raise DockerfileError(self.path, instruction.line,
-                                          f"{instruction.keyword} --from={source}: no stage or image of that name")
+                    raise DockerfileError(
+                        self.path,
+                        instruction.line,
+                        f"{instruction.keyword} --from={source}: no stage or image of that name",
+                    )
                 content_key = options.from_source
             else:
                 options.source_root = self.build.context_dir
                 options.source_filter = self.build.ignore
                 # hashing the sources is for the layer cache only
                 content_key = sources_digest(options) if self.build.cache is not None else ""
-            key = [instruction.keyword, json.dumps([options.sources, options.destination, options.chown, options.chmod]), content_key]
+            key = [
+                instruction.keyword,
+                json.dumps([options.sources, options.destination, options.chown, options.chmod]),
+                content_key,
+            ]
             self._filesystem_step(instruction, key, lambda container: copy_step(container, options))
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import abc
 import contextlib
 import os
-from collections.abc import Iterator
-from typing import BinaryIO, Callable
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 from bb.archive.changes import Change
 from bb.errors import DriverError, InvalidArgument
@@ -80,12 +80,18 @@ class Driver(abc.ABC):
                 yield view
 
     @abc.abstractmethod
-    def changes(self, layer_id: str, parent_id: str | None) -> contextlib.AbstractContextManager[tuple[str, list[Change]]]:
+    def changes(
+        self, layer_id: str, parent_id: str | None
+    ) -> contextlib.AbstractContextManager[tuple[str, list[Change]]]:
         """A context giving (content root, changes) of the layer against `parent_id`."""
 
     @abc.abstractmethod
     def apply_diff(
-        self, layer_id: str, parent_id: str | None, layer_tar: BinaryIO, reuse_files_from: str | None = None
+        self,
+        layer_id: str,
+        parent_id: str | None,
+        layer_tar: BinaryIO,
+        reuse_files_from: str | None = None,
     ) -> None:
         """Unpack a layer tar (with whiteouts) into a layer just created on `parent_id`.
 

@@ -15,7 +15,8 @@ import contextlib
 import itertools
 import os
 import shutil
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from bb.archive.changes import Change, tree_changes
 from bb.archive.extract import Whiteouts, extract_tar
@@ -103,7 +104,11 @@ class OverlayDriver(Driver):
 
     def list_layers(self) -> list[str]:
         """Every layer directory."""
-        return [name for name in os.listdir(self.home) if name not in ("l", EMPTY_LOWER) and self.exists(name)]
+        return [
+            name
+            for name in os.listdir(self.home)
+            if name not in ("l", EMPTY_LOWER) and self.exists(name)
+        ]
 
     def _mount_options(self, lower: list[str], layer_id: str | None) -> str:
         options = [f"lowerdir={':'.join(lower)}"]
@@ -144,7 +149,9 @@ class OverlayDriver(Driver):
         os.mkdir(view, 0o700)
         try:
             lower = [f"l/{name}" for name in names]
-            mount("overlay", view, "overlay", self._mount_options(lower, None) + ",ro", cwd=self.home)
+            mount(
+                "overlay", view, "overlay", self._mount_options(lower, None) + ",ro", cwd=self.home
+            )
             yield view
         finally:
             unmount(view, lazy=True)
@@ -158,7 +165,11 @@ class OverlayDriver(Driver):
             yield upper, tree_changes(upper, parent_view, overlay_upper=True)
 
     def apply_diff(
-        self, layer_id: str, parent_id: str | None, layer_tar: BinaryIO, reuse_files_from: str | None = None
+        self,
+        layer_id: str,
+        parent_id: str | None,
+        layer_tar: BinaryIO,
+        reuse_files_from: str | None = None,
     ) -> None:
         """Unpack into `<id>/diff`, turning whiteouts into overlayfs markers."""
         diff = os.path.join(self._layer_dir(layer_id), "diff")
@@ -185,4 +196,3 @@ class OverlayDriver(Driver):
             unmount(view, lazy=True)
             with contextlib.suppress(OSError):
                 os.rmdir(view)
-

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from bb.archive.changes import Change, tree_changes
 from bb.archive.extract import Whiteouts, extract_tar
@@ -84,10 +85,16 @@ class VfsDriver(Driver):
         yield tree, tree_changes(tree, parent)
 
     def apply_diff(
-        self, layer_id: str, parent_id: str | None, layer_tar: BinaryIO, reuse_files_from: str | None = None
+        self,
+        layer_id: str,
+        parent_id: str | None,
+        layer_tar: BinaryIO,
+        reuse_files_from: str | None = None,
     ) -> None:
         """Unpack into the copy of the parent, deleting what whiteouts name."""
-        extract_tar(layer_tar, self.mount(layer_id), Whiteouts.APPLY, reuse_files_from=reuse_files_from)
+        extract_tar(
+            layer_tar, self.mount(layer_id), Whiteouts.APPLY, reuse_files_from=reuse_files_from
+        )
 
     def status(self) -> list[tuple[str, str]]:
         """Backing filesystem."""

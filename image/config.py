@@ -31,7 +31,15 @@ FORMAT_OCI = "oci"
 FORMAT_DOCKER = "docker"
 FORMATS = (FORMAT_OCI, FORMAT_DOCKER)
 
-_GO_ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
+_GO_ARCHITECTURES = {
+    "x86_64": "amd64",
+    "aarch64": "arm64",
+    "armv7l": "arm",
+    "i686": "386",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+}
 
 
 def host_architecture() -> str:
@@ -47,7 +55,7 @@ def host_variant() -> str:
 
 def format_timestamp(when: datetime.datetime) -> str:
     """RFC 3339 in UTC, as Go's RFC3339Nano writes it."""
-    when = when.astimezone(datetime.timezone.utc)
+    when = when.astimezone(datetime.UTC)
     text = when.strftime("%Y-%m-%dT%H:%M:%S")
     if when.microsecond:
         text += f".{when.microsecond:06d}".rstrip("0")
@@ -56,12 +64,12 @@ def format_timestamp(when: datetime.datetime) -> str:
 
 def timestamp_now() -> str:
     """The current time, formatted for a config or history entry."""
-    return format_timestamp(datetime.datetime.now(datetime.timezone.utc))
+    return format_timestamp(datetime.datetime.now(datetime.UTC))
 
 
 def timestamp_from_epoch(seconds: int) -> str:
     """A fixed time (for reproducible builds), formatted for a config or history entry."""
-    return format_timestamp(datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc))
+    return format_timestamp(datetime.datetime.fromtimestamp(seconds, datetime.UTC))
 
 
 def new_image_config() -> dict[str, Any]:
@@ -91,21 +99,35 @@ def build_manifest(
 ) -> tuple[bytes, str]:
     """The manifest (bytes, media type) for a config and uncompressed layers (digest, size)."""
     if image_format == FORMAT_DOCKER:
-        media_type, config_type, layer_type = MEDIA_DOCKER_MANIFEST, MEDIA_DOCKER_CONFIG, MEDIA_DOCKER_LAYER
+        media_type, config_type, layer_type = (
+            MEDIA_DOCKER_MANIFEST,
+            MEDIA_DOCKER_CONFIG,
+            MEDIA_DOCKER_LAYER,
+        )
     else:
         media_type, config_type, layer_type = MEDIA_OCI_MANIFEST, MEDIA_OCI_CONFIG, MEDIA_OCI_LAYER
     manifest: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": media_type,
         "config": {"mediaType": config_type, "digest": config_digest, "size": config_size},
-        "layers": [{"mediaType": layer_type, "digest": digest, "size": size} for digest, size in layers],
+        "layers": [
+            {"mediaType": layer_type, "digest": digest, "size": size} for digest, size in layers
+        ],
     }
     if annotations and image_format == FORMAT_OCI:
         manifest["annotations"] = dict(annotations)
     return canonical_json(manifest), media_type
 
 
-_DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
+_DURATION_UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+}
 
 
 def parse_duration(text: str, flag: str) -> int:

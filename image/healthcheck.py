@@ -9,10 +9,13 @@ from typing import Any
 from bb.errors import InvalidArgument
 from bb.image.config import parse_duration
 
-
 # the timing options (HEALTHCHECK --NAME, bb config --healthcheck-NAME) and their config keys
-DURATION_OPTIONS = {"interval": "Interval", "timeout": "Timeout",
-                    "start-period": "StartPeriod", "start-interval": "StartInterval"}
+DURATION_OPTIONS = {
+    "interval": "Interval",
+    "timeout": "Timeout",
+    "start-period": "StartPeriod",
+    "start-interval": "StartInterval",
+}
 OPTION_NAMES = frozenset({*DURATION_OPTIONS, "retries"})
 
 
@@ -28,7 +31,9 @@ class HealthcheckOptions:
     retries: int | None = None
 
 
-def healthcheck_config(options: HealthcheckOptions, flag_prefix: str = "--healthcheck-") -> dict[str, Any]:
+def healthcheck_config(
+    options: HealthcheckOptions, flag_prefix: str = "--healthcheck-"
+) -> dict[str, Any]:
     """The Healthcheck document; `NONE` disables an inherited check; JSON means exec form."""
     text = options.test.strip()
     if text.upper() == "NONE":

@@ -30,8 +30,13 @@ class Descriptor:
 
 def _descriptor(document: Any) -> Descriptor:
     try:
-        return Descriptor(str(document.get("mediaType", "")), str(document["digest"]), int(document["size"]),
-                          dict(document.get("annotations") or {}), dict(document.get("platform") or {}))
+        return Descriptor(
+            str(document.get("mediaType", "")),
+            str(document["digest"]),
+            int(document["size"]),
+            dict(document.get("annotations") or {}),
+            dict(document.get("platform") or {}),
+        )
     except (KeyError, TypeError, ValueError, AttributeError):
         raise ArchiveError("manifest has a malformed descriptor") from None
 
@@ -64,8 +69,11 @@ def parse_manifest(data: bytes) -> Manifest:
     document = load_document(data, "manifest")
     if "config" not in document or not isinstance(document.get("layers"), list):
         raise ArchiveError("manifest has no config or layers")
-    return Manifest(str(document.get("mediaType", MEDIA_OCI_MANIFEST)), _descriptor(document["config"]),
-                    [_descriptor(layer) for layer in document["layers"]])
+    return Manifest(
+        str(document.get("mediaType", MEDIA_OCI_MANIFEST)),
+        _descriptor(document["config"]),
+        [_descriptor(layer) for layer in document["layers"]],
+    )
 
 
 def list_entries(document: dict[str, Any]) -> list[Descriptor]:
@@ -81,6 +89,9 @@ def choose_platform(data: bytes) -> Descriptor:
     entries = list_entries(load_document(data, "manifest list"))
     wanted = host_architecture()
     for entry in entries:
-        if entry.platform.get("os", "linux") == "linux" and entry.platform.get("architecture", wanted) == wanted:
+        if (
+            entry.platform.get("os", "linux") == "linux"
+            and entry.platform.get("architecture", wanted) == wanted
+        ):
             return entry
     raise ArchiveError(f"the manifest list has no image for linux/{wanted}")

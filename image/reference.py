@@ -44,7 +44,12 @@ class Reference:
 
 
 def _looks_like_domain(component: str) -> bool:
-    return "." in component or ":" in component or component == LOCAL_REGISTRY or component.startswith("[")
+    return (
+        "." in component
+        or ":" in component
+        or component == LOCAL_REGISTRY
+        or component.startswith("[")
+    )
 
 
 def parse_reference(text: str, default_registry: str = LOCAL_REGISTRY) -> Reference:
@@ -79,7 +84,9 @@ def parse_reference(text: str, default_registry: str = LOCAL_REGISTRY) -> Refere
     if registry == DOCKER_HUB and "/" not in path:
         path = "library/" + path
     if len(f"{registry}/{path}") > MAX_NAME_LENGTH:
-        raise InvalidArgument(f'invalid reference "{original}": name longer than {MAX_NAME_LENGTH} characters')
+        raise InvalidArgument(
+            f'invalid reference "{original}": name longer than {MAX_NAME_LENGTH} characters'
+        )
     if tag is None and digest is None:
         tag = DEFAULT_TAG
     return Reference(registry, path, tag, digest)

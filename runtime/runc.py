@@ -62,7 +62,9 @@ def _delete(runc_root: str, container_id: str) -> None:
             run_tool("runc", "--root", runc_root, "delete", "--force", container_id)
 
 
-def run_bundle(run_root: str, bundle: str, spec: dict[str, Any], discard_output: bool = False) -> int:
+def run_bundle(
+    run_root: str, bundle: str, spec: dict[str, Any], discard_output: bool = False
+) -> int:
     """Run `spec` from `bundle` with runc, attached to our stdio (or /dev/null); return the exit status.
 
     When bb is interrupted meanwhile, the container is killed (a PID 1 may ignore SIGTERM and
@@ -74,8 +76,15 @@ def run_bundle(run_root: str, bundle: str, spec: dict[str, Any], discard_output:
         json.dump(spec, config)
     try:
         return run_tool_foreground(
-            "runc", "--root", runc_root, "run", "--bundle", bundle, container_id,
-            discard_output=discard_output, stop=lambda: _kill(runc_root, container_id),
+            "runc",
+            "--root",
+            runc_root,
+            "run",
+            "--bundle",
+            bundle,
+            container_id,
+            discard_output=discard_output,
+            stop=lambda: _kill(runc_root, container_id),
         )
     finally:
         # `runc run` deletes its container when the process exits; one is left only when runc itself
@@ -85,7 +94,7 @@ def run_bundle(run_root: str, bundle: str, spec: dict[str, Any], discard_output:
 
 def _owner_alive(bundle_name: str) -> bool:
     """Whether the bb process a bundle is named for (`bb-<pid>-<start time>-...`) still runs."""
-    pid, _, rest = bundle_name[len(BUNDLE_PREFIX):].partition("-")
+    pid, _, rest = bundle_name[len(BUNDLE_PREFIX) :].partition("-")
     start_time = rest.partition("-")[0]
     return pid.isdigit() and _start_time(int(pid)) == start_time
 

@@ -27,6 +27,7 @@ _NATIVE_ARCHES = {
 
 def _kernel_at_least(version: str) -> bool:
     """Whether the running kernel is `version` ("major.minor") or newer."""
+
     def numbers(text: str) -> tuple[int, ...]:
         parts = []
         for part in text.split(".")[:2]:
@@ -109,7 +110,9 @@ def load_profile(path: str, bounding: list[str]) -> dict[str, Any] | None:
         # O_NONBLOCK: a FIFO given as the profile is refused below, not waited on
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        hint = f"install the Debian package {PROFILE_PACKAGE}, or " if path == DEFAULT_PROFILE else ""
+        hint = (
+            f"install the Debian package {PROFILE_PACKAGE}, or " if path == DEFAULT_PROFILE else ""
+        )
         raise InvalidArgument(
             f"seccomp profile {path}: no such file ({hint}run with --security-opt seccomp=unconfined)"
         ) from None

@@ -12,26 +12,78 @@ from bb.runtime.seccomp import DEFAULT_PROFILE
 
 # containers-common's default set (containers.conf), which buildah gives a RUN step.
 DEFAULT_CAPABILITIES = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_NET_BIND_SERVICE",
-    "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_CHROOT",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT",
 )
 # Every capability, in the order of its bit in /proc/PID/status (linux/capability.h).
 CAPABILITY_BITS = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-    "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
-    "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN",
-    "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
     "CAP_CHECKPOINT_RESTORE",
 )
 KNOWN_CAPABILITIES = frozenset(CAPABILITY_BITS)
 
 # buildah's masked and read-only paths (/proc/asound masked, as runc's own default has it).
 MASKED_PATHS = [
-    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/fs/selinux", "/sys/dev",
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/fs/selinux",
+    "/sys/dev",
 ]
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
@@ -39,22 +91,61 @@ READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysr
 # applies to a bind's top mount only, and the host's cgroup file systems below it stayed writable.
 # /sys/fs/cgroup is the step's own cgroup (its own cgroup namespace), read-only.
 BASE_MOUNTS: list[dict[str, Any]] = [
-    {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
-    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-    {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-     "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-    {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-    {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-    {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-     "options": ["rprivate", "nosuid", "noexec", "nodev", "relatime", "ro"]},
+    {
+        "destination": "/proc",
+        "type": "proc",
+        "source": "proc",
+        "options": ["nosuid", "noexec", "nodev"],
+    },
+    {
+        "destination": "/dev",
+        "type": "tmpfs",
+        "source": "tmpfs",
+        "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+    },
+    {
+        "destination": "/dev/pts",
+        "type": "devpts",
+        "source": "devpts",
+        "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+    },
+    {
+        "destination": "/dev/shm",
+        "type": "tmpfs",
+        "source": "shm",
+        "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+    },
+    {
+        "destination": "/dev/mqueue",
+        "type": "mqueue",
+        "source": "mqueue",
+        "options": ["nosuid", "noexec", "nodev"],
+    },
+    {
+        "destination": "/sys",
+        "type": "sysfs",
+        "source": "sysfs",
+        "options": ["nosuid", "noexec", "nodev", "ro"],
+    },
+    {
+        "destination": "/sys/fs/cgroup",
+        "type": "cgroup",
+        "source": "cgroup",
+        "options": ["rprivate", "nosuid", "noexec", "nodev", "relatime", "ro"],
+    },
 ]
 
 # The devices a step may open (c MAJOR:MINOR, None: any minor): null, zero, full, random, urandom,
 # tty, console, ptmx and the pseudo-terminals; the rules deny every other, whatever a step mknods.
 STANDARD_DEVICES = ((1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (136, None))
 DEVICE_RULES: list[dict[str, Any]] = [{"allow": False, "access": "rwm"}] + [
-    {"allow": True, "type": "c", "major": major, "access": "rwm", **({} if minor is None else {"minor": minor})}
+    {
+        "allow": True,
+        "type": "c",
+        "major": major,
+        "access": "rwm",
+        **({} if minor is None else {"minor": minor}),
+    }
     for major, minor in STANDARD_DEVICES
 ]
 
@@ -135,7 +226,9 @@ def capability_set(confinement: Confinement) -> list[str]:
         # runc would fail with only "unable to apply caps: operation not permitted"
         missing = sorted(added - held)
         if missing:
-            raise InvalidArgument(f'--cap-add "{missing[0]}": bb itself does not hold it, so no step can')
+            raise InvalidArgument(
+                f'--cap-add "{missing[0]}": bb itself does not hold it, so no step can'
+            )
         if "ALL" in confinement.cap_add:
             added = set(held)
     return sorted((set(DEFAULT_CAPABILITIES) | added) - set(confinement.cap_drop))
@@ -201,7 +294,11 @@ def runtime_spec(
         "ociVersion": "1.0.2",
         "process": {
             "terminal": process.terminal,
-            "user": {"uid": process.uid, "gid": process.gid, "additionalGids": list(process.additional_gids)},
+            "user": {
+                "uid": process.uid,
+                "gid": process.gid,
+                "additionalGids": list(process.additional_gids),
+            },
             "args": process.args,
             "env": process.env,
             "cwd": process.cwd,
@@ -212,7 +309,9 @@ def runtime_spec(
                 "inheritable": [],
                 "ambient": [],
             },
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": open_files_limit, "soft": open_files_limit}],
+            "rlimits": [
+                {"type": "RLIMIT_NOFILE", "hard": open_files_limit, "soft": open_files_limit}
+            ],
             "noNewPrivileges": process.no_new_privileges,
         },
         "root": {"path": rootfs, "readonly": False},

@@ -22,7 +22,11 @@ def read_colon_table(rootfs: str, path: str) -> list[list[str]]:
     """The entries of a passwd-style file inside the container, split on colons."""
     try:
         with open(resolve_in_root(rootfs, path), encoding="utf-8", errors="replace") as table:
-            return [line.rstrip("\n").split(":") for line in table if line.strip() and not line.startswith("#")]
+            return [
+                line.rstrip("\n").split(":")
+                for line in table
+                if line.strip() and not line.startswith("#")
+            ]
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return []
 
@@ -61,7 +65,9 @@ def resolve_user(rootfs: str, user: str) -> ResolvedUser:
         elif group_part.isdigit():
             gid = _numeric_id(group_part, "gid", user)
         else:
-            raise InvalidArgument(f'group "{group_part}": no such group in the container\'s /etc/group')
+            raise InvalidArgument(
+                f'group "{group_part}": no such group in the container\'s /etc/group'
+            )
     member_of = [g for g in groups if name and len(g) >= 4 and name in g[3].split(",")]
     additional = tuple(sorted({_numeric_id(g[2], "gid", user) for g in member_of} - {gid}))
     return ResolvedUser(uid, gid, additional, home or "/")

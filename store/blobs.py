@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from bb.errors import StoreError
 from bb.system.atomic import fsync_directory, remove_file
@@ -15,7 +16,11 @@ from bb.system.digests import DigestingWriter
 def split_digest(digest: str) -> tuple[str, str]:
     """("sha256", hex) from "sha256:hex", refusing anything else."""
     algorithm, _, encoded = digest.partition(":")
-    if algorithm != "sha256" or len(encoded) != 64 or not all(c in "0123456789abcdef" for c in encoded):
+    if (
+        algorithm != "sha256"
+        or len(encoded) != 64
+        or not all(c in "0123456789abcdef" for c in encoded)
+    ):
         raise StoreError(f'invalid digest "{digest}"')
     return algorithm, encoded
 

@@ -14,7 +14,12 @@ DEFAULT_RUN_ROOT = "/run/bb"
 
 # containers-storage spells driver options as tables ([storage.options.thinpool]
 # basesize = "20G"); bb's own spelling is the prefixed key ("dm.basesize").
-OPTION_TABLE_PREFIXES = {"thinpool": "dm.", "devicemapper": "dm.", "overlay": "overlay.", "vfs": "vfs."}
+OPTION_TABLE_PREFIXES = {
+    "thinpool": "dm.",
+    "devicemapper": "dm.",
+    "overlay": "overlay.",
+    "vfs": "vfs.",
+}
 DRIVER_OPTION_PREFIXES = {"devicemapper": "dm.", "overlay": "overlay.", "vfs": "vfs."}
 
 
@@ -33,7 +38,9 @@ class StoreOptions:
     def options_for(self, driver: str) -> dict[str, str]:
         """The options that apply to `driver`: the file's (minus other drivers') then the flags'."""
         other_prefixes = tuple(p for name, p in DRIVER_OPTION_PREFIXES.items() if name != driver)
-        from_file = {k: v for k, v in self.driver_options.items() if not k.startswith(other_prefixes)}
+        from_file = {
+            k: v for k, v in self.driver_options.items() if not k.startswith(other_prefixes)
+        }
         return {**from_file, **self.flag_options}
 
 

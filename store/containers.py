@@ -10,12 +10,12 @@ progress, rolled back by the next bb if its process died.
 from __future__ import annotations
 
 import builtins
-
 import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from bb.errors import ContainerNotFound, InUse, InvalidArgument, NameInUse
 from bb.system.atomic import read_json, remove_file, write_atomic, write_json_atomic
@@ -42,17 +42,21 @@ class ContainerRecord:
 
 def check_container_name(name: str) -> str:
     """Container names follow Docker's rule: [a-zA-Z0-9][a-zA-Z0-9_.-]*."""
-    if not name or not (name[0].isascii() and name[0].isalnum()) or not all(
-        c.isascii() and (c.isalnum() or c in "_.-") for c in name
+    if (
+        not name
+        or not (name[0].isascii() and name[0].isalnum())
+        or not all(c.isascii() and (c.isalnum() or c in "_.-") for c in name)
     ):
-        raise InvalidArgument(f'invalid container name "{name}": must match [a-zA-Z0-9][a-zA-Z0-9_.-]*')
+        raise InvalidArgument(
+            f'invalid container name "{name}": must match [a-zA-Z0-9][a-zA-Z0-9_.-]*'
+        )
     return name
 
 
 class ContainerStore:
     """The working-container records of one store."""
 
-    def __init__(self, store: "Store"):
+    def __init__(self, store: Store):
         self.store = store
         self.directory = os.path.join(store.root, "containers")
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
@@ -123,9 +127,15 @@ class ContainerStore:
             number += 1
         return f"{base}-{number}"
 
-    def begin_create(self, name: str, image_id: str | None, image_name: str | None,
-                     parent_layer: str | None, created: str,
-                     builder: dict[str, Any]) -> tuple[ContainerRecord, FileLock]:
+    def begin_create(
+        self,
+        name: str,
+        image_id: str | None,
+        image_name: str | None,
+        parent_layer: str | None,
+        created: str,
+        builder: dict[str, Any],
+    ) -> tuple[ContainerRecord, FileLock]:
         """Write the record of a container being created, returned with its lock held.
 
         The caller holds the store lock, creates the layer, calls finish_create
@@ -133,7 +143,9 @@ class ContainerStore:
         """
         if self.name_taken(name):
             raise NameInUse(f'the container name "{name}" is already in use')
-        record = ContainerRecord(os.urandom(32).hex(), name, image_id, image_name, parent_layer, created, builder)
+        record = ContainerRecord(
+            os.urandom(32).hex(), name, image_id, image_name, parent_layer, created, builder
+        )
         os.mkdir(self._dir(record.id), 0o700)
         lock = self.lock(record)
         lock.acquire()

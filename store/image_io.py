@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, BinaryIO, Callable, ContextManager, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, BinaryIO, ContextManager
 
 from bb.archive.compression import decompressed
 from bb.archive.layer_tar import COPY_BUFFER
@@ -60,8 +61,12 @@ def add_image(
             if expected != diff_ids:
                 for index, (wanted, found) in enumerate(zip(expected, diff_ids)):
                     if wanted != found:
-                        raise ArchiveError(f"layer {index + 1}: content digest {found} does not match {wanted} in the image config")
-                raise ArchiveError(f"image config names {len(expected)} layers, the image has {len(diff_ids)}")
+                        raise ArchiveError(
+                            f"layer {index + 1}: content digest {found} does not match {wanted} in the image config"
+                        )
+                raise ArchiveError(
+                    f"image config names {len(expected)} layers, the image has {len(diff_ids)}"
+                )
             created = timestamp_now()
             parent = None
             records = []
@@ -70,8 +75,12 @@ def add_image(
                 records.append(layer)
                 parent = layer.id
             config_digest = store.blobs.put(config_bytes)
-            manifest, media_type = build_manifest(config_digest, len(config_bytes),
-                                                  [(layer.diff_id, layer.size) for layer in records], image_format)
+            manifest, media_type = build_manifest(
+                config_digest,
+                len(config_bytes),
+                [(layer.diff_id, layer.size) for layer in records],
+                image_format,
+            )
             record = ImageRecord(
                 id=config_digest.split(":", 1)[1],
                 names=normalized,

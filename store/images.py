@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -46,7 +45,7 @@ class ImageRecord:
 class ImageStore:
     """The image records of one store."""
 
-    def __init__(self, store: "Store"):
+    def __init__(self, store: Store):
         self.store = store
         self.directory = os.path.join(store.root, "images")
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
@@ -192,7 +191,10 @@ def _short_name_match(text: str):  # type: ignore[no-untyped-def]
         except InvalidArgument:
             return False
         repository = other.repository.removeprefix("library/")
-        return repository == reference.repository and (other.tag, other.digest) == (reference.tag, reference.digest)
+        return repository == reference.repository and (other.tag, other.digest) == (
+            reference.tag,
+            reference.digest,
+        )
 
     return matches
 

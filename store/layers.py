@@ -9,7 +9,6 @@ process that died and is rolled back by the next bb.
 from __future__ import annotations
 
 import builtins
-
 import os
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
@@ -45,7 +44,7 @@ def chain_id(parent_id: str | None, diff_id: str) -> str:
 class LayerStore:
     """The layer records of one store."""
 
-    def __init__(self, store: "Store"):
+    def __init__(self, store: Store):
         self.store = store
         self.directory = os.path.join(store.root, "layers")
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
@@ -62,7 +61,9 @@ class LayerStore:
 
     def exists(self, layer_id: str) -> bool:
         """Whether the layer is complete."""
-        return os.path.exists(self._record_path(layer_id)) and not os.path.exists(self._marker_path(layer_id))
+        return os.path.exists(self._record_path(layer_id)) and not os.path.exists(
+            self._marker_path(layer_id)
+        )
 
     def get(self, layer_id: str) -> LayerRecord:
         """The record of a complete layer."""
@@ -79,7 +80,11 @@ class LayerStore:
 
     def incomplete(self) -> builtins.list[str]:
         """IDs of layers whose creation or deletion has not finished."""
-        return [name[: -len(".incomplete")] for name in os.listdir(self.directory) if name.endswith(".incomplete")]
+        return [
+            name[: -len(".incomplete")]
+            for name in os.listdir(self.directory)
+            if name.endswith(".incomplete")
+        ]
 
     def chain(self, top_id: str | None) -> builtins.list[LayerRecord]:
         """The layers from the bottom up to `top_id`."""
@@ -93,7 +98,12 @@ class LayerStore:
         return chain
 
     def ensure_from_blob(
-        self, parent_id: str | None, diff_id: str, size: int, created: str, reuse_files_from: str | None = None
+        self,
+        parent_id: str | None,
+        diff_id: str,
+        size: int,
+        created: str,
+        reuse_files_from: str | None = None,
     ) -> LayerRecord:
         """The layer for `diff_id` (a stored blob) on `parent_id`, created unless it exists.
 
@@ -111,7 +121,13 @@ class LayerStore:
         return self.get(layer_id)
 
     def _create(
-        self, layer_id: str, parent_id: str | None, diff_id: str, size: int, created: str, reuse_files_from: str | None
+        self,
+        layer_id: str,
+        parent_id: str | None,
+        diff_id: str,
+        size: int,
+        created: str,
+        reuse_files_from: str | None,
     ) -> None:
         """Build the layer in the driver; the caller holds its lock exclusively."""
         driver = self.store.driver

@@ -23,8 +23,9 @@ class ListEntry:
     os_features: list[str] = field(default_factory=list)
     annotations: dict[str, str] = field(default_factory=dict)
 
-    def set_platform(self, architecture: str | None, os: str | None, variant: str | None,
-                     os_features: list[str]) -> None:
+    def set_platform(
+        self, architecture: str | None, os: str | None, variant: str | None, os_features: list[str]
+    ) -> None:
         """Override the platform fields that are given."""
         self.architecture = architecture or self.architecture
         self.os = os or self.os

@@ -9,7 +9,9 @@ from bb.store.store import Store
 
 def _users_of(store: Store, record: ImageRecord) -> list[str]:
     """Names of containers started from the image."""
-    return [container.name for container in store.containers.list() if container.image_id == record.id]
+    return [
+        container.name for container in store.containers.list() if container.image_id == record.id
+    ]
 
 
 def remove_images(store: Store, names: list[str], force: bool = False) -> list[str]:
@@ -34,7 +36,9 @@ def remove_images(store: Store, names: list[str], force: bool = False) -> list[s
                 continue
             users = _users_of(store, record)
             if users and not force:
-                raise InUse(f'image "{name}" is in use by container(s) {", ".join(users)} (use --force)')
+                raise InUse(
+                    f'image "{name}" is in use by container(s) {", ".join(users)} (use --force)'
+                )
         for container in store.containers.list():
             if container.image_id == record.id:
                 store.containers.remove(container)

@@ -173,7 +173,9 @@ class Store:
         """Roll back creations and deletions whose process died; unmount what they left mounted."""
         # first the steps they left running, which keep their containers' roots busy
         reap_abandoned(self.run_root)
-        stale_layers = [i for i in self.layers.incomplete() if not is_locked_by_other(self.layers.lock_path(i))]
+        stale_layers = [
+            i for i in self.layers.incomplete() if not is_locked_by_other(self.layers.lock_path(i))
+        ]
         stale_containers = self.containers.incomplete()
         stale_temp = [name for name in os.listdir(self.temp_dir) if not _writer_alive(name)]
         for name in stale_temp:
@@ -229,7 +231,9 @@ class Store:
             referenced_layers.update(image.layers)
         for container in self.containers.all_records():
             if container.parent_layer and self.layers.exists(container.parent_layer):
-                referenced_layers.update(layer.id for layer in self.layers.chain(container.parent_layer))
+                referenced_layers.update(
+                    layer.id for layer in self.layers.chain(container.parent_layer)
+                )
         # Deleting from the top keeps every remaining layer's parent present.
         unused = [layer for layer in self.layers.list() if layer.id not in referenced_layers]
         depth = {layer.id: len(self.layers.chain(layer.id)) for layer in unused}

@@ -13,7 +13,9 @@ MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
 MAX_JSON_DEPTH = 64
 
 
-def read_at_most(stream: BinaryIO, limit: int, what: str, error: type[BBError] = ArchiveError) -> bytes:
+def read_at_most(
+    stream: BinaryIO, limit: int, what: str, error: type[BBError] = ArchiveError
+) -> bytes:
     """All of `stream`, refused (without reading further) once it is longer than `limit` bytes."""
     data = stream.read(limit + 1)
     if len(data) > limit:
@@ -45,7 +47,9 @@ def _parse_json(data: bytes, what: str, error: type[BBError]) -> Any:
     return document
 
 
-def parse_json_document(data: bytes, what: str, error: type[BBError] = ArchiveError) -> dict[str, Any]:
+def parse_json_document(
+    data: bytes, what: str, error: type[BBError] = ArchiveError
+) -> dict[str, Any]:
     """Parse a JSON object of at most MAX_DOCUMENT_BYTES and MAX_JSON_DEPTH levels; anything else is `error`."""
     document = _parse_json(data, what, error)
     if not isinstance(document, dict):

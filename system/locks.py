@@ -43,7 +43,7 @@ class FileLock:
         """Whether this object holds the lock."""
         return self._fd is not None
 
-    def __enter__(self) -> "FileLock":
+    def __enter__(self) -> FileLock:
         self.acquire()
         return self
 

@@ -48,8 +48,9 @@ def run_tool(tool: str, *args: str, cwd: str | None = None, input: str | None = 
         # No pseudo-terminal (sh's default for stdout), and no closing of inherited fds (sh lists
         # /dev/fd for that): bb runs where /dev/pts is not mounted and /dev/fd does not exist.
         # Python opens every file non-inheritable (PEP 446), so there is nothing to close.
-        output = sh.Command(path)(*args, _cwd=cwd, _in=input, _tty_out=False, _close_fds=False,
-                                  _truncate_exc=False)
+        output = sh.Command(path)(
+            *args, _cwd=cwd, _in=input, _tty_out=False, _close_fds=False, _truncate_exc=False
+        )
     except sh.ErrorReturnCode as failure:
         stderr = failure.stderr.decode(errors="replace") or failure.stdout.decode(errors="replace")
         raise ToolFailed([tool, *args], failure.exit_code, stderr) from None
@@ -71,7 +72,9 @@ def run_tool_foreground(
     devnull = subprocess.DEVNULL if discard_output else None
     # subprocess, not sh: the tool gets bb's own stdio (a terminal for `bb run -t`, where sh's
     # background mode would pipe stdin through a thread) and bb must be able to stop it and wait
-    process = subprocess.Popen([_path(tool), *args], cwd=cwd, stdin=devnull, stdout=devnull, stderr=devnull)
+    process = subprocess.Popen(
+        [_path(tool), *args], cwd=cwd, stdin=devnull, stdout=devnull, stderr=devnull
+    )
     try:
         status = process.wait()
     except BaseException:

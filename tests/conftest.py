@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
 from testbed import BUSYBOX_EXAMPLE
 
 # Fuzz tests are bounded in the suite; scripts/fuzz.sh runs them long (--hypothesis-profile=long).
@@ -49,18 +50,32 @@ class BB:
     def env(self) -> dict[str, str]:
         """The environment a bb process of this store gets."""
         env = dict(os.environ)
-        env.update(BB_ROOT=str(self.root), BB_RUNROOT=str(self.runroot), BB_STORAGE_DRIVER=self.driver,
-                   BB_CONFIG=str(self.root.parent / "no-config.toml"))
+        env.update(
+            BB_ROOT=str(self.root),
+            BB_RUNROOT=str(self.runroot),
+            BB_STORAGE_DRIVER=self.driver,
+            BB_CONFIG=str(self.root.parent / "no-config.toml"),
+        )
         env.pop("BB_DEBUG", None)
         return env
 
-    def run(self, *args: str, check: bool = True, input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, check: bool = True, input: str | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         """Run `bb args...`; with check, fail the test on a non-zero exit (showing stderr)."""
         result = subprocess.run(
-            [self.executable, *args], env=self.env(), cwd=self.cwd, capture_output=True, text=True, input=input, timeout=timeout
+            [self.executable, *args],
+            env=self.env(),
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=timeout,
         )
         if check and result.returncode != 0:
-            raise AssertionError(f"bb {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"bb {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
     def __call__(self, *args: str, **kwargs) -> str:  # type: ignore[no-untyped-def]
@@ -107,7 +122,9 @@ def busybox_stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for driver in DRIVERS:
         base = tmp_path_factory.mktemp(f"busybox-{driver}")
         bb = _new_bb(base, driver)
-        result = subprocess.run(["sh", str(BUSYBOX_EXAMPLE)], env=bb.env(), cwd=bb.cwd, capture_output=True, text=True)
+        result = subprocess.run(
+            ["sh", str(BUSYBOX_EXAMPLE)], env=bb.env(), cwd=bb.cwd, capture_output=True, text=True
+        )
         assert result.returncode == 0, result.stderr
         stores[driver] = base
     return stores
@@ -188,12 +205,25 @@ def thin_pool_factory(tmp_path_factory: pytest.TempPathFactory):  # type: ignore
         for file_name, size in (("metadata", metadata_size), ("data", data_size)):
             path = directory / file_name
             subprocess.run(["truncate", "-s", size, str(path)], check=True)
-            loops.append(subprocess.run(["losetup", "-f", "--show", str(path)], check=True, capture_output=True,
-                                        text=True).stdout.strip())
-        sectors = int(subprocess.run(["blockdev", "--getsz", loops[1]], check=True, capture_output=True,
-                                     text=True).stdout)
+            loops.append(
+                subprocess.run(
+                    ["losetup", "-f", "--show", str(path)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout.strip()
+            )
+        sectors = int(
+            subprocess.run(
+                ["blockdev", "--getsz", loops[1]], check=True, capture_output=True, text=True
+            ).stdout
+        )
         table = f"0 {sectors} thin-pool {loops[0]} {loops[1]} 128 32768 1 skip_block_zeroing"
-        subprocess.run(["dmsetup", "create", name, "--table", table], check=True, env={**os.environ, "DM_DISABLE_UDEV": "1"})
+        subprocess.run(
+            ["dmsetup", "create", name, "--table", table],
+            check=True,
+            env={**os.environ, "DM_DISABLE_UDEV": "1"},
+        )
         made.append((name, loops))
         return name
 

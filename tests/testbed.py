@@ -71,7 +71,15 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = 60) ->
 @contextmanager
 def private_buildah(base: Path) -> Iterator[list[str]]:
     """buildah's command line on a vfs store of its own under `base`; its containers and images go at the end."""
-    command = ["buildah", "--root", str(base / "root"), "--runroot", str(base / "run"), "--storage-driver", "vfs"]
+    command = [
+        "buildah",
+        "--root",
+        str(base / "root"),
+        "--runroot",
+        str(base / "run"),
+        "--storage-driver",
+        "vfs",
+    ]
     try:
         yield command
     finally:

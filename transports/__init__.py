@@ -31,7 +31,9 @@ def split_transport(text: str) -> tuple[str, str] | None:
         return None
     if name == "docker":
         if not rest.startswith("//"):
-            raise InvalidArgument(f'"{text}": docker transport locations are docker://REGISTRY/REPOSITORY[:TAG]')
+            raise InvalidArgument(
+                f'"{text}": docker transport locations are docker://REGISTRY/REPOSITORY[:TAG]'
+            )
         rest = rest[2:]
     return name, rest
 
@@ -67,20 +69,32 @@ def output_path(destination: str) -> str | None:
     return split_location(parsed[1])[0]
 
 
-def export_images(store: Store, records: list[tuple[ImageRecord, list[str] | None]], destination: str,
-                  options: TransportOptions | None = None) -> None:
+def export_images(
+    store: Store,
+    records: list[tuple[ImageRecord, list[str] | None]],
+    destination: str,
+    options: TransportOptions | None = None,
+) -> None:
     """Write images (each with the names to give it, None: its own) to a transport location."""
     chosen, location = _parse(destination)
-    chosen.export(store, [stored_image(store, record, names) for record, names in records], location,
-                  options or TransportOptions())
+    chosen.export(
+        store,
+        [stored_image(store, record, names) for record, names in records],
+        location,
+        options or TransportOptions(),
+    )
 
 
-def export_image(store: Store, record: ImageRecord, destination: str, options: TransportOptions | None = None) -> None:
+def export_image(
+    store: Store, record: ImageRecord, destination: str, options: TransportOptions | None = None
+) -> None:
     """Write one image to a transport location (what `bb build -o`, `bb push` and `bb commit` use)."""
     export_images(store, [(record, None)], destination, options)
 
 
-def import_images(store: Store, source: str, options: TransportOptions | None = None) -> list[ImageRecord]:
+def import_images(
+    store: Store, source: str, options: TransportOptions | None = None
+) -> list[ImageRecord]:
     """Read the image(s) at a transport location into the store."""
     chosen, location = _parse(source)
     return chosen.import_images(store, location, options or TransportOptions())
@@ -110,4 +124,6 @@ def load_archive(store: Store, path: str) -> list[ImageRecord]:
             return load_docker_archive(store, root)
         if os.path.lexists(os.path.join(root, "index.json")):
             return load_layout(store, root, None, None, os.path.basename(path).split(".")[0])
-    raise ArchiveError(f"{path}: neither a docker-archive (manifest.json) nor an OCI archive (index.json)")
+    raise ArchiveError(
+        f"{path}: neither a docker-archive (manifest.json) nor an OCI archive (index.json)"
+    )

@@ -14,7 +14,8 @@ from bb.system.limits import MAX_DOCUMENT_BYTES, parse_json_document, read_at_mo
 def default_auth_file() -> str:
     """$REGISTRY_AUTH_FILE, else ~/.config/containers/auth.json."""
     return os.environ.get("REGISTRY_AUTH_FILE") or os.path.join(
-        os.path.expanduser("~"), ".config", "containers", "auth.json")
+        os.path.expanduser("~"), ".config", "containers", "auth.json"
+    )
 
 
 def _read(path: str) -> dict:
@@ -36,8 +37,9 @@ def _read(path: str) -> dict:
         raise InvalidArgument(f'{path}: "auths" is not a JSON object')
     for registry, entry in auths.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("auth", ""), str):
-            raise InvalidArgument(f'{path}: the entry for "{registry}" is not an object '
-                                  'with a string "auth"')
+            raise InvalidArgument(
+                f'{path}: the entry for "{registry}" is not an object with a string "auth"'
+            )
     return document
 
 
@@ -85,5 +87,5 @@ def parse_creds(text: str) -> tuple[str, str]:
     """--creds USER[:PASSWORD]."""
     user, _, password = text.partition(":")
     if not user:
-        raise InvalidArgument('--creds: expected USER:PASSWORD')
+        raise InvalidArgument("--creds: expected USER:PASSWORD")
     return user, password

@@ -57,8 +57,12 @@ class StoredImage:
 def stored_image(store: Store, record: ImageRecord, names: list[str] | None = None) -> StoredImage:
     """Read what a destination needs of `record`."""
     layers = store.layers.chain(record.top_layer)
-    return StoredImage(record, store.blobs.read(record.config_digest), layers,
-                       list(record.names if names is None else names))
+    return StoredImage(
+        record,
+        store.blobs.read(record.config_digest),
+        layers,
+        list(record.names if names is None else names),
+    )
 
 
 def tag_of(name: str) -> str:
@@ -69,7 +73,9 @@ def tag_of(name: str) -> str:
 @contextlib.contextmanager
 def unpacked_archive(store: Store, path: str) -> Iterator[str]:
     """A tar archive (any compression) unpacked safely into a temporary directory of the store."""
-    with tempfile.TemporaryDirectory(prefix=f"{os.getpid()}-archive-", dir=store.temp_dir) as directory:
+    with tempfile.TemporaryDirectory(
+        prefix=f"{os.getpid()}-archive-", dir=store.temp_dir
+    ) as directory:
         try:
             with open(path, "rb") as archive:
                 extract_tar(archive, directory, Whiteouts.KEEP_AS_FILES)
@@ -137,9 +143,13 @@ class Transport(abc.ABC):
     """Images to and from one kind of location (`<prefix>:<location>`)."""
 
     @abc.abstractmethod
-    def export(self, store: Store, images: list[StoredImage], location: str, options: TransportOptions) -> None:
+    def export(
+        self, store: Store, images: list[StoredImage], location: str, options: TransportOptions
+    ) -> None:
         """Write the images to `location`."""
 
     @abc.abstractmethod
-    def import_images(self, store: Store, location: str, options: TransportOptions) -> list[ImageRecord]:
+    def import_images(
+        self, store: Store, location: str, options: TransportOptions
+    ) -> list[ImageRecord]:
         """Read the image(s) at `location` into the store."""

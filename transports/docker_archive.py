@@ -49,7 +49,11 @@ def write_docker_archive(store: Store, images: list[StoredImage], output: Any) -
     written: set[str] = set()
     # typeshed lacks copybufsize (Python 3.8+ has it)
     with tarfile.open(  # type: ignore[call-overload]
-        fileobj=output, mode="w|", format=tarfile.PAX_FORMAT, bufsize=COPY_BUFFER, copybufsize=COPY_BUFFER
+        fileobj=output,
+        mode="w|",
+        format=tarfile.PAX_FORMAT,
+        bufsize=COPY_BUFFER,
+        copybufsize=COPY_BUFFER,
     ) as tar:
         for image in images:
             layer_paths = []
@@ -69,11 +73,15 @@ def write_docker_archive(store: Store, images: list[StoredImage], output: Any) -
                 written.add(config_name)
                 _add_bytes(tar, config_name, image.config)
             tags = [docker_name(name) for name in image.names]
-            manifest.append({"Config": config_name, "RepoTags": tags or None, "Layers": layer_paths})
+            manifest.append(
+                {"Config": config_name, "RepoTags": tags or None, "Layers": layer_paths}
+            )
             for tag in tags:
                 repository, _, tag_name = tag.rpartition(":")
                 if image.layers:
-                    repositories.setdefault(repository, {})[tag_name] = image.layers[-1].diff_id.split(":", 1)[1]
+                    repositories.setdefault(repository, {})[tag_name] = image.layers[
+                        -1
+                    ].diff_id.split(":", 1)[1]
         _add_bytes(tar, "manifest.json", json.dumps(manifest).encode())
         if repositories:
             _add_bytes(tar, "repositories", json.dumps(repositories).encode())
@@ -84,8 +92,12 @@ def _entry_paths(entry: Any) -> tuple[str, list[str], list[str]]:
     if not isinstance(entry, dict):
         raise ArchiveError("docker-archive manifest.json has a malformed entry")
     config, layers, tags = entry.get("Config"), entry.get("Layers"), entry.get("RepoTags") or []
-    if not (isinstance(config, str) and isinstance(layers, list) and isinstance(tags, list)
-            and all(isinstance(item, str) for item in [*layers, *tags])):
+    if not (
+        isinstance(config, str)
+        and isinstance(layers, list)
+        and isinstance(tags, list)
+        and all(isinstance(item, str) for item in [*layers, *tags])
+    ):
         raise ArchiveError("docker-archive manifest.json has a malformed entry")
     return config, layers, tags
 
@@ -105,9 +117,15 @@ def load_docker_archive(store: Store, root: str, rename: str | None = None) -> l
         what = f"docker-archive: config {config_path}"
         with open_in_root(root, config_path, what) as config_file:
             config = read_at_most(config_file, MAX_DOCUMENT_BYTES, what)
-        names = [rename] if rename else [str(parse_reference(tag, default_registry=DOCKER_HUB)) for tag in tags]
-        openers = [lambda path=path: open_in_root(root, path, f"docker-archive: layer {path}")
-                   for path in layer_paths]
+        names = (
+            [rename]
+            if rename
+            else [str(parse_reference(tag, default_registry=DOCKER_HUB)) for tag in tags]
+        )
+        openers = [
+            lambda path=path: open_in_root(root, path, f"docker-archive: layer {path}")
+            for path in layer_paths
+        ]
         loaded.append(add_image(store, config, openers, names))
     return loaded
 
@@ -115,7 +133,9 @@ def load_docker_archive(store: Store, root: str, rename: str | None = None) -> l
 class DockerArchiveTransport(Transport):
     """docker save / docker load archives."""
 
-    def export(self, store: Store, images: list[StoredImage], location: str, options: TransportOptions) -> None:
+    def export(
+        self, store: Store, images: list[StoredImage], location: str, options: TransportOptions
+    ) -> None:
         """Write one archive holding every image."""
         path, rename = split_location(location)
         if rename:
@@ -124,7 +144,9 @@ class DockerArchiveTransport(Transport):
         with output_file(path) as output:
             write_docker_archive(store, images, output)
 
-    def import_images(self, store: Store, location: str, options: TransportOptions) -> list[ImageRecord]:
+    def import_images(
+        self, store: Store, location: str, options: TransportOptions
+    ) -> list[ImageRecord]:
         """Load every image of the archive (named as it says, or as the location says)."""
         path, rename = split_location(location)
         if not os.path.isfile(path):

@@ -20,7 +20,9 @@ ARCHIVE_DIRECTORY = "/var/tmp"
 class IsuladTransport(Transport):
     """iSulad's image store, through the `isula` client."""
 
-    def export(self, store: Store, images: list[StoredImage], location: str, options: TransportOptions) -> None:
+    def export(
+        self, store: Store, images: list[StoredImage], location: str, options: TransportOptions
+    ) -> None:
         """Write a docker-archive to /var/tmp, `isula load` it, remove it."""
         for image in images:
             image.names = [str(parse_reference(location))] if location else image.names
@@ -32,6 +34,8 @@ class IsuladTransport(Transport):
         finally:
             os.unlink(path)
 
-    def import_images(self, store: Store, location: str, options: TransportOptions) -> list[ImageRecord]:
+    def import_images(
+        self, store: Store, location: str, options: TransportOptions
+    ) -> list[ImageRecord]:
         """Reading from iSulad is not supported."""
         raise ArchiveError("isulad: images can be written to iSulad, not read from it")

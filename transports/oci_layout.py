@@ -65,22 +65,30 @@ def _read_index(layout: str) -> dict[str, Any]:
 Blob = tuple[str, "bytes | str"]
 
 
-def _layout_contents(store: Store, images: list[StoredImage], ref: str | None,
-                     index: dict[str, Any]) -> list[Blob]:
+def _layout_contents(
+    store: Store, images: list[StoredImage], ref: str | None, index: dict[str, Any]
+) -> list[Blob]:
     """The blobs of `images` (layers first), adding each image to `index` under its ref name."""
     blobs: dict[str, bytes | str] = {}
     for image in images:
         for layer in image.layers:
             blobs[layer.diff_id] = image.layer_path(store, layer)
         blobs[image.record.config_digest] = image.config
-        manifest, media_type = build_manifest(image.record.config_digest, len(image.config),
-                                              [(layer.diff_id, layer.size) for layer in image.layers], FORMAT_OCI)
+        manifest, media_type = build_manifest(
+            image.record.config_digest,
+            len(image.config),
+            [(layer.diff_id, layer.size) for layer in image.layers],
+            FORMAT_OCI,
+        )
         manifest_digest = digest_of(manifest)
         blobs[manifest_digest] = manifest
         refs: list[str | None] = [ref] if ref else [tag_of(name) for name in image.names] or [None]
         for name in refs:
-            index["manifests"] = [m for m in index.get("manifests", [])
-                                  if name is None or (m.get("annotations") or {}).get(REF_NAME) != name]
+            index["manifests"] = [
+                m
+                for m in index.get("manifests", [])
+                if name is None or (m.get("annotations") or {}).get(REF_NAME) != name
+            ]
             entry = {"mediaType": media_type, "digest": manifest_digest, "size": len(manifest)}
             if name:
                 entry["annotations"] = {REF_NAME: name}
@@ -124,12 +132,20 @@ def write_layout(store: Store, images: list[StoredImage], layout: str, ref: str 
         output.write(canonical_json(index))
 
 
-def write_layout_archive(store: Store, images: list[StoredImage], path: str,
-                         ref: str | None) -> None:
+def write_layout_archive(
+    store: Store, images: list[StoredImage], path: str, ref: str | None
+) -> None:
     """Write `images` as a tar of an OCI layout to the file `path`, straight from the store."""
-    with output_file(path) as output, tarfile.open(  # type: ignore[call-overload]
-        fileobj=output, mode="w|", format=tarfile.PAX_FORMAT, bufsize=COPY_BUFFER, copybufsize=COPY_BUFFER
-    ) as tar:
+    with (
+        output_file(path) as output,
+        tarfile.open(  # type: ignore[call-overload]
+            fileobj=output,
+            mode="w|",
+            format=tarfile.PAX_FORMAT,
+            bufsize=COPY_BUFFER,
+            copybufsize=COPY_BUFFER,
+        ) as tar,
+    ):
         index = _new_index()
         blobs = _layout_contents(store, images, ref, index)
         _add_member(tar, "oci-layout", LAYOUT)
@@ -142,8 +158,9 @@ def write_layout_archive(store: Store, images: list[StoredImage], path: str,
         _add_member(tar, "index.json", canonical_json(index))
 
 
-def _add_member(tar: tarfile.TarFile, name: str, content: bytes | BinaryIO,
-                size: int | None = None) -> None:
+def _add_member(
+    tar: tarfile.TarFile, name: str, content: bytes | BinaryIO, size: int | None = None
+) -> None:
     info = tarfile.TarInfo(name)
     info.mode = 0o644
     info.size = len(content) if isinstance(content, bytes) else size  # type: ignore[assignment]
@@ -170,7 +187,8 @@ def _read_blob(layout: str, descriptor: Descriptor) -> bytes:
     """A manifest or config blob, checked against its descriptor's size and digest."""
     if descriptor.size > MAX_DOCUMENT_BYTES:
         raise ArchiveError(
-            f"OCI layout: blob {descriptor.digest} is larger than {MAX_DOCUMENT_BYTES} bytes")
+            f"OCI layout: blob {descriptor.digest} is larger than {MAX_DOCUMENT_BYTES} bytes"
+        )
     with _open_blob(layout, descriptor) as blob:
         data = read_at_most(blob, descriptor.size, f"OCI layout: blob {descriptor.digest}")
     _check_digest(descriptor, digest_of(data))
@@ -219,7 +237,9 @@ def _name_for(ref_name: object, layout: str) -> list[str]:
     return [str(parse_reference(f"{repository}:{ref_name}"))]
 
 
-def load_layout(store: Store, layout: str, ref: str | None, name: str | None, source: str) -> list[ImageRecord]:
+def load_layout(
+    store: Store, layout: str, ref: str | None, name: str | None, source: str
+) -> list[ImageRecord]:
     """Store the image(s) of an OCI layout: the one under `ref`, or every one.
 
     Every file is opened inside the layout (see open_in_root) and every blob, manifests and
@@ -248,7 +268,9 @@ class OciLayoutTransport(Transport):
     def __init__(self, archive: bool):
         self.archive = archive
 
-    def export(self, store: Store, images: list[StoredImage], location: str, options: TransportOptions) -> None:
+    def export(
+        self, store: Store, images: list[StoredImage], location: str, options: TransportOptions
+    ) -> None:
         """Write the images into the layout (a new archive, or a directory that may hold others)."""
         path, ref = split_location(location)
         if not self.archive:
@@ -256,7 +278,9 @@ class OciLayoutTransport(Transport):
             return
         write_layout_archive(store, images, path, ref)
 
-    def import_images(self, store: Store, location: str, options: TransportOptions) -> list[ImageRecord]:
+    def import_images(
+        self, store: Store, location: str, options: TransportOptions
+    ) -> list[ImageRecord]:
         """Read the image named by REF (or every image) from the layout."""
         path, ref = split_location(location)
         name = options.extra.get("name")
@@ -267,4 +291,6 @@ class OciLayoutTransport(Transport):
         if not os.path.isfile(path):
             raise ArchiveError(f"{path}: no such file")
         with unpacked_archive(store, path) as layout:
-            return load_layout(store, layout, ref, name, os.path.splitext(os.path.basename(path))[0])
+            return load_layout(
+                store, layout, ref, name, os.path.splitext(os.path.basename(path))[0]
+            )

@@ -40,11 +40,14 @@ def load_registries_config() -> RegistriesConfig:
     tables = _typed(document.get("registries", {}), dict, "registries", path)
     search = _typed(tables.get("search", {}), dict, "registries.search", path)
     config.search = _names(search.get("registries", []), "registries.search.registries", path)
-    unqualified = _names(document.get("unqualified-search-registries", []),
-                         "unqualified-search-registries", path)
+    unqualified = _names(
+        document.get("unqualified-search-registries", []), "unqualified-search-registries", path
+    )
     config.search += [r for r in unqualified if r not in config.search]
     insecure = _typed(tables.get("insecure", {}), dict, "registries.insecure", path)
-    config.insecure = set(_names(insecure.get("registries", []), "registries.insecure.registries", path))
+    config.insecure = set(
+        _names(insecure.get("registries", []), "registries.insecure.registries", path)
+    )
     for entry in _typed(document.get("registry", []), list, "registry", path):
         entry = _typed(entry, dict, "[[registry]]", path)
         if entry.get("insecure"):
@@ -55,7 +58,9 @@ def load_registries_config() -> RegistriesConfig:
 def _typed(value: Any, kind: type, key: str, path: str) -> Any:
     """`value`, refused (naming the file and key) unless of `kind`."""
     if not isinstance(value, kind):
-        raise InvalidArgument(f"{path}: {key} must be a {'table' if kind is dict else kind.__name__}")
+        raise InvalidArgument(
+            f"{path}: {key} must be a {'table' if kind is dict else kind.__name__}"
+        )
     return value
 
 

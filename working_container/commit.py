@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from bb.archive.changes import Change, tree_changes
 from bb.archive.layer_tar import write_layer_tar
-from bb.image.config import FORMAT_OCI, build_manifest, check_format, timestamp_from_epoch, timestamp_now
+from bb.image.config import (
+    FORMAT_OCI,
+    build_manifest,
+    check_format,
+    timestamp_from_epoch,
+    timestamp_now,
+)
 from bb.store.images import ImageRecord, normalize_name
 from bb.system.atomic import canonical_json
 from bb.working_container.container import WorkingContainer
@@ -30,7 +37,9 @@ class CommitOptions:
 
 
 @contextlib.contextmanager
-def _layer_changes(container: WorkingContainer, squash: bool) -> Iterator[tuple[str, list[Change], str | None]]:
+def _layer_changes(
+    container: WorkingContainer, squash: bool
+) -> Iterator[tuple[str, list[Change], str | None]]:
     """(content root, changes, parent layer) for the new layer."""
     driver = container.store.driver
     if squash:
@@ -42,7 +51,9 @@ def _layer_changes(container: WorkingContainer, squash: bool) -> Iterator[tuple[
             yield root, changes, container.record.parent_layer
 
 
-def _history(container: WorkingContainer, created: str, has_layer: bool, squash: bool, created_by: str | None) -> list[dict[str, Any]]:
+def _history(
+    container: WorkingContainer, created: str, has_layer: bool, squash: bool, created_by: str | None
+) -> list[dict[str, Any]]:
     """The new image's history: the base's, each config-only step, and one entry for the new layer."""
     history = copy.deepcopy(container.image_config.get("history") or [])
     if squash:
@@ -51,11 +62,18 @@ def _history(container: WorkingContainer, created: str, has_layer: bool, squash:
     layer_steps = []
     for step in container.pending_history:
         if step["empty_layer"] or not has_layer:
-            history.append({"created": created, "created_by": step["created_by"], "empty_layer": True})
+            history.append(
+                {"created": created, "created_by": step["created_by"], "empty_layer": True}
+            )
         else:
             layer_steps.append(step["created_by"])
     if has_layer:
-        history.append({"created": created, "created_by": created_by or " && ".join(layer_steps) or "bb commit"})
+        history.append(
+            {
+                "created": created,
+                "created_by": created_by or " && ".join(layer_steps) or "bb commit",
+            }
+        )
     return history
 
 
@@ -64,7 +82,9 @@ def commit_step(container: WorkingContainer, options: CommitOptions) -> ImageRec
     check_format(options.image_format)
     names = [normalize_name(name) for name in options.names]
     store = container.store
-    created = timestamp_now() if options.timestamp is None else timestamp_from_epoch(options.timestamp)
+    created = (
+        timestamp_now() if options.timestamp is None else timestamp_from_epoch(options.timestamp)
+    )
     with store.content_in_flight():
         new_layer = None
         with _layer_changes(container, options.squash) as (content_root, changes, parent):
@@ -74,7 +94,11 @@ def commit_step(container: WorkingContainer, options: CommitOptions) -> ImageRec
                 reuse_files_from = content_root if options.discard_container else None
                 # Once the layer shares the container's files, the container must never run again,
                 # even should this process die now (a failed layer is deleted, links and all).
-                with store.containers.removal_begun(container.id) if reuse_files_from else contextlib.nullcontext():
+                with (
+                    store.containers.removal_begun(container.id)
+                    if reuse_files_from
+                    else contextlib.nullcontext()
+                ):
                     new_layer = store.layers.ensure_from_blob(
                         parent, layer_blob.digest, layer_blob.size, created, reuse_files_from
                     )
@@ -84,7 +108,9 @@ def commit_step(container: WorkingContainer, options: CommitOptions) -> ImageRec
         config = copy.deepcopy(container.image_config)
         config["created"] = created
         config["rootfs"] = {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]}
-        config["history"] = _history(container, created, new_layer is not None, options.squash, options.created_by)
+        config["history"] = _history(
+            container, created, new_layer is not None, options.squash, options.created_by
+        )
         config_bytes = canonical_json(config)
         config_digest = store.blobs.put(config_bytes)
         manifest, media_type = build_manifest(

@@ -12,8 +12,9 @@ import os
 import re
 import shlex
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from bb.errors import InvalidArgument
 from bb.image.healthcheck import HealthcheckOptions, healthcheck_config

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from bb.errors import BBError, ImageNotFound, InvalidArgument, NotFound
 from bb.image.config import new_image_config, timestamp_now
@@ -103,7 +104,9 @@ class WorkingContainer:
         self.store.driver.unmount(self.id)
 
     @classmethod
-    def create(cls, store: Store, image: str, name: str | None = None, pull: str = "missing") -> "WorkingContainer":
+    def create(
+        cls, store: Store, image: str, name: str | None = None, pull: str = "missing"
+    ) -> WorkingContainer:
         """Start a container from `image` (or `scratch`), named `name` or after the image."""
         if pull not in PULL_POLICIES:
             raise InvalidArgument(f'--pull "{pull}": must be one of {", ".join(PULL_POLICIES)}')
@@ -114,10 +117,16 @@ class WorkingContainer:
             with store.lock():
                 image_record, image_config = pulled
                 if image_record is not None:
-                    image_record = store.images.get(image_record.id)  # still there, and now safe from collection
-                base_name = SCRATCH if image_record is None else _short_image_name(image, image_record)
+                    image_record = store.images.get(
+                        image_record.id
+                    )  # still there, and now safe from collection
+                base_name = (
+                    SCRATCH if image_record is None else _short_image_name(image, image_record)
+                )
                 container_name = name or store.containers.unique_name(
-                    "working-container" if image_record is None else f"{base_name}-working-container"
+                    "working-container"
+                    if image_record is None
+                    else f"{base_name}-working-container"
                 )
                 builder = {
                     "type": BUILDER_TYPE,
@@ -146,7 +155,7 @@ class WorkingContainer:
 
     @classmethod
     @contextlib.contextmanager
-    def opened(cls, store: Store, name_or_id: str) -> Iterator["WorkingContainer"]:
+    def opened(cls, store: Store, name_or_id: str) -> Iterator[WorkingContainer]:
         """The container, locked against other bb processes for the block."""
         record = store.containers.get(name_or_id)
         lock = store.containers.lock(record)
@@ -188,7 +197,11 @@ def _pull_by_name(store: Store, image: str) -> ImageRecord | None:
     from bb.transports import import_image
     from bb.transports.registries_config import load_registries_config
 
-    candidates = [image] if is_qualified(image) else [f"{registry}/{image}" for registry in load_registries_config().search]
+    candidates = (
+        [image]
+        if is_qualified(image)
+        else [f"{registry}/{image}" for registry in load_registries_config().search]
+    )
     failures = []
     for candidate in candidates:
         try:

@@ -21,8 +21,9 @@ import stat
 import tarfile
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol
+from typing import Protocol
 
 from bb.archive.extract import Whiteouts, extract_tar
 from bb.archive.fsmeta import apply_metadata
@@ -74,7 +75,9 @@ def parse_chmod(text: str) -> int:
     try:
         mode = int(text, 8)
     except ValueError:
-        raise InvalidArgument(f'--chmod "{text}": expected octal permission bits such as 0755') from None
+        raise InvalidArgument(
+            f'--chmod "{text}": expected octal permission bits such as 0755'
+        ) from None
     if not 0 <= mode <= 0o7777:
         raise InvalidArgument(f'--chmod "{text}": out of range')
     return mode
@@ -122,12 +125,16 @@ def expand_sources(options: CopyOptions) -> list[Source]:
     expanded: list[Source] = []
     for source in options.sources:
         if source.startswith(URL_PREFIXES):
-            raise SourceError(f'{options.verb} "{source}": remote sources are not supported; download the file into the context first')
+            raise SourceError(
+                f'{options.verb} "{source}": remote sources are not supported; download the file into the context first'
+            )
         is_glob = bool(GLOB_CHARACTERS & set(source))
         if options.source_root is None:
             matches = sorted(glob.glob(source, include_hidden=True)) if is_glob else [source]
             found = [
-                Source(os.path.abspath(match), None, os.path.basename(os.path.abspath(match)), source)
+                Source(
+                    os.path.abspath(match), None, os.path.basename(os.path.abspath(match)), source
+                )
                 for match in matches
                 if os.path.lexists(match)
             ]
@@ -137,7 +144,9 @@ def expand_sources(options: CopyOptions) -> list[Source]:
             except ArchiveError:
                 raise SourceError(f'{options.verb} "{source}": outside the build context') from None
             if is_glob:
-                matches = sorted(glob.glob(relative, root_dir=options.source_root, include_hidden=True))
+                matches = sorted(
+                    glob.glob(relative, root_dir=options.source_root, include_hidden=True)
+                )
             else:
                 matches = [relative]
             found = []
@@ -147,7 +156,14 @@ def expand_sources(options: CopyOptions) -> list[Source]:
                 if os.path.lexists(host):
                     # filters see where symlinks lead: a link to an excluded path is excluded too
                     resolved = os.path.relpath(host, root)
-                    found.append(Source(host, "" if resolved == "." else resolved, os.path.basename(clean_relative(match)), source))
+                    found.append(
+                        Source(
+                            host,
+                            "" if resolved == "." else resolved,
+                            os.path.basename(clean_relative(match)),
+                            source,
+                        )
+                    )
             if found and options.source_filter is not None:
                 found = _filtered(found, options.source_filter)
                 if not found:  # what it matched is all excluded
@@ -174,7 +190,9 @@ def _filtered(found: list[Source], source_filter: SourceFilter) -> list[Source]:
 class _Copier:
     """Copies host trees into the container root with the ownership, mode and filter asked for."""
 
-    def __init__(self, rootfs: str, options: CopyOptions, owner: tuple[int, int] | None, mode: int | None):
+    def __init__(
+        self, rootfs: str, options: CopyOptions, owner: tuple[int, int] | None, mode: int | None
+    ):
         self.rootfs = rootfs
         self.options = options
         #: --chown's owner for every entry and directory made; None: each entry keeps its source's
@@ -191,7 +209,9 @@ class _Copier:
             if os.path.isdir(host):
                 continue
             if os.path.lexists(host):
-                raise SourceError(f'{self.options.verb}: "/{"/".join(parts[:depth])}" exists and is not a directory')
+                raise SourceError(
+                    f'{self.options.verb}: "/{"/".join(parts[:depth])}" exists and is not a directory'
+                )
             os.mkdir(host, 0o755)
             if self.owner is not None:
                 os.chown(host, *self.owner)
@@ -212,7 +232,9 @@ class _Copier:
             shutil.copyfile(source, target, follow_symlinks=False)
         elif stat.S_ISLNK(info.st_mode):
             os.symlink(os.readlink(source), target)
-        elif stat.S_ISFIFO(info.st_mode) or stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+        elif (
+            stat.S_ISFIFO(info.st_mode) or stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+        ):
             os.mknod(target, info.st_mode, info.st_rdev)
         else:
             return
@@ -289,10 +311,18 @@ class _Copier:
         return "/".join(parts)
 
     def _excluded(self, relative: str | None) -> bool:
-        return bool(relative and self.options.source_filter and self.options.source_filter.is_excluded(relative))
+        return bool(
+            relative
+            and self.options.source_filter
+            and self.options.source_filter.is_excluded(relative)
+        )
 
     def _must_descend(self, relative: str | None) -> bool:
-        return bool(relative and self.options.source_filter and self.options.source_filter.must_descend(relative))
+        return bool(
+            relative
+            and self.options.source_filter
+            and self.options.source_filter.must_descend(relative)
+        )
 
 
 def _is_archive(path: str) -> bool:
@@ -330,7 +360,12 @@ def copy_step(container: WorkingContainer, options: CopyOptions) -> None:
     if options.from_source is not None:
         with _root_of(container, options.from_source) as source_root:
             # what comes from another stage, image or container keeps its owners (as in buildah and docker)
-            _copy(container, dataclasses.replace(options, source_root=source_root, from_source=None, keep_owners=True))
+            _copy(
+                container,
+                dataclasses.replace(
+                    options, source_root=source_root, from_source=None, keep_owners=True
+                ),
+            )
     else:
         _copy(container, options)
 
@@ -360,7 +395,11 @@ def _copy(container: WorkingContainer, options: CopyOptions) -> None:
         # per source as given, what it copied: an excluded directory counts the entries re-included below it
         copied: Counter[str] = Counter()
         for source in sources:
-            info = os.stat(source.host_path) if os.path.exists(source.host_path) else os.lstat(source.host_path)
+            info = (
+                os.stat(source.host_path)
+                if os.path.exists(source.host_path)
+                else os.lstat(source.host_path)
+            )
             tree_entries = 0
             if stat.S_ISDIR(info.st_mode):
                 target_dir = copier.make_directories(destination)
@@ -371,17 +410,28 @@ def _copy(container: WorkingContainer, options: CopyOptions) -> None:
                     try:
                         extract_tar(archive, target_dir, Whiteouts.KEEP_AS_FILES)
                     except ArchiveError as failure:
-                        raise ArchiveError(f'{options.verb} "{source.host_path}": {failure}') from None
+                        raise ArchiveError(
+                            f'{options.verb} "{source.host_path}": {failure}'
+                        ) from None
             elif into_directory:
                 target_dir = copier.make_directories(destination)
-                copier.copy_entry(os.path.realpath(source.host_path), os.path.join(target_dir, source.name))
+                copier.copy_entry(
+                    os.path.realpath(source.host_path), os.path.join(target_dir, source.name)
+                )
             else:
                 parent, name = os.path.split(destination)
                 target_dir = copier.make_directories(parent)
-                copier.copy_entry(os.path.realpath(source.host_path), os.path.join(target_dir, name))
+                copier.copy_entry(
+                    os.path.realpath(source.host_path), os.path.join(target_dir, name)
+                )
             copied[source.given] += tree_entries if source.excluded else 1
         for given in options.sources:
-            if given in copied and not copied[given]:  # as in buildah: nothing of it was left to copy
+            if (
+                given in copied and not copied[given]
+            ):  # as in buildah: nothing of it was left to copy
                 raise SourceError(f'{options.verb} "{given}": no such file or directory')
-    container.add_history(options.created_by or f"{options.verb} {shlex.join([*options.sources, options.destination])}")
+    container.add_history(
+        options.created_by
+        or f"{options.verb} {shlex.join([*options.sources, options.destination])}"
+    )
     container.save()

@@ -60,7 +60,12 @@ def parse_volume(spec: str) -> dict[str, Any]:
         raise InvalidArgument(f'--volume "{spec}": destination must be an absolute path')
     if not os.path.exists(source):
         raise InvalidArgument(f'--volume "{spec}": source {source} does not exist')
-    return {"destination": destination, "type": "bind", "source": source, "options": ["rbind", mode]}
+    return {
+        "destination": destination,
+        "type": "bind",
+        "source": source,
+        "options": ["rbind", mode],
+    }
 
 
 def merge_env(base: list[str], overrides: list[str]) -> list[str]:
@@ -152,7 +157,10 @@ def _temporary_mount_targets(rootfs: str, mounts: list[dict[str, Any]]) -> Itera
     try:
         for mount in mounts:
             destination = "/" + clean_relative(mount["destination"])
-            if any(destination == d or destination.startswith(d.rstrip("/") + "/") for d in mounted_over):
+            if any(
+                destination == d or destination.startswith(d.rstrip("/") + "/")
+                for d in mounted_over
+            ):
                 continue
             mounted_over.append(destination)
             wants_file = mount["type"] == "bind" and os.path.isfile(mount["source"])
@@ -207,7 +215,14 @@ def run_step(container: WorkingContainer, options: RunOptions) -> None:
                 copy = os.path.join(bundle, os.path.basename(path))
                 with open(copy, "wb") as bundle_file:
                     bundle_file.write(_host_file(path, fallback))
-                mounts.append({"destination": path, "type": "bind", "source": copy, "options": ["rbind", "rw"]})
+                mounts.append(
+                    {
+                        "destination": path,
+                        "type": "bind",
+                        "source": copy,
+                        "options": ["rbind", "rw"],
+                    }
+                )
             mounts += volumes
             process = ProcessSpec(
                 args=list(options.command),
@@ -220,7 +235,9 @@ def run_step(container: WorkingContainer, options: RunOptions) -> None:
                 capabilities=capabilities,
                 no_new_privileges=options.confinement.no_new_privileges,
             )
-            spec = runtime_spec(rootfs, process, container.id[:12], mounts, options.confinement.network, seccomp)
+            spec = runtime_spec(
+                rootfs, process, container.id[:12], mounts, options.confinement.network, seccomp
+            )
             with _temporary_mount_targets(rootfs, mounts):
                 status = run_bundle(container.store.run_root, bundle, spec, options.discard_output)
     if status != 0:

@@ -89,7 +89,13 @@ class DeviceStore:
         record.next_device_id = device_id + 1 if device_id < MAX_DEVICE_ID else 1
         return device_id
 
-    def create(self, layer_id: str | None, origin: tuple[int, str] | None, size: int, parent: str | None = None) -> int:
+    def create(
+        self,
+        layer_id: str | None,
+        origin: tuple[int, str] | None,
+        size: int,
+        parent: str | None = None,
+    ) -> int:
         """A new thin device (snapshot of `origin` if given) recorded for `layer_id`; returns its id.
 
         layer_id None creates the base device, recorded in pool.json.
@@ -108,7 +114,9 @@ class DeviceStore:
             record.base_device_id, record.base_size = device_id, size
             self.save_pool_record(record)
         else:
-            write_json_atomic(self._device_file(layer_id), asdict(DeviceRecord(device_id, size, parent)))
+            write_json_atomic(
+                self._device_file(layer_id), asdict(DeviceRecord(device_id, size, parent))
+            )
         self.pool.set_transaction_id(transaction_id, transaction_id + 1)
         self._close()
         return device_id
@@ -125,13 +133,25 @@ class DeviceStore:
         self.pool.set_transaction_id(transaction_id, transaction_id + 1)
         self._close()
 
-    def _open(self, transaction_id: int, device_id: int, layer_id: str | None, action: str,
-              record: PoolRecord | None) -> None:
+    def _open(
+        self,
+        transaction_id: int,
+        device_id: int,
+        layer_id: str | None,
+        action: str,
+        record: PoolRecord | None,
+    ) -> None:
         if record is not None:
             self.save_pool_record(record)
-        write_json_atomic(self._transaction_file, {
-            "transaction_id": transaction_id, "device_id": device_id, "layer": layer_id, "action": action,
-        })
+        write_json_atomic(
+            self._transaction_file,
+            {
+                "transaction_id": transaction_id,
+                "device_id": device_id,
+                "layer": layer_id,
+                "action": action,
+            },
+        )
 
     def _close(self) -> None:
         remove_file(self._transaction_file)

@@ -16,14 +16,21 @@ import contextlib
 import itertools
 import os
 import shutil
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from bb.archive.changes import Change, tree_changes
 from bb.archive.extract import Whiteouts, extract_tar
 from bb.drivers.base import Driver, ensure_directory
 from bb.drivers.devicemapper.devices import DeviceRecord, DeviceStore
 from bb.drivers.devicemapper.options import OPTION_NAMES, DeviceMapperOptions, parse_options
-from bb.drivers.devicemapper.pool import ThinPool, active_devices, device_is_active, open_existing_pool, open_loop_pool
+from bb.drivers.devicemapper.pool import (
+    ThinPool,
+    active_devices,
+    device_is_active,
+    open_existing_pool,
+    open_loop_pool,
+)
 from bb.errors import DriverError, DriverNotSupported, InvalidArgument, LayerNotFound, ToolFailed
 from bb.system.locks import FileLock
 from bb.system.mounts import filesystem_type, is_mounted, mount, mount_points, unmount
@@ -108,9 +115,13 @@ class DeviceMapperDriver(Driver):
                 "(load it with `modprobe dm_mod`, or use another driver)"
             )
         if shutil.which("dmsetup") is None:
-            raise DriverNotSupported("storage driver devicemapper: dmsetup is not installed (apt-get install dmsetup)")
+            raise DriverNotSupported(
+                "storage driver devicemapper: dmsetup is not installed (apt-get install dmsetup)"
+            )
         # a loaded module shows in sysfs; asking dmsetup costs a process
-        if not os.path.isdir("/sys/module/dm_thin_pool") and "thin-pool" not in run_tool("dmsetup", "targets"):
+        if not os.path.isdir("/sys/module/dm_thin_pool") and "thin-pool" not in run_tool(
+            "dmsetup", "targets"
+        ):
             raise DriverNotSupported(
                 "storage driver devicemapper: not supported: the kernel has no dm-thin-pool target "
                 "(load it with `modprobe dm_thin_pool`)"
@@ -166,8 +177,15 @@ class DeviceMapperDriver(Driver):
         path = self.pool.activate(name, record.base_device_id, record.base_size)  # type: ignore[arg-type]
         try:
             if self.settings.filesystem == "ext4":
-                run_tool("mkfs.ext4", "-q", "-F", "-E", "nodiscard,lazy_itable_init=0,lazy_journal_init=0",
-                         *self.settings.mkfs_args, path)
+                run_tool(
+                    "mkfs.ext4",
+                    "-q",
+                    "-F",
+                    "-E",
+                    "nodiscard,lazy_itable_init=0,lazy_journal_init=0",
+                    *self.settings.mkfs_args,
+                    path,
+                )
                 run_tool("tune2fs", "-c", "-1", "-i", "0", path)
             else:
                 run_tool("mkfs.xfs", "-q", "-f", "-K", *self.settings.mkfs_args, path)
@@ -190,10 +208,14 @@ class DeviceMapperDriver(Driver):
         """Refuse new devices when the pool is nearly full: a full thin pool hangs or corrupts filesystems."""
         status = self.pool.status()
         if status.mode != "rw":
-            raise DriverError(f'thin pool "{self.pool.name}" is {status.mode}: free space or grow the pool')
+            raise DriverError(
+                f'thin pool "{self.pool.name}" is {status.mode}: free space or grow the pool'
+            )
         percent = self.settings.min_free_percent
-        for what, used, total in (("data", status.data_used, status.data_total),
-                                  ("metadata", status.metadata_used, status.metadata_total)):
+        for what, used, total in (
+            ("data", status.data_used, status.data_total),
+            ("metadata", status.metadata_used, status.metadata_total),
+        ):
             free, required = total - used, total * percent // 100
             if free < required:
                 raise DriverError(
@@ -314,7 +336,11 @@ class DeviceMapperDriver(Driver):
             yield root, tree_changes(root, parent_root, same_filesystem_snapshot=True)
 
     def apply_diff(
-        self, layer_id: str, parent_id: str | None, layer_tar: BinaryIO, reuse_files_from: str | None = None
+        self,
+        layer_id: str,
+        parent_id: str | None,
+        layer_tar: BinaryIO,
+        reuse_files_from: str | None = None,
     ) -> None:
         """Unpack into the new snapshot (a copy of the parent), deleting what whiteouts name.
 
@@ -350,14 +376,25 @@ class DeviceMapperDriver(Driver):
             ("Data Space Available", human_size((status.data_total - status.data_used) * block)),
             ("Metadata Space Used", human_size(status.metadata_used * metadata_block)),
             ("Metadata Space Total", human_size(status.metadata_total * metadata_block)),
-            ("Metadata Space Available", human_size((status.metadata_total - status.metadata_used) * metadata_block)),
-            ("Thin Pool Minimum Free Space", human_size(status.data_total * block * self.settings.min_free_percent // 100)),
+            (
+                "Metadata Space Available",
+                human_size((status.metadata_total - status.metadata_used) * metadata_block),
+            ),
+            (
+                "Thin Pool Minimum Free Space",
+                human_size(status.data_total * block * self.settings.min_free_percent // 100),
+            ),
             ("Deferred Removal Enabled", str(self.settings.deferred_removal).lower()),
             ("Deferred Deletion Enabled", str(self.settings.deferred_deletion).lower()),
             ("Number of Devices", str(len(self.devices.layers()))),
         ]
         if not self.settings.thinpooldev:
-            rows.append(("Warning", "loop-lvm (sparse files on loop devices) is for development; use dm.thinpooldev in production"))
+            rows.append(
+                (
+                    "Warning",
+                    "loop-lvm (sparse files on loop devices) is for development; use dm.thinpooldev in production",
+                )
+            )
         return rows
 
     def cleanup(self) -> None:
@@ -376,7 +413,7 @@ class DeviceMapperDriver(Driver):
             for name in active_devices():
                 if not name.startswith(self.prefix + "-") or name == self.pool.name:
                     continue
-                layer_id = name[len(self.prefix) + 1:]
+                layer_id = name[len(self.prefix) + 1 :]
                 if os.path.join(self.mount_dir, layer_id) in points:
                     continue
                 self._deactivate(name)

@@ -10,10 +10,21 @@ from bb.errors import InvalidArgument
 
 GiB = 1 << 30
 FILESYSTEMS = ("ext4", "xfs")
-OPTION_NAMES = frozenset({
-    "dm.thinpooldev", "dm.loopdatasize", "dm.loopmetadatasize", "dm.fs", "dm.basesize", "dm.mkfsarg",
-    "dm.mountopt", "dm.blocksize", "dm.min_free_space", "dm.use_deferred_removal", "dm.use_deferred_deletion",
-})
+OPTION_NAMES = frozenset(
+    {
+        "dm.thinpooldev",
+        "dm.loopdatasize",
+        "dm.loopmetadatasize",
+        "dm.fs",
+        "dm.basesize",
+        "dm.mkfsarg",
+        "dm.mountopt",
+        "dm.blocksize",
+        "dm.min_free_space",
+        "dm.use_deferred_removal",
+        "dm.use_deferred_deletion",
+    }
+)
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
@@ -23,7 +34,9 @@ def parse_size(value: str, option: str) -> int:
     """`100G`, `64K`, `512MiB`, `1048576` -> bytes (binary units, as Docker read them)."""
     match = _SIZE.fullmatch(value.strip())
     if not match:
-        raise InvalidArgument(f'storage option {option}="{value}": expected a size such as 10G or 64K')
+        raise InvalidArgument(
+            f'storage option {option}="{value}": expected a size such as 10G or 64K'
+        )
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
@@ -39,7 +52,9 @@ def _parse_bool(value: str, option: str) -> bool:
 def _parse_percent(value: str, option: str) -> int:
     match = re.fullmatch(r"(\d{1,2})%?", value.strip())
     if not match:
-        raise InvalidArgument(f'storage option {option}="{value}": expected a percentage from 0% to 99%')
+        raise InvalidArgument(
+            f'storage option {option}="{value}": expected a percentage from 0% to 99%'
+        )
     return int(match.group(1))
 
 
@@ -95,7 +110,9 @@ def parse_options(options: dict[str, str]) -> DeviceMapperOptions:
             parsed.deferred_deletion = _parse_bool(value, name)
     block = parsed.block_size
     if block % (64 << 10) or not (64 << 10) <= block <= GiB:
-        raise InvalidArgument("storage option dm.blocksize: must be a multiple of 64K between 64K and 1G")
+        raise InvalidArgument(
+            "storage option dm.blocksize: must be a multiple of 64K between 64K and 1G"
+        )
     if parsed.base_size < 64 << 20:
         raise InvalidArgument("storage option dm.basesize: must be at least 64M")
     if parsed.base_size % 512:

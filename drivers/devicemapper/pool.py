@@ -38,7 +38,9 @@ def _parse_status(name: str, line: str) -> PoolStatus:
     if len(fields) < 3 or fields[2] != "thin-pool":
         raise DriverError(f'device "{name}" is not a thin pool (dmsetup status: {line.strip()})')
     if len(fields) < 8 or fields[3] == "Fail":
-        raise DriverError(f'thin pool "{name}" has failed (dmsetup status: {line.strip()}); check it with thin_check')
+        raise DriverError(
+            f'thin pool "{name}" has failed (dmsetup status: {line.strip()}); check it with thin_check'
+        )
     metadata_used, metadata_total = (int(n) for n in fields[4].split("/"))
     data_used, data_total = (int(n) for n in fields[5].split("/"))
     length = int(fields[1])
@@ -106,7 +108,9 @@ class ThinPool:
         if origin_active:
             dmsetup("suspend", origin[1])  # type: ignore[index]
         try:
-            self.message(f"create_snap {device_id} {origin[0]}" if origin else f"create_thin {device_id}")
+            self.message(
+                f"create_snap {device_id} {origin[0]}" if origin else f"create_thin {device_id}"
+            )
         except ToolFailed as failure:
             if "File exists" in failure.stderr:
                 return False
@@ -155,8 +159,14 @@ def _attach(path: str, size: int) -> str:
     return _loop_device_of(path) or run_tool("losetup", "-f", "--show", path).strip()
 
 
-def open_loop_pool(name: str, data_file: str, metadata_file: str, data_size: int, metadata_size: int,
-                   block_sectors: int) -> ThinPool:
+def open_loop_pool(
+    name: str,
+    data_file: str,
+    metadata_file: str,
+    data_size: int,
+    metadata_size: int,
+    block_sectors: int,
+) -> ThinPool:
     """The loop-lvm pool over two sparse files, created or re-attached (e.g. after a reboot)."""
     pool = ThinPool(name)
     if device_is_active(name):
@@ -166,8 +176,12 @@ def open_loop_pool(name: str, data_file: str, metadata_file: str, data_size: int
     sectors = os.path.getsize(data_file) // 512
     blocks = sectors // block_sectors
     low_water = min(LOW_WATER_BLOCKS, max(1, blocks // 10))
-    dmsetup("create", name, "--table",
-            f"0 {sectors} thin-pool {metadata_device} {data_device} {block_sectors} {low_water} 1 skip_block_zeroing")
+    dmsetup(
+        "create",
+        name,
+        "--table",
+        f"0 {sectors} thin-pool {metadata_device} {data_device} {block_sectors} {low_water} 1 skip_block_zeroing",
+    )
     make_node(name)
     return pool
 

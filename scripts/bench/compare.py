@@ -28,7 +28,9 @@ REPO = Path(__file__).resolve().parents[2]
 BB = shutil.which("bb") or "bb"
 
 
-def sh(*args: str, env: dict | None = None, cwd: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def sh(
+    *args: str, env: dict | None = None, cwd: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
     result = subprocess.run(list(args), env=env, cwd=cwd, capture_output=True, text=True)
     if check and result.returncode:
         raise RuntimeError(f"{' '.join(args)}: {result.stderr[-2000:]}")
@@ -49,11 +51,23 @@ class Tools:
 
     def __init__(self, work: Path):
         self.work = work
-        self.bb_env = {**os.environ, "BB_ROOT": str(work / "bb-root"), "BB_RUNROOT": str(work / "bb-run"),
-                       "BB_STORAGE_DRIVER": "overlay", "BB_CONFIG": str(work / "none.toml")}
+        self.bb_env = {
+            **os.environ,
+            "BB_ROOT": str(work / "bb-root"),
+            "BB_RUNROOT": str(work / "bb-run"),
+            "BB_STORAGE_DRIVER": "overlay",
+            "BB_CONFIG": str(work / "none.toml"),
+        }
         (work / "none.toml").write_text("")
-        self.buildah = ["buildah", "--root", str(work / "buildah-root"), "--runroot", str(work / "buildah-run"),
-                        "--storage-driver", "overlay"]
+        self.buildah = [
+            "buildah",
+            "--root",
+            str(work / "buildah-root"),
+            "--runroot",
+            str(work / "buildah-run"),
+            "--storage-driver",
+            "overlay",
+        ]
         sh("sh", str(REPO / "scripts" / "examples" / "busybox.sh"), env=self.bb_env)
         archive = work / "busybox.tar"
         sh(BB, "save", "-o", str(archive), "busybox", env=self.bb_env)
@@ -68,9 +82,23 @@ class Tools:
         base.mkdir()
         sock = base / "docker.sock"
         self.dockerd = subprocess.Popen(
-            ["dockerd", "--iptables=false", "--ip6tables=false", "--bridge=none", "--data-root", str(base / "data"),
-             "--exec-root", str(base / "exec"), "-H", f"unix://{sock}", "--pidfile", str(base / "pid")],
-            stdout=open(base / "log", "w"), stderr=subprocess.STDOUT)
+            [
+                "dockerd",
+                "--iptables=false",
+                "--ip6tables=false",
+                "--bridge=none",
+                "--data-root",
+                str(base / "data"),
+                "--exec-root",
+                str(base / "exec"),
+                "-H",
+                f"unix://{sock}",
+                "--pidfile",
+                str(base / "pid"),
+            ],
+            stdout=open(base / "log", "w"),
+            stderr=subprocess.STDOUT,
+        )
         host = f"unix://{sock}"
         for _ in range(100):
             if sh("docker", "-H", host, "version", check=False).returncode == 0:
@@ -88,12 +116,33 @@ class Tools:
 
     def build(self, tool: str, context: Path, layers: bool = False) -> float:
         if tool == "bb":
-            return timed(BB, "build", "-q", *(["--layers"] if layers else []), str(context), env=self.bb_env)
+            return timed(
+                BB, "build", "-q", *(["--layers"] if layers else []), str(context), env=self.bb_env
+            )
         if tool == "buildah":
-            return timed(*self.buildah, "bud", "-q", f"--layers={'true' if layers else 'false'}", str(context))
-        env = {**os.environ, "DOCKER_BUILDKIT": "0"}  # the classic builder caches unless told not to
-        return timed("docker", "-H", str(self.docker_host), "build", "-q", "--network", "none",
-                     *([] if layers else ["--no-cache"]), str(context), env=env)
+            return timed(
+                *self.buildah,
+                "bud",
+                "-q",
+                f"--layers={'true' if layers else 'false'}",
+                str(context),
+            )
+        env = {
+            **os.environ,
+            "DOCKER_BUILDKIT": "0",
+        }  # the classic builder caches unless told not to
+        return timed(
+            "docker",
+            "-H",
+            str(self.docker_host),
+            "build",
+            "-q",
+            "--network",
+            "none",
+            *([] if layers else ["--no-cache"]),
+            str(context),
+            env=env,
+        )
 
 
 def make_contexts(work: Path) -> dict[str, Path]:
@@ -103,7 +152,10 @@ def make_contexts(work: Path) -> dict[str, Path]:
     lines = ["FROM busybox"]
     for step in range(5):
         (small / f"file{step}.txt").write_text(f"content {step}\n" * 100)
-        lines += [f"COPY file{step}.txt /data/", f"RUN echo step{step} >> /data/log && ls /data > /dev/null"]
+        lines += [
+            f"COPY file{step}.txt /data/",
+            f"RUN echo step{step} >> /data/log && ls /data > /dev/null",
+        ]
     (small / "Dockerfile").write_text("\n".join(lines) + "\n")
     contexts["1 ten small RUN/COPY steps"] = small
     tree = work / "many-files"
@@ -117,7 +169,9 @@ def make_contexts(work: Path) -> dict[str, Path]:
     contexts["2 COPY of 20,000 files"] = tree
     big = work / "big-file"
     big.mkdir()
-    (big / "Dockerfile").write_text("FROM busybox\nRUN dd if=/dev/zero of=/big bs=1M count=1024 2>/dev/null\n")
+    (big / "Dockerfile").write_text(
+        "FROM busybox\nRUN dd if=/dev/zero of=/big bs=1M count=1024 2>/dev/null\n"
+    )
     contexts["3 RUN writing one 1 GiB file"] = big
     return contexts
 
@@ -150,8 +204,20 @@ def step_commands(tools: Tools, tool: str) -> float:
     file = tools.work / "stepfile"
     file.write_text("x\n")
     if tool == "bb":
-        return timed("sh", "-c", STEP_SCRIPT_BB, "bench", str(file), env=tools.bb_env) / STEP_COMMANDS
-    return timed("sh", "-c", STEP_SCRIPT_BUILDAH, "bench", *tools.buildah[1:], env={**os.environ, "FILE": str(file)}) / STEP_COMMANDS
+        return (
+            timed("sh", "-c", STEP_SCRIPT_BB, "bench", str(file), env=tools.bb_env) / STEP_COMMANDS
+        )
+    return (
+        timed(
+            "sh",
+            "-c",
+            STEP_SCRIPT_BUILDAH,
+            "bench",
+            *tools.buildah[1:],
+            env={**os.environ, "FILE": str(file)},
+        )
+        / STEP_COMMANDS
+    )
 
 
 def commit_throughput(tools: Tools) -> tuple[float, float]:
@@ -167,13 +233,29 @@ def commit_throughput(tools: Tools) -> tuple[float, float]:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    memory = next((int(line.split()[1]) // 1024 // 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in open("/proc/cpuinfo")
+            if line.startswith("model name")
+        ),
+        "?",
+    )
+    memory = next(
+        (
+            int(line.split()[1]) // 1024 // 1024
+            for line in open("/proc/meminfo")
+            if line.startswith("MemTotal")
+        ),
+        0,
+    )
     return f"{platform.node()}: {os.cpu_count()} x {cpu}, {memory} GiB RAM, Linux {platform.release()}, Python {platform.python_version()}"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cases", default="1,2,3,4,5,6")
     parser.add_argument("--out", default=str(REPO / "scripts" / "bench"))
@@ -202,17 +284,23 @@ def main() -> int:
                 for _ in range(args.runs):
                     for tool in samples:
                         samples[tool].append(tools.build(tool, context, layers=True))
-                results["4 rebuild, nothing changed (--layers)"] = {t: statistics.median(v) for t, v in samples.items()}
+                results["4 rebuild, nothing changed (--layers)"] = {
+                    t: statistics.median(v) for t, v in samples.items()
+                }
             if "5" in wanted:
                 samples = {"bb": [], "buildah": []}
                 for _ in range(args.runs):
                     for tool in samples:
                         samples[tool].append(step_commands(tools, tool))
-                results["5 one step command (mean of 32)"] = {t: statistics.median(v) for t, v in samples.items()}
+                results["5 one step command (mean of 32)"] = {
+                    t: statistics.median(v) for t, v in samples.items()
+                }
             if "6" in wanted:
                 commits, limits = zip(*(commit_throughput(tools) for _ in range(args.runs)))
                 results["6 commit of a 1 GiB layer (limit: tar + sha256sum)"] = {
-                    "bb": statistics.median(commits), "tar+sha256sum": statistics.median(limits)}
+                    "bb": statistics.median(commits),
+                    "tar+sha256sum": statistics.median(limits),
+                }
         finally:
             tools.stop()
     write_results(Path(args.out), results, args.runs)
@@ -221,18 +309,23 @@ def main() -> int:
 
 def write_results(out: Path, results: dict[str, dict[str, float]], runs: int) -> None:
     lines = [
-        "# bb benchmark results", "",
+        "# bb benchmark results",
+        "",
         f"Machine: {machine()}. Median of {runs} alternating runs, seconds (lower is better).",
-        "Made by `scripts/bench/compare.py`.", "",
+        "Made by `scripts/bench/compare.py`.",
+        "",
         "| case | bb | buildah | docker / limit | bb ÷ buildah | bb ÷ docker / limit |",
         "|---|---|---|---|---|---|",
     ]
     for case, times in results.items():
         other = times.get("docker", times.get("tar+sha256sum"))
-        cells = [f"{times['bb']:.3f}", f"{times['buildah']:.3f}" if "buildah" in times else "",
-                 f"{other:.3f}" if other else "",
-                 f"{times['bb'] / times['buildah']:.2f}" if "buildah" in times else "",
-                 f"{times['bb'] / other:.2f}" if other else ""]
+        cells = [
+            f"{times['bb']:.3f}",
+            f"{times['buildah']:.3f}" if "buildah" in times else "",
+            f"{other:.3f}" if other else "",
+            f"{times['bb'] / times['buildah']:.2f}" if "buildah" in times else "",
+            f"{times['bb'] / other:.2f}" if other else "",
+        ]
         lines.append(f"| {case} | " + " | ".join(cells) + " |")
     (out / "RESULTS.md").write_text("\n".join(lines) + "\n")
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -250,7 +343,11 @@ def write_results(out: Path, results: dict[str, dict[str, float]], runs: int) ->
         figure, axes = plt.subplots(len(results), 1, figsize=(8, 2.2 * len(results)))
         for axis, (case, times) in zip(axes if len(results) > 1 else [axes], results.items()):
             names = [tool for tool in tools if tool in times]
-            axis.barh(names, [times[name] for name in names], color=["#2a7" if n == "bb" else "#888" for n in names])
+            axis.barh(
+                names,
+                [times[name] for name in names],
+                color=["#2a7" if n == "bb" else "#888" for n in names],
+            )
             axis.set_title(case, fontsize=9)
             axis.set_xlabel("seconds")
         figure.tight_layout()

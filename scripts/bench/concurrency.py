@@ -25,8 +25,13 @@ from compare import BB, machine, sh  # noqa: E402
 
 
 def run_builds(work: Path, count: int) -> dict[str, object]:
-    env = {**os.environ, "BB_ROOT": str(work / "root"), "BB_RUNROOT": str(work / "run"), "BB_STORAGE_DRIVER": "overlay",
-           "BB_CONFIG": os.devnull}
+    env = {
+        **os.environ,
+        "BB_ROOT": str(work / "root"),
+        "BB_RUNROOT": str(work / "run"),
+        "BB_STORAGE_DRIVER": "overlay",
+        "BB_CONFIG": os.devnull,
+    }
     sh("sh", str(REPO / "scripts" / "examples" / "busybox.sh"), env=env)
     processes = []
     start = time.monotonic()
@@ -35,20 +40,37 @@ def run_builds(work: Path, count: int) -> dict[str, object]:
         context.mkdir()
         (context / "data").write_text(f"build {number}\n")
         (context / "Dockerfile").write_text(
-            f"FROM busybox\nCOPY data /data\nRUN echo {number} > /number\nLABEL build={number}\n")
-        processes.append(subprocess.Popen([BB, "build", "-q", "-t", f"concurrent:{number}", str(context)], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+            f"FROM busybox\nCOPY data /data\nRUN echo {number} > /number\nLABEL build={number}\n"
+        )
+        processes.append(
+            subprocess.Popen(
+                [BB, "build", "-q", "-t", f"concurrent:{number}", str(context)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     errors = [process.communicate()[1].strip() for process in processes if process.wait() != 0]
     elapsed = time.monotonic() - start
     listed = len(sh(BB, "images", "-q", env=env).stdout.split()) - 1  # less busybox
     leftovers = len(sh(BB, "containers", "-q", env=env).stdout.split())
     mounts = sum(1 for line in open("/proc/self/mountinfo") if str(work) in line)
-    return {"count": count, "seconds": elapsed, "failed": len(errors), "listed": listed, "leftovers": leftovers,
-            "mounts": mounts, "first error": errors[0].splitlines()[-1] if errors else ""}
+    return {
+        "count": count,
+        "seconds": elapsed,
+        "failed": len(errors),
+        "listed": listed,
+        "leftovers": leftovers,
+        "mounts": mounts,
+        "first error": errors[0].splitlines()[-1] if errors else "",
+    }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--counts", default="20,50,100")
     args = parser.parse_args()
     rows: list[dict] = []
@@ -56,13 +78,19 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="bb-concurrency-", dir="/var/tmp") as directory:
             rows.append(run_builds(Path(directory), count))
         print(rows[-1], flush=True)
-    lines = ["# Concurrent builds on one store", "",
-             f"Machine: {machine()}. Made by `scripts/bench/concurrency.py`: N builds started at once (overlay).", "",
-             "| builds | wall time (s) | per build (s) | failed | images listed | containers left | mounts left | first error |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Concurrent builds on one store",
+        "",
+        f"Machine: {machine()}. Made by `scripts/bench/concurrency.py`: N builds started at once (overlay).",
+        "",
+        "| builds | wall time (s) | per build (s) | failed | images listed | containers left | mounts left | first error |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
-        lines.append(f"| {row['count']} | {row['seconds']:.1f} | {row['seconds'] / row['count']:.2f} | {row['failed']} "
-                     f"| {row['listed']} | {row['leftovers']} | {row['mounts']} | {row['first error']} |")
+        lines.append(
+            f"| {row['count']} | {row['seconds']:.1f} | {row['seconds'] / row['count']:.2f} | {row['failed']} "
+            f"| {row['listed']} | {row['leftovers']} | {row['mounts']} | {row['first error']} |"
+        )
     (REPO / "scripts" / "bench" / "CONCURRENCY.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

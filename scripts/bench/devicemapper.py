@@ -28,9 +28,14 @@ RUNS = int(os.environ.get("BB_BENCH_RUNS", "3"))
 def store(base: Path, driver: str, options: dict[str, str]) -> dict[str, str]:
     base.mkdir(parents=True)
     config = base / "storage.toml"
-    config.write_text(f'[storage]\ndriver = "{driver}"\ngraphroot = "{base / "root"}"\nrunroot = "{base / "run"}"\n'
-                      "[storage.options]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in options.items()))
-    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "BB_CONFIG": str(config)}
+    config.write_text(
+        f'[storage]\ndriver = "{driver}"\ngraphroot = "{base / "root"}"\nrunroot = "{base / "run"}"\n'
+        "[storage.options]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in options.items())
+    )
+    env = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "BB_CONFIG": str(config),
+    }
     sh("sh", str(REPO / "scripts" / "examples" / "busybox.sh"), env=env)
     return env
 
@@ -40,10 +45,14 @@ def contexts(work: Path) -> dict[str, Path]:
     (small / "tree").mkdir(parents=True)
     for number in range(2000):
         (small / "tree" / f"f{number}").write_text(f"{number}\n")
-    (small / "Dockerfile").write_text("FROM busybox\nCOPY tree /tree\nRUN find /tree -type f | wc -l > /count\n")
+    (small / "Dockerfile").write_text(
+        "FROM busybox\nCOPY tree /tree\nRUN find /tree -type f | wc -l > /count\n"
+    )
     big = work / "big-file"
     big.mkdir()
-    (big / "Dockerfile").write_text("FROM busybox\nRUN dd if=/dev/zero of=/big bs=1M count=256 2>/dev/null\n")
+    (big / "Dockerfile").write_text(
+        "FROM busybox\nRUN dd if=/dev/zero of=/big bs=1M count=256 2>/dev/null\n"
+    )
     return {"2,000 small files": small, "one 256 MiB file": big}
 
 
@@ -54,7 +63,16 @@ def measure(env: dict[str, str], context: Path) -> tuple[float, float]:
     build = time.monotonic() - start
     ctr = sh(BB, "from", "busybox", env=env).stdout.strip()
     sh(BB, "copy", ctr, str(context), "/ctx", env=env)
-    sh(BB, "run", ctr, "--", "sh", "-c", "test -f /ctx/Dockerfile; dd if=/dev/zero of=/big bs=1M count=64 2>/dev/null", env=env)
+    sh(
+        BB,
+        "run",
+        ctr,
+        "--",
+        "sh",
+        "-c",
+        "test -f /ctx/Dockerfile; dd if=/dev/zero of=/big bs=1M count=64 2>/dev/null",
+        env=env,
+    )
     start = time.monotonic()
     sh(BB, "commit", "--rm", ctr, env=env)
     return build, time.monotonic() - start
@@ -65,7 +83,9 @@ def main() -> int:
         work = Path(directory)
         stores = {
             "overlay": store(work / "overlay", "overlay", {}),
-            "devicemapper": store(work / "dm", "devicemapper", {"dm.loopdatasize": "8G", "dm.basesize": "4G"}),
+            "devicemapper": store(
+                work / "dm", "devicemapper", {"dm.loopdatasize": "8G", "dm.basesize": "4G"}
+            ),
         }
         rows = []
         for case, context in contexts(work).items():
@@ -73,18 +93,31 @@ def main() -> int:
             for _ in range(RUNS):
                 for driver, env in stores.items():
                     samples[driver].append(measure(env, context))
-                    print(f"{case} on {driver}: build {samples[driver][-1][0]:.1f} s, commit {samples[driver][-1][1]:.1f} s",
-                          flush=True)
-            medians = {driver: (statistics.median(s[0] for s in values), statistics.median(s[1] for s in values))
-                       for driver, values in samples.items()}
+                    print(
+                        f"{case} on {driver}: build {samples[driver][-1][0]:.1f} s, commit {samples[driver][-1][1]:.1f} s",
+                        flush=True,
+                    )
+            medians = {
+                driver: (
+                    statistics.median(s[0] for s in values),
+                    statistics.median(s[1] for s in values),
+                )
+                for driver, values in samples.items()
+            }
             rows.append((case, medians))
-    lines = ["# devicemapper against overlay", "",
-             f"Machine: {machine()} (inside scripts/vm/run-in-vm: TCG emulation). Median of {RUNS} alternating runs, seconds.",
-             "", "| case | overlay build | devicemapper build | ratio | overlay commit | devicemapper commit | ratio |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "# devicemapper against overlay",
+        "",
+        f"Machine: {machine()} (inside scripts/vm/run-in-vm: TCG emulation). Median of {RUNS} alternating runs, seconds.",
+        "",
+        "| case | overlay build | devicemapper build | ratio | overlay commit | devicemapper commit | ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for case, medians in rows:
         (ob, oc), (db, dc) = medians["overlay"], medians["devicemapper"]
-        lines.append(f"| {case} | {ob:.1f} | {db:.1f} | {db / ob:.2f} | {oc:.1f} | {dc:.1f} | {dc / oc:.2f} |")
+        lines.append(
+            f"| {case} | {ob:.1f} | {db:.1f} | {db / ob:.2f} | {oc:.1f} | {dc:.1f} | {dc / oc:.2f} |"
+        )
     (REPO / "scripts" / "bench" / "DEVICEMAPPER.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

@@ -15,10 +15,11 @@ import shutil
 import stat
 import subprocess
 import tarfile
-from typing import IO
 from pathlib import Path
+from typing import IO
 
 import pytest
+
 from testbed import BudCase, bud_cases, private_buildah
 
 # The cases not compared here, and why
@@ -32,8 +33,20 @@ NOT_FOR_BUILDAH = {
 BARE = "bare"
 CASES = [case for case in bud_cases() if case.name not in NOT_FOR_BUILDAH]
 
-CONFIG_KEYS = ["Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts", "Volumes", "Labels", "StopSignal",
-               "Healthcheck", "OnBuild", "Shell"]
+CONFIG_KEYS = [
+    "Env",
+    "Cmd",
+    "Entrypoint",
+    "WorkingDir",
+    "User",
+    "ExposedPorts",
+    "Volumes",
+    "Labels",
+    "StopSignal",
+    "Healthcheck",
+    "OnBuild",
+    "Shell",
+]
 BUILDAH_ONLY_LABELS = {"io.buildah.version"}
 # buildah leaves the mount points of RUN in the image, empty; bb removes those it had to create
 RUN_MOUNT_POINTS = {"dev", "proc", "sys", "run", "etc/hostname", "etc/hosts", "etc/resolv.conf"}
@@ -46,8 +59,13 @@ def driver() -> str:
 
 
 def _bb_env(base: Path) -> dict[str, str]:
-    return {**os.environ, "BB_ROOT": str(base / "root"), "BB_RUNROOT": str(base / "run"),
-            "BB_STORAGE_DRIVER": "overlay", "BB_CONFIG": os.devnull}
+    return {
+        **os.environ,
+        "BB_ROOT": str(base / "root"),
+        "BB_RUNROOT": str(base / "run"),
+        "BB_STORAGE_DRIVER": "overlay",
+        "BB_CONFIG": os.devnull,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +76,9 @@ def bare_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (rootfs / "bin").mkdir(parents=True)
     (rootfs / "etc").mkdir()
     shutil.copy("/bin/busybox", rootfs / "bin" / "busybox")
-    applets = subprocess.run(["/bin/busybox", "--list"], check=True, capture_output=True, text=True).stdout.split()
+    applets = subprocess.run(
+        ["/bin/busybox", "--list"], check=True, capture_output=True, text=True
+    ).stdout.split()
     for applet in applets:
         if applet != "busybox":
             (rootfs / "bin" / applet).symlink_to("busybox")
@@ -66,8 +86,12 @@ def bare_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with tarfile.open(work / "rootfs.tar", "w") as tar:
         tar.add(rootfs, arcname=".")
     env = _bb_env(work / "store")
-    subprocess.run(["bb", "import", str(work / "rootfs.tar"), BARE], env=env, check=True, capture_output=True)
-    subprocess.run(["bb", "save", "-o", str(work / "bare.tar"), BARE], env=env, check=True, capture_output=True)
+    subprocess.run(
+        ["bb", "import", str(work / "rootfs.tar"), BARE], env=env, check=True, capture_output=True
+    )
+    subprocess.run(
+        ["bb", "save", "-o", str(work / "bare.tar"), BARE], env=env, check=True, capture_output=True
+    )
     return work / "bare.tar"
 
 
@@ -76,12 +100,20 @@ def buildah(busybox_stores, bare_archive, tmp_path_factory):  # type: ignore[no-
     """buildah on a private vfs store holding the very busybox and bare images bb's tests build on."""
     work = tmp_path_factory.mktemp("buildah")
     archive = work / "busybox.tar"
-    subprocess.run(["bb", "save", "-o", str(archive), "busybox"], env=_bb_env(busybox_stores["overlay"]),
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["bb", "save", "-o", str(archive), "busybox"],
+        env=_bb_env(busybox_stores["overlay"]),
+        check=True,
+        capture_output=True,
+    )
     with private_buildah(work) as command:
         for image, name in ((archive, "busybox"), (bare_archive, BARE)):
-            pulled = subprocess.run([*command, "pull", "-q", f"docker-archive:{image}"], check=True,
-                                    capture_output=True, text=True).stdout.strip()
+            pulled = subprocess.run(
+                [*command, "pull", "-q", f"docker-archive:{image}"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
             subprocess.run([*command, "tag", pulled, name], check=True, capture_output=True)
         yield command
 
@@ -108,14 +140,24 @@ def image_from_archive(path: Path) -> tuple[dict, dict]:
                         tree = {p: v for p, v in tree.items() if not p.startswith(directory + "/")}
                     elif base.startswith(".wh."):
                         gone = f"{directory}/{base[4:]}" if directory else base[4:]
-                        tree = {p: v for p, v in tree.items() if p != gone and not p.startswith(gone + "/")}
+                        tree = {
+                            p: v
+                            for p, v in tree.items()
+                            if p != gone and not p.startswith(gone + "/")
+                        }
                     elif member.islnk():
                         # which of two hard-linked names a tar stores first is arbitrary: both show the file
                         tree[name] = tree[member.linkname.rstrip("/").removeprefix("./")]
                     else:
                         contents = _member(layer, member).read() if member.isreg() else b""
-                        tree[name] = (member.type, stat.S_IMODE(member.mode), member.uid, member.gid,
-                                      hashlib.sha256(contents).hexdigest(), member.linkname if member.issym() else "")
+                        tree[name] = (
+                            member.type,
+                            stat.S_IMODE(member.mode),
+                            member.uid,
+                            member.gid,
+                            hashlib.sha256(contents).hexdigest(),
+                            member.linkname if member.issym() else "",
+                        )
     return config.get("config") or {}, tree
 
 
@@ -136,11 +178,29 @@ def test_same_tree_and_config_as_buildah(bb, buildah, bare_archive, tmp_path, ca
         bb("load", "-i", str(bare_archive))
     bb("build", "-q", "--format", "docker", "-t", tag, *case.arguments, str(case.context))
     bb("save", "-o", str(tmp_path / "bb.tar"), tag)
-    result = subprocess.run([*buildah, "bud", "-q", "--isolation", "chroot", "--format", "docker", "-t", tag,
-                             *case.arguments, str(case.context)], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            *buildah,
+            "bud",
+            "-q",
+            "--isolation",
+            "chroot",
+            "--format",
+            "docker",
+            "-t",
+            tag,
+            *case.arguments,
+            str(case.context),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
-    subprocess.run([*buildah, "push", "-q", tag, f"docker-archive:{tmp_path / 'buildah.tar'}"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*buildah, "push", "-q", tag, f"docker-archive:{tmp_path / 'buildah.tar'}"],
+        check=True,
+        capture_output=True,
+    )
     bb_config, bb_tree = image_from_archive(tmp_path / "bb.tar")
     buildah_config, buildah_tree = image_from_archive(tmp_path / "buildah.tar")
     # buildah also makes a directory for a VOLUME given in JSON form
@@ -149,7 +209,14 @@ def test_same_tree_and_config_as_buildah(bb, buildah, bare_archive, tmp_path, ca
         if path in buildah_tree and buildah_tree[path][4] == EMPTY:  # an empty file or a directory
             del buildah_tree[path]
     assert normalized(bb_config) == normalized(buildah_config)
-    only_bb, only_buildah = sorted(set(bb_tree) - set(buildah_tree)), sorted(set(buildah_tree) - set(bb_tree))
+    only_bb, only_buildah = (
+        sorted(set(bb_tree) - set(buildah_tree)),
+        sorted(set(buildah_tree) - set(bb_tree)),
+    )
     assert (only_bb, only_buildah) == ([], [])
-    differing = {path: (bb_tree[path], buildah_tree[path]) for path in bb_tree if bb_tree[path] != buildah_tree[path]}
+    differing = {
+        path: (bb_tree[path], buildah_tree[path])
+        for path in bb_tree
+        if bb_tree[path] != buildah_tree[path]
+    }
     assert differing == {}

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from testbed import BUSYBOX_EXAMPLE, bud_case
 
 TIMESTAMP = "1700000000"
@@ -23,11 +24,16 @@ CORPUS = ["instructions", "multistage", "heredocs"]
 
 
 def _dm_available() -> bool:
-    return os.path.exists("/dev/mapper/control") and "thin-pool" in subprocess.run(
-        ["dmsetup", "targets"], capture_output=True, text=True).stdout
+    return (
+        os.path.exists("/dev/mapper/control")
+        and "thin-pool"
+        in subprocess.run(["dmsetup", "targets"], capture_output=True, text=True).stdout
+    )
 
 
-pytestmark = pytest.mark.skipif(not _dm_available(), reason="needs device-mapper (run via tests/vm/test_devicemapper.py)")
+pytestmark = pytest.mark.skipif(
+    not _dm_available(), reason="needs device-mapper (run via tests/vm/test_devicemapper.py)"
+)
 
 
 class Store:
@@ -37,15 +43,19 @@ class Store:
         self.base = base
         base.mkdir(parents=True, exist_ok=True)
         config = base / "storage.toml"
-        lines = [f'[storage]\ndriver = "{driver}"\ngraphroot = "{base / "root"}"\nrunroot = "{base / "run"}"\n',
-                 "[storage.options]\n"] + [f'"{key}" = "{value}"\n' for key, value in options.items()]
+        lines = [
+            f'[storage]\ndriver = "{driver}"\ngraphroot = "{base / "root"}"\nrunroot = "{base / "run"}"\n',
+            "[storage.options]\n",
+        ] + [f'"{key}" = "{value}"\n' for key, value in options.items()]
         config.write_text("".join(lines))
         self.env = {**os.environ, "BB_CONFIG": str(config), "SOURCE_DATE_EPOCH": TIMESTAMP}
         for name in ("BB_ROOT", "BB_RUNROOT", "BB_STORAGE_DRIVER"):
             self.env.pop(name, None)
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(["bb", *args], env=self.env, capture_output=True, text=True, cwd=self.base)
+        result = subprocess.run(
+            ["bb", *args], env=self.env, capture_output=True, text=True, cwd=self.base
+        )
         if check and result.returncode:
             raise AssertionError(f"bb {' '.join(args)} exited {result.returncode}: {result.stderr}")
         return result
@@ -57,12 +67,20 @@ class Store:
         return json.loads(self("info"))["store"]["GraphStatus"]
 
     def build_busybox(self) -> None:
-        result = subprocess.run(["sh", str(BUSYBOX_EXAMPLE)], env=self.env, capture_output=True, text=True, cwd=self.base)
+        result = subprocess.run(
+            ["sh", str(BUSYBOX_EXAMPLE)],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            cwd=self.base,
+        )
         assert result.returncode == 0, result.stderr
 
     def build_case(self, name: str) -> str:
         case = bud_case(name)
-        return self("build", "-q", "--timestamp", TIMESTAMP, *case.arguments, str(case.context)).split()[-1]
+        return self(
+            "build", "-q", "--timestamp", TIMESTAMP, *case.arguments, str(case.context)
+        ).split()[-1]
 
 
 def data_used(store: Store) -> float:
@@ -92,8 +110,11 @@ def overlay_reference(base: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def loop_ext4(tmp_path_factory: pytest.TempPathFactory) -> Store:
     """A loop-lvm ext4 store holding busybox."""
-    store = Store(tmp_path_factory.mktemp("dm-loop-ext4"), "devicemapper",
-                  {"dm.loopdatasize": "6G", "dm.basesize": "2G", "dm.fs": "ext4"})
+    store = Store(
+        tmp_path_factory.mktemp("dm-loop-ext4"),
+        "devicemapper",
+        {"dm.loopdatasize": "6G", "dm.basesize": "2G", "dm.fs": "ext4"},
+    )
     store.build_busybox()
     return store
 
@@ -105,8 +126,11 @@ def test_corpus_matches_overlay_on_loop_ext4(loop_ext4, reference):
 
 def test_corpus_matches_overlay_on_thinpooldev_xfs(tmp_path_factory, thin_pool_factory, reference):
     pool = thin_pool_factory(f"bbcli-xfs-{os.getpid()}")
-    store = Store(tmp_path_factory.mktemp("dm-pool-xfs"), "devicemapper",
-                  {"dm.thinpooldev": pool, "dm.basesize": "2G", "dm.fs": "xfs"})
+    store = Store(
+        tmp_path_factory.mktemp("dm-pool-xfs"),
+        "devicemapper",
+        {"dm.thinpooldev": pool, "dm.basesize": "2G", "dm.fs": "xfs"},
+    )
     store.build_busybox()
     for case in ("instructions", "heredocs"):
         assert store.build_case(case) == reference[case], case
@@ -117,10 +141,23 @@ def test_corpus_matches_overlay_on_thinpooldev_xfs(tmp_path_factory, thin_pool_f
 def test_steps_info_and_space(loop_ext4, tmp_path):
     store = loop_ext4
     status = store.status()
-    for row in ("Pool Name", "Pool Blocksize", "Base Device Size", "Backing Filesystem", "Data file", "Metadata file",
-                "Data Space Used", "Data Space Total", "Data Space Available", "Metadata Space Used",
-                "Metadata Space Total", "Metadata Space Available", "Thin Pool Minimum Free Space",
-                "Deferred Removal Enabled", "Warning"):
+    for row in (
+        "Pool Name",
+        "Pool Blocksize",
+        "Base Device Size",
+        "Backing Filesystem",
+        "Data file",
+        "Metadata file",
+        "Data Space Used",
+        "Data Space Total",
+        "Data Space Available",
+        "Metadata Space Used",
+        "Metadata Space Total",
+        "Metadata Space Available",
+        "Thin Pool Minimum Free Space",
+        "Deferred Removal Enabled",
+        "Warning",
+    ):
         assert row in status, row
     before = data_used(store)
     (tmp_path / "payload").write_bytes(os.urandom(1 << 20))
@@ -128,11 +165,19 @@ def test_steps_info_and_space(loop_ext4, tmp_path):
     store("copy", ctr, str(tmp_path / "payload"), "/payload")
     store("config", "--env", "ON=dm", ctr)
     # random, not zeros: layers are unpacked sparsely, so zeros would take no pool space
-    store("run", ctr, "--", "sh", "-c", "dd if=/dev/urandom of=/big bs=1M count=64 2>/dev/null; echo $ON > /on")
+    store(
+        "run",
+        ctr,
+        "--",
+        "sh",
+        "-c",
+        "dd if=/dev/urandom of=/big bs=1M count=64 2>/dev/null; echo $ON > /on",
+    )
     image = store("commit", "--rm", ctr, "dm-image")
     check = store("from", "dm-image")
-    assert store("run", check, "--", "sh", "-c", "cat /on; stat -c %s /big /payload").splitlines() == [
-        "dm", str(64 << 20), str(1 << 20)]
+    assert store(
+        "run", check, "--", "sh", "-c", "cat /on; stat -c %s /big /payload"
+    ).splitlines() == ["dm", str(64 << 20), str(1 << 20)]
     assert "lost+found" not in store("run", check, "--", "ls", "/")
     assert data_used(store) > before + 50e6
     store("rm", check)
@@ -163,8 +208,13 @@ def test_kill_during_commit_leaves_no_orphan_devices(loop_ext4):
     ctr = store("from", "busybox")
     store("run", ctr, "--", "sh", "-c", "dd if=/dev/zero of=/big bs=1M count=64 2>/dev/null")
     for delay in (5.0, 8.0, 11.0):
-        process = subprocess.Popen(["bb", "commit", ctr, "killed"], env=store.env, cwd=store.base,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            ["bb", "commit", ctr, "killed"],
+            env=store.env,
+            cwd=store.base,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -174,19 +224,35 @@ def test_kill_during_commit_leaves_no_orphan_devices(loop_ext4):
     store.run("rmi", "killed", check=False)
     store("rmi", "--prune")
     # every thin device belongs to a layer the store knows: none was orphaned
-    layer_records = [name for name in os.listdir(store.base / "root" / "layers") if name.endswith(".json")]
+    layer_records = [
+        name for name in os.listdir(store.base / "root" / "layers") if name.endswith(".json")
+    ]
     assert int(store.status()["Number of Devices"]) == len(layer_records)
     assert data_used(store) < baseline_used + 20e6
-    assert not [name for name in subprocess.run(["dmsetup", "ls"], capture_output=True, text=True).stdout.split()
-                if name.endswith("-killed")]
+    assert not [
+        name
+        for name in subprocess.run(["dmsetup", "ls"], capture_output=True, text=True).stdout.split()
+        if name.endswith("-killed")
+    ]
 
 
 def test_min_free_space_refuses_new_devices(tmp_path_factory):
-    store = Store(tmp_path_factory.mktemp("dm-small"), "devicemapper",
-                  {"dm.loopdatasize": "600M", "dm.basesize": "1G", "dm.min_free_space": "40%"})
+    store = Store(
+        tmp_path_factory.mktemp("dm-small"),
+        "devicemapper",
+        {"dm.loopdatasize": "600M", "dm.basesize": "1G", "dm.min_free_space": "40%"},
+    )
     ctr = store("from", "scratch")
     store("copy", "--chmod", "755", ctr, "/bin/busybox", "/busybox")
-    store("run", ctr, "--", "/busybox", "sh", "-c", "/busybox dd if=/dev/zero of=/fill bs=1M count=420 2>/dev/null")
+    store(
+        "run",
+        ctr,
+        "--",
+        "/busybox",
+        "sh",
+        "-c",
+        "/busybox dd if=/dev/zero of=/fill bs=1M count=420 2>/dev/null",
+    )
     refused = store.run("from", "scratch", check=False)
     assert refused.returncode == 125
     assert "dm.min_free_space=40%" in refused.stderr and "free data blocks" in refused.stderr

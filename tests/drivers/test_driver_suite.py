@@ -18,8 +18,12 @@ from bb.archive.layer_tar import write_layer_tar
 from bb.drivers.base import driver_class
 
 # devicemapper runs in each pool mode (loop-lvm files, or a pool made with dmsetup) with each filesystem
-DEVICEMAPPER_CONFIGURATIONS = ["devicemapper/loop/ext4", "devicemapper/loop/xfs",
-                               "devicemapper/thinpooldev/ext4", "devicemapper/thinpooldev/xfs"]
+DEVICEMAPPER_CONFIGURATIONS = [
+    "devicemapper/loop/ext4",
+    "devicemapper/loop/xfs",
+    "devicemapper/thinpooldev/ext4",
+    "devicemapper/thinpooldev/xfs",
+]
 SUITE_DRIVERS = [
     configuration
     for name in os.environ.get("BB_TEST_DRIVERS", "overlay,vfs").split(",")
@@ -45,10 +49,25 @@ def tree_summary(root: str) -> dict[str, tuple]:
                 detail = os.readlink(path)
             elif stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
                 detail = info.st_rdev
-            xattrs = {n: os.getxattr(path, n, follow_symlinks=False) for n in os.listxattr(path, follow_symlinks=False)
-                      if n.startswith("user.")}
-            mtime = None if stat.S_ISDIR(info.st_mode) or stat.S_ISLNK(info.st_mode) else int(info.st_mtime)
-            summary[relative] = (kind, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid, detail, mtime, xattrs)
+            xattrs = {
+                n: os.getxattr(path, n, follow_symlinks=False)
+                for n in os.listxattr(path, follow_symlinks=False)
+                if n.startswith("user.")
+            }
+            mtime = (
+                None
+                if stat.S_ISDIR(info.st_mode) or stat.S_ISLNK(info.st_mode)
+                else int(info.st_mtime)
+            )
+            summary[relative] = (
+                kind,
+                stat.S_IMODE(info.st_mode),
+                info.st_uid,
+                info.st_gid,
+                detail,
+                mtime,
+                xattrs,
+            )
     return summary
 
 
@@ -88,7 +107,9 @@ BASE = [
 
 
 @pytest.fixture(scope="module", params=SUITE_DRIVERS)
-def driver_instance(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, thin_pool_factory):  # type: ignore[no-untyped-def]
+def driver_instance(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, thin_pool_factory
+):  # type: ignore[no-untyped-def]
     """One driver of each kind per module (a devicemapper pool and base device are costly to make)."""
     name, _, variant = request.param.partition("/")
     cls = driver_class(name)
@@ -154,7 +175,10 @@ def test_apply_diff_then_read(driver):
         tree = tree_summary(view)
         assert Path(view, "bin/tool").read_bytes() == b"#!/bin/sh\necho tool\n"
         assert os.readlink(os.path.join(view, "bin/alias")) == "tool"
-        assert os.stat(os.path.join(view, "bin/hard")).st_ino == os.stat(os.path.join(view, "bin/tool")).st_ino
+        assert (
+            os.stat(os.path.join(view, "bin/hard")).st_ino
+            == os.stat(os.path.join(view, "bin/tool")).st_ino
+        )
     assert tree["data"][1] == 0o700
     assert tree["data/a"][1] == 0o600
 
@@ -198,10 +222,16 @@ def test_changes_and_round_trip(driver, tmp_path, reuse):
                 write_layer_tar(output, content_root, changes)
             driver.create("copy", "base")
             with open(blob, "rb") as layer:
-                driver.apply_diff("copy", "base", layer, reuse_files_from=content_root if reuse else None)
+                driver.apply_diff(
+                    "copy", "base", layer, reuse_files_from=content_root if reuse else None
+                )
             # the container's etc/new and data/fresh/hard, and the layer's two when it took over the file
-            shares_files = reuse and driver.name != "devicemapper"  # its layers are separate devices
-            assert os.lstat(os.path.join(content_root, "etc/new")).st_nlink == (4 if shares_files else 2)
+            shares_files = (
+                reuse and driver.name != "devicemapper"
+            )  # its layers are separate devices
+            assert os.lstat(os.path.join(content_root, "etc/new")).st_nlink == (
+                4 if shares_files else 2
+            )
     finally:
         driver.unmount("ctr")
     driver.remove("ctr")
@@ -216,18 +246,27 @@ def test_changes_and_round_trip(driver, tmp_path, reuse):
     assert "bin/.wh.alias" in names and ".wh.gone" in names and "data/.wh.a" in names
     with driver.read_only_view("copy") as view:
         assert tree_summary(view) == expected
-        assert os.stat(os.path.join(view, "data/fresh/hard")).st_ino == os.stat(os.path.join(view, "etc/new")).st_ino
+        assert (
+            os.stat(os.path.join(view, "data/fresh/hard")).st_ino
+            == os.stat(os.path.join(view, "etc/new")).st_ino
+        )
 
 
 def test_apply_opaque_whiteout(driver):
     make_base(driver)
     driver.create("upper", "base")
-    driver.apply_diff("upper", "base", layer_tar([
-        ("data/", tarfile.DIRTYPE, None, 0o755),
-        ("data/.wh..wh..opq", tarfile.REGTYPE, b"", 0o644),
-        ("data/only", tarfile.REGTYPE, b"only", 0o644),
-        ("etc/.wh.hostname", tarfile.REGTYPE, b"", 0o644),
-    ]))
+    driver.apply_diff(
+        "upper",
+        "base",
+        layer_tar(
+            [
+                ("data/", tarfile.DIRTYPE, None, 0o755),
+                ("data/.wh..wh..opq", tarfile.REGTYPE, b"", 0o644),
+                ("data/only", tarfile.REGTYPE, b"only", 0o644),
+                ("etc/.wh.hostname", tarfile.REGTYPE, b"", 0o644),
+            ]
+        ),
+    )
     with driver.read_only_view("upper") as view:
         tree = tree_summary(view)
     assert "data/only" in tree and "data/a" not in tree and "data/sub" not in tree

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from testbed import bud_case
 
 
@@ -37,10 +38,19 @@ def test_every_instruction(bb):
     config = document["Config"]["config"]
     assert document["Names"] == ["localhost/every:latest"]
     assert len(document["Layers"]) == base_layers + 1
-    assert config["Env"][-3:] == ["APP_HOME=/opt/app", "MODE=production mode", "LEGACY=legacy value"]
-    assert config["Labels"] == {"org.opencontainers.image.title": "busybox",
-                                "org.opencontainers.image.description": "busybox from Debian's busybox-static",
-                                "stage": "base", "version": "1.0", "quoted key": "quoted value", "multi": "onetwo"}
+    assert config["Env"][-3:] == [
+        "APP_HOME=/opt/app",
+        "MODE=production mode",
+        "LEGACY=legacy value",
+    ]
+    assert config["Labels"] == {
+        "org.opencontainers.image.title": "busybox",
+        "org.opencontainers.image.description": "busybox from Debian's busybox-static",
+        "stage": "base",
+        "version": "1.0",
+        "quoted key": "quoted value",
+        "multi": "onetwo",
+    }
     assert document["Config"]["author"] == "bb tests <tests@example.com>"
     assert config["ExposedPorts"] == {"80/tcp": {}, "443/tcp": {}, "53/udp": {}}
     assert config["Volumes"] == {"/data": {}, "/logs": {}, "/cache": {}}
@@ -48,39 +58,68 @@ def test_every_instruction(bb):
     assert config["User"] == "root"
     assert config["StopSignal"] == "SIGQUIT"
     assert config["Shell"] == ["/bin/sh", "-e", "-c"]
-    assert config["Healthcheck"] == {"Test": ["CMD-SHELL", "wget -q -O- localhost || exit 1"],
-                                     "Interval": 10_000_000_000, "Timeout": 3_000_000_000, "Retries": 2}
+    assert config["Healthcheck"] == {
+        "Test": ["CMD-SHELL", "wget -q -O- localhost || exit 1"],
+        "Interval": 10_000_000_000,
+        "Timeout": 3_000_000_000,
+        "Retries": 2,
+    }
     assert config["OnBuild"] == ["RUN echo triggered > /onbuild.txt"]
     assert config["Entrypoint"] == ["/usr/local/bin/script"]
     assert config["Cmd"] == ["--help"]
     assert "VERSION" not in json.dumps(config["Env"]) and "FROM_CLI" not in json.dumps(config)
     history = document["Config"]["history"]
-    assert any(entry["created_by"].startswith("EXPOSE") and entry.get("empty_layer") for entry in history)
-    files = bb.run_in(image, """
+    assert any(
+        entry["created_by"].startswith("EXPOSE") and entry.get("empty_layer") for entry in history
+    )
+    files = bb.run_in(
+        image,
+        """
         cat /pwd.txt /run.txt /opt/app/sub/hello.txt /shell.txt /tmp/uid.txt
         stat -c '%U:%G %a' /owned.txt
         for d in /tree /tree/sub /globbed /unpacked/inner /added; do ls $d; done
         cat '/json form.txt' /unpacked/inner/file
         stat -c '%a' /usr/local/bin/script
         test -d /opt/app/sub && echo workdir-exists
-    """).splitlines()
+    """,
+    ).splitlines()
     assert files == [
-        "/opt/app/sub", "production mode from 1.0 and cli", "hello", "shell-form-with-custom-shell", "65534",
+        "/opt/app/sub",
+        "production mode from 1.0 and cli",
+        "hello",
+        "shell-form-with-custom-shell",
+        "65534",
         "nobody:nogroup 600",
-        "a.txt", "b.txt", "sub", "c.txt", "a.txt", "b.txt", "file", "hello.txt",
-        "hello", "packed", "755", "workdir-exists",
+        "a.txt",
+        "b.txt",
+        "sub",
+        "c.txt",
+        "a.txt",
+        "b.txt",
+        "file",
+        "hello.txt",
+        "hello",
+        "packed",
+        "755",
+        "workdir-exists",
     ]
 
 
 def test_multistage_builds_only_needed_stages(bb):
     images_before = set(bb("images", "-q", "--notruncate").split())
     image = build(bb, "multistage", "-t", "multi")
-    out = bb.run_in(image, "cat /copied-by-name.txt /copied-by-index.txt /second.txt /source.txt; head -c4 /passwd-from-image")
+    out = bb.run_in(
+        image,
+        "cat /copied-by-name.txt /copied-by-index.txt /second.txt /source.txt; head -c4 /passwd-from-image",
+    )
     assert out.splitlines() == ["built-in-first", "built-in-first", "second", "src", "root"]
     # intermediate stages leave no image and no container
     no_leftovers(bb, images_before | {image})
     second = build(bb, "multistage", "--target", "second", "-t", "second-only")
-    assert bb.run_in(second, "cat /first.txt /second.txt").splitlines() == ["built-in-first", "second"]
+    assert bb.run_in(second, "cat /first.txt /second.txt").splitlines() == [
+        "built-in-first",
+        "second",
+    ]
 
 
 def test_onbuild_triggers_run_in_child(bb):
@@ -93,7 +132,13 @@ def test_onbuild_triggers_run_in_child(bb):
 def test_dockerignore(bb):
     image = build(bb, "dockerignore")
     listed = bb.run_in(image, "cd /ctx && find . -type f | sort").splitlines()
-    assert listed == ["./.dockerignore", "./Dockerfile", "./docs/keep.md", "./keep/a.go", "./keep/b.txt"]
+    assert listed == [
+        "./.dockerignore",
+        "./Dockerfile",
+        "./docs/keep.md",
+        "./keep/a.go",
+        "./keep/b.txt",
+    ]
 
 
 def test_escape_directive(bb):
@@ -105,12 +150,20 @@ def test_escape_directive(bb):
 def test_heredocs(bb):
     image = build(bb, "heredocs")
     out = bb.run_in(image, "cat /script.txt /stdin.txt /docs/A /docs/B /single.txt")
-    assert out.splitlines() == ["script heredoc", "tab stripped heredoc", "expanded heredoc", "literal $NAME", "single file"]
+    assert out.splitlines() == [
+        "script heredoc",
+        "tab stripped heredoc",
+        "expanded heredoc",
+        "literal $NAME",
+        "single file",
+    ]
 
 
 def test_bud_alias_iidfile_and_progress(bb, tmp_path):
     iidfile = tmp_path / "iid"
-    result = bb.run("bud", "--iidfile", str(iidfile), "-t", "aliased", str(bud_case("escape").context))
+    result = bb.run(
+        "bud", "--iidfile", str(iidfile), "-t", "aliased", str(bud_case("escape").context)
+    )
     lines = result.stdout.splitlines()
     assert lines[0] == "STEP 1/3: FROM busybox"
     assert lines[-1] == iidfile.read_text().removeprefix("sha256:")
@@ -121,7 +174,9 @@ def test_reproducible_builds(bb):
     second = build(bb, "instructions", "--build-static", "build-time=2024-01-02 03:04:05")
     assert first == second
     assert inspect(bb, first)["Config"]["created"] == "2024-01-02T03:04:05Z"
-    assert build(bb, "heredocs", "--timestamp", "1700000000") == build(bb, "heredocs", "--timestamp", "1700000000")
+    assert build(bb, "heredocs", "--timestamp", "1700000000") == build(
+        bb, "heredocs", "--timestamp", "1700000000"
+    )
 
 
 def test_layer_cache(bb, tmp_path):
@@ -129,7 +184,8 @@ def test_layer_cache(bb, tmp_path):
     context.mkdir()
     (context / "input.txt").write_text("one")
     (context / "Dockerfile").write_text(
-        "FROM busybox\nRUN echo first > /first\nCOPY input.txt /\nRUN cat /input.txt > /copy\nENV DONE=yes\n")
+        "FROM busybox\nRUN echo first > /first\nCOPY input.txt /\nRUN cat /input.txt > /copy\nENV DONE=yes\n"
+    )
     base_layers = len(inspect(bb, "busybox")["Layers"])
     plain = build_context(bb, context)
     assert len(inspect(bb, plain)["Layers"]) == base_layers + 1
@@ -148,16 +204,25 @@ def test_layer_cache(bb, tmp_path):
 def test_proxy_variables_reach_run_but_not_the_image(bb, tmp_path):
     context = tmp_path / "ctx"
     context.mkdir()
-    (context / "Dockerfile").write_text("FROM busybox\nRUN echo \"$http_proxy|$NO_PROXY\" > /proxy.txt\n")
+    (context / "Dockerfile").write_text(
+        'FROM busybox\nRUN echo "$http_proxy|$NO_PROXY" > /proxy.txt\n'
+    )
     env = {**bb.env(), "http_proxy": "http://proxy.example:3128", "NO_PROXY": "localhost"}
     import subprocess
 
-    result = subprocess.run([bb.executable, "build", "-q", str(context)], env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [bb.executable, "build", "-q", str(context)], env=env, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     image = result.stdout.split()[-1]
     assert bb.run_in(image, "cat /proxy.txt") == "http://proxy.example:3128|localhost"
     assert "proxy" not in json.dumps(inspect(bb, image)["Config"]["config"])
-    result = subprocess.run([bb.executable, "build", "-q", "--no-proxy", str(context)], env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [bb.executable, "build", "-q", "--no-proxy", str(context)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert bb.run_in(result.stdout.split()[-1], "cat /proxy.txt") == "|"
 
 
@@ -165,15 +230,24 @@ BAD_DOCKERFILES = [
     ("FROM busybox\nBOGUS thing\n", "Dockerfile:2: unknown instruction: BOGUS"),
     ("RUN true\n", "Dockerfile:1: RUN before the first FROM"),
     ("# nothing\n", "Dockerfile: no FROM instruction"),
-    ("FROM busybox\nSHELL /bin/sh -c\n", "Dockerfile:2: SHELL requires the arguments as a non-empty JSON array"),
+    (
+        "FROM busybox\nSHELL /bin/sh -c\n",
+        "Dockerfile:2: SHELL requires the arguments as a non-empty JSON array",
+    ),
     ("FROM busybox\nCOPY missing.txt /\n", "Dockerfile:2: COPY"),
     ("FROM busybox\nCOPY ../outside /\n", "outside the build context"),
-    ("FROM busybox\nCOPY --from=nostage /x /x\n", "Dockerfile:2: COPY --from=nostage: no stage or image"),
+    (
+        "FROM busybox\nCOPY --from=nostage /x /x\n",
+        "Dockerfile:2: COPY --from=nostage: no stage or image",
+    ),
     ("FROM busybox\nARG NOVALUE\nENV X=$NOVALUE\n", "Dockerfile:3: ENV: ARG NOVALUE has no value"),
     ("FROM busybox\nHEALTHCHECK --interval=soon CMD true\n", "Dockerfile:2: HEALTHCHECK"),
     ("FROM nosuchimage\n", "Dockerfile:1: FROM"),
     ("FROM busybox AS " + "x" * 65 + "\n", "longer than 64 characters"),
-    ("FROM busybox\nRUN --mount=type=cache,target=/x true\n", "Dockerfile:2: RUN --mount is not supported"),
+    (
+        "FROM busybox\nRUN --mount=type=cache,target=/x true\n",
+        "Dockerfile:2: RUN --mount is not supported",
+    ),
     ("FROM busybox\nADD https://example.com/file.tar /\n", "Dockerfile:2: ADD"),
 ]
 
@@ -194,7 +268,8 @@ def test_failing_run_passes_status_and_keep_failed(bb, tmp_path):
     context = tmp_path / "ctx"
     context.mkdir()
     (context / "Dockerfile").write_text(
-        "FROM busybox\nRUN echo before > /before\nENV STAGE=debug\nRUN echo partial > /partial; exit 7\n")
+        "FROM busybox\nRUN echo before > /before\nENV STAGE=debug\nRUN echo partial > /partial; exit 7\n"
+    )
     images_before = set(bb("images", "-q", "--notruncate").split())
     error = bb.fails("build", str(context), code=7)
     assert "Dockerfile:4: RUN" in error and "exit status 7" in error
@@ -203,7 +278,17 @@ def test_failing_run_passes_status_and_keep_failed(bb, tmp_path):
     kept = error.split("kept the container before this step as ")[1].split(":")[0]
     assert bb("containers", "--noheading").split()[-1] == kept
     # exactly as before the failing step: the earlier RUN and ENV are there, the failing one's file is not
-    assert bb("run", kept, "--", "sh", "-c", "cat /before; echo $STAGE; test -e /partial || echo clean") == "before\ndebug\nclean"
+    assert (
+        bb(
+            "run",
+            kept,
+            "--",
+            "sh",
+            "-c",
+            "cat /before; echo $STAGE; test -e /partial || echo clean",
+        )
+        == "before\ndebug\nclean"
+    )
 
 
 def test_size_limits(bb, tmp_path):
@@ -217,7 +302,9 @@ def test_size_limits(bb, tmp_path):
 
 
 def test_bad_flags(bb):
-    assert "--build-static" in bb.fails("build", "--build-static", "yesterday", str(bud_case("escape").context))
+    assert "--build-static" in bb.fails(
+        "build", "--build-static", "yesterday", str(bud_case("escape").context)
+    )
     assert "--target" in bb.fails("build", "--target", "nostage", str(bud_case("escape").context))
     assert "lowercase" in bb.fails("build", "-t", "Bad", str(bud_case("escape").context))
     assert "not a directory" in bb.fails("build", "/nonexistent-context")
@@ -230,7 +317,10 @@ def test_cap_add_and_docker_format(bb, tmp_path):
     image = build_context(bb, context, "--cap-add", "SYS_ADMIN", "--format", "docker")
     capabilities = int(bb.run_in(image, "cat /caps").split()[1], 16)
     assert capabilities & (1 << 21)
-    assert inspect(bb, image)["Manifest"]["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    assert (
+        inspect(bb, image)["Manifest"]["mediaType"]
+        == "application/vnd.docker.distribution.manifest.v2+json"
+    )
 
 
 def test_platform_args_in_from_lines_need_no_declaration(bb, tmp_path):
@@ -238,7 +328,9 @@ def test_platform_args_in_from_lines_need_no_declaration(bb, tmp_path):
     # are in the global scope, so FROM lines may use them undeclared
     architecture = inspect(bb, "busybox")["Config"]["architecture"]
     bb("tag", "busybox", f"busybox:{architecture}")
-    (tmp_path / "Dockerfile").write_text("FROM busybox:$TARGETARCH\nRUN echo \"[$TARGETARCH]\" > /undeclared\n")
+    (tmp_path / "Dockerfile").write_text(
+        'FROM busybox:$TARGETARCH\nRUN echo "[$TARGETARCH]" > /undeclared\n'
+    )
     image = build_context(bb, tmp_path, "-t", "by-platform")
     ctr = bb("from", image)
     assert bb("run", ctr, "--", "cat", "/undeclared") == "[]"
@@ -248,14 +340,19 @@ def test_where_peers_disagree_bb_keeps_volume_changes_and_no_mount_points(bb, tm
     # classic docker and buildah 1.28 drop what a RUN writes under a declared VOLUME, BuildKit keeps
     # it, and so does bb; buildah leaves RUN's mount points (empty /dev, /proc, ...) in the image,
     # docker does not, nor does bb (README: "Where the peers disagree")
-    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN mkdir /data\nVOLUME /data\nRUN echo kept > /data/f\n")
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox\nRUN mkdir /data\nVOLUME /data\nRUN echo kept > /data/f\n"
+    )
     image = build_context(bb, tmp_path)
     ctr = bb("from", image)
     rootfs = Path(bb("mount", ctr))
     try:
         assert (rootfs / "data" / "f").read_text() == "kept\n"
-        left = [name for name in ("dev", "proc", "sys", "etc/hosts", "etc/hostname", "etc/resolv.conf")
-                if os.path.lexists(rootfs / name)]
+        left = [
+            name
+            for name in ("dev", "proc", "sys", "etc/hosts", "etc/hostname", "etc/resolv.conf")
+            if os.path.lexists(rootfs / name)
+        ]
         assert left == []
     finally:
         bb("umount", ctr)

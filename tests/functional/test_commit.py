@@ -101,7 +101,9 @@ def test_commit_rm_hands_the_containers_files_to_the_layer(bb):
     ctr = bb("from", "busybox")
     inode = int(bb("run", ctr, "--", "sh", "-c", "echo mine > /handed && stat -c %i /handed"))
     bb("commit", "--rm", ctr, "handed")
-    assert store_inodes(bb, "handed") == [inode]  # the very file the container wrote, now the layer's only
+    assert store_inodes(bb, "handed") == [
+        inode
+    ]  # the very file the container wrote, now the layer's only
     assert bb.run_in("handed", "cat /handed") == "mine"
 
 
@@ -110,7 +112,9 @@ def test_commit_keeping_the_container_shares_nothing_with_the_layer(bb):
     inode = int(bb("run", ctr, "--", "sh", "-c", "echo before > /kept && stat -c %i /kept"))
     bb("commit", ctr, "kept")
     assert len(store_inodes(bb, "kept")) == 2 and inode in store_inodes(bb, "kept")
-    bb("run", ctr, "--", "sh", "-c", "echo after > /kept")  # written in place in the container's layer
+    bb(
+        "run", ctr, "--", "sh", "-c", "echo after > /kept"
+    )  # written in place in the container's layer
     assert bb.run_in("kept", "cat /kept") == "before"
     bb("rm", ctr)
 
@@ -118,10 +122,14 @@ def test_commit_keeping_the_container_shares_nothing_with_the_layer(bb):
 def test_build_hands_each_steps_files_to_its_layer(bb, tmp_path):
     context = tmp_path / "ctx"
     context.mkdir()
-    (context / "Dockerfile").write_text("FROM busybox\nRUN echo built > /built && stat -c %i /built > /built.inode\n")
+    (context / "Dockerfile").write_text(
+        "FROM busybox\nRUN echo built > /built && stat -c %i /built > /built.inode\n"
+    )
     for flags, handed_over in (([], True), (["--no-rm"], False)):
         image = bb("build", "-q", *flags, str(context)).split()[-1]
         recorded = int(bb.run_in(image, "cat /built.inode"))
         assert (store_inodes(bb, "built") == [recorded]) is handed_over
         bb("rmi", image)
-    assert len(store_inodes(bb, "built")) == 1  # the --no-rm build's container, kept with its own copy
+    assert (
+        len(store_inodes(bb, "built")) == 1
+    )  # the --no-rm build's container, kept with its own copy

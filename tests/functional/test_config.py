@@ -9,21 +9,48 @@ def image_config(bb, image):
 
 def test_config_flags_reach_the_image(bb):
     ctr = bb("from", "busybox")
-    bb("config",
-       "--env", "A=1", "--env", "B=two words",
-       "--cmd", '["echo", "hi"]',
-       "--entrypoint", "/bin/sh -c",
-       "--workingdir", "/app", "--user", "nobody",
-       "--label", "version=1.0", "--label", "org.opencontainers.image.title-",
-       "--annotation", "note=yes",
-       "--port", "8080", "--port", "53/udp",
-       "--volume", "/data",
-       "--stop-signal", "SIGINT",
-       "--author", "Jane",
-       "--shell", '["/bin/ash", "-c"]',
-       "--healthcheck", "wget -q localhost", "--healthcheck-interval", "30s", "--healthcheck-retries", "3",
-       "--onbuild", "RUN echo child",
-       ctr)
+    bb(
+        "config",
+        "--env",
+        "A=1",
+        "--env",
+        "B=two words",
+        "--cmd",
+        '["echo", "hi"]',
+        "--entrypoint",
+        "/bin/sh -c",
+        "--workingdir",
+        "/app",
+        "--user",
+        "nobody",
+        "--label",
+        "version=1.0",
+        "--label",
+        "org.opencontainers.image.title-",
+        "--annotation",
+        "note=yes",
+        "--port",
+        "8080",
+        "--port",
+        "53/udp",
+        "--volume",
+        "/data",
+        "--stop-signal",
+        "SIGINT",
+        "--author",
+        "Jane",
+        "--shell",
+        '["/bin/ash", "-c"]',
+        "--healthcheck",
+        "wget -q localhost",
+        "--healthcheck-interval",
+        "30s",
+        "--healthcheck-retries",
+        "3",
+        "--onbuild",
+        "RUN echo child",
+        ctr,
+    )
     image = bb("commit", ctr, "configured")
     config = image_config(bb, image)
     runtime = config["config"]
@@ -37,7 +64,11 @@ def test_config_flags_reach_the_image(bb):
     assert runtime["Volumes"] == {"/data": {}}
     assert runtime["StopSignal"] == "SIGINT"
     assert runtime["Shell"] == ["/bin/ash", "-c"]
-    assert runtime["Healthcheck"] == {"Test": ["CMD-SHELL", "wget -q localhost"], "Interval": 30_000_000_000, "Retries": 3}
+    assert runtime["Healthcheck"] == {
+        "Test": ["CMD-SHELL", "wget -q localhost"],
+        "Interval": 30_000_000_000,
+        "Retries": 3,
+    }
     assert runtime["OnBuild"] == ["RUN echo child"]
     assert config["author"] == "Jane"
     manifest = json.loads(bb("inspect", "--type", "image", image))["Manifest"]
@@ -58,6 +89,8 @@ def test_config_bad_values(bb):
     assert "--port" in bb.fails("config", "--port", "http", ctr)
     assert "--env" in bb.fails("config", "--env", "=x", ctr)
     assert "--stop-signal" in bb.fails("config", "--stop-signal", "SIGNOPE", ctr)
-    assert "--healthcheck-interval" in bb.fails("config", "--healthcheck", "true", "--healthcheck-interval", "soon", ctr)
+    assert "--healthcheck-interval" in bb.fails(
+        "config", "--healthcheck", "true", "--healthcheck-interval", "soon", ctr
+    )
     assert "--volume" in bb.fails("config", "--volume", "relative", ctr)
     assert 'container "nope" not known' in bb.fails("config", "--env", "A=1", "nope")

@@ -5,7 +5,14 @@ import tarfile
 
 
 def ls(bb, ctr, *paths):
-    return bb("run", ctr, "--", "sh", "-c", "ls -lnd " + " ".join(paths) + " | awk '{print $1, $3, $4, $NF}'").splitlines()
+    return bb(
+        "run",
+        ctr,
+        "--",
+        "sh",
+        "-c",
+        "ls -lnd " + " ".join(paths) + " | awk '{print $1, $3, $4, $NF}'",
+    ).splitlines()
 
 
 def test_copy_file_to_path_and_into_directory(bb, tmp_path):
@@ -17,7 +24,10 @@ def test_copy_file_to_path_and_into_directory(bb, tmp_path):
     bb("copy", ctr, str(source), "/renamed")
     bb("copy", ctr, str(source), "/dir/")
     bb("copy", ctr, str(source), "/etc")
-    assert bb("run", ctr, "--", "cat", "/renamed", "/dir/hello.txt", "/etc/hello.txt") == "hello\nhello\nhello"
+    assert (
+        bb("run", ctr, "--", "cat", "/renamed", "/dir/hello.txt", "/etc/hello.txt")
+        == "hello\nhello\nhello"
+    )
     assert ls(bb, ctr, "/renamed") == ["-rw-r----- 0 0 /renamed"]
     assert bb("run", ctr, "--", "stat", "-c", "%Y", "/renamed") == "1600000000"
 
@@ -30,7 +40,10 @@ def test_copy_directory_copies_contents(bb, tmp_path):
     os.symlink("a", tree / "link")
     ctr = bb("from", "busybox")
     bb("copy", ctr, str(tree), "/app")
-    assert bb("run", ctr, "--", "sh", "-c", "cd /app && find . | sort") == ".\n./a\n./link\n./sub\n./sub/b"
+    assert (
+        bb("run", ctr, "--", "sh", "-c", "cd /app && find . | sort")
+        == ".\n./a\n./link\n./sub\n./sub/b"
+    )
     assert bb("run", ctr, "--", "readlink", "/app/link") == "a"
 
 
@@ -123,12 +136,21 @@ def test_destination_dotdot_applies_to_the_text_and_stays_in_the_root(bb, tmp_pa
     (tmp_path / "f").write_text("payload\n")
     landed = f"bb-test-dotdot-{os.getpid()}"
     ctr = bb("from", "busybox")
-    bb("run", ctr, "--", "sh", "-c", "mkdir -p /real/sub && ln -s /real/sub /link && ln -s /../../../../tmp /sneaky")
+    bb(
+        "run",
+        ctr,
+        "--",
+        "sh",
+        "-c",
+        "mkdir -p /real/sub && ln -s /real/sub /link && ln -s /../../../../tmp /sneaky",
+    )
     # as buildah and docker read a destination: /link/.. is /, wherever /link leads
     bb("copy", ctr, str(tmp_path / "f"), "/link/../at-root")
     bb("copy", ctr, str(tmp_path / "f"), "/link/..")
     # .. stops at /, and a symlink leading out is still resolved inside the root
     bb("copy", ctr, str(tmp_path / "f"), f"/../../sneaky/{landed}")
-    assert bb("run", ctr, "--", "cat", "/at-root", "/f", f"/tmp/{landed}").split() == ["payload"] * 3
+    assert (
+        bb("run", ctr, "--", "cat", "/at-root", "/f", f"/tmp/{landed}").split() == ["payload"] * 3
+    )
     assert bb.run("run", ctr, "--", "test", "-e", "/real/at-root", check=False).returncode == 1
     assert not os.path.exists(f"/tmp/{landed}")

@@ -35,10 +35,22 @@ def store_is_consistent(bb):
 @pytest.mark.parametrize("delay", [0.3, 0.6, 0.9])
 def test_kill_during_commit(bb, delay):
     ctr = bb("from", "busybox")
-    bb("run", ctr, "--", "sh", "-c", "dd if=/dev/urandom of=/big bs=1M count=100 2>/dev/null; mkdir -p /d; touch /d/a /d/b")
+    bb(
+        "run",
+        ctr,
+        "--",
+        "sh",
+        "-c",
+        "dd if=/dev/urandom of=/big bs=1M count=100 2>/dev/null; mkdir -p /d; touch /d/a /d/b",
+    )
     images_before = set(bb("images", "-q", "--notruncate").split())
-    process = subprocess.Popen([bb.executable, "commit", ctr, "crashed"], env=bb.env(), cwd=bb.cwd,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [bb.executable, "commit", ctr, "crashed"],
+        env=bb.env(),
+        cwd=bb.cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     time.sleep(delay)
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -69,8 +81,12 @@ def test_content_left_by_a_dead_writer_is_collected(bb):
         "    print(store.blobs.put(b'nothing will reference this'), flush=True)\n"
         "    os._exit(0)  # dies as kill -9 would: nothing after this runs\n"
     )
-    orphan = subprocess.run([sys.executable, "-c", script, str(bb.root), str(bb.runroot), bb.driver],
-                            check=True, capture_output=True, text=True).stdout.strip()
+    orphan = subprocess.run(
+        [sys.executable, "-c", script, str(bb.root), str(bb.runroot), bb.driver],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     assert (bb.root / "blobs" / "sha256" / orphan.split(":")[1]).exists()
     bb("from", "scratch")  # the first writing command repairs
     assert not (bb.root / "blobs" / "sha256" / orphan.split(":")[1]).exists()

@@ -7,7 +7,14 @@ import os
 def build(bb, busybox):
     base = bb("from", "scratch")
     bb("copy", "--chmod", "755", base, busybox, "/bin/busybox")
-    bb("run", base, "--", "/bin/busybox", "sh", "-c", """
+    bb(
+        "run",
+        base,
+        "--",
+        "/bin/busybox",
+        "sh",
+        "-c",
+        """
         set -e
         /bin/busybox --install -s /bin
         mkdir -p /etc /keep /replace/inner /gone
@@ -15,17 +22,25 @@ def build(bb, busybox):
         echo one > /keep/one; echo two > /keep/two
         echo old > /replace/inner/file; echo x > /gone/x
         ln -s /keep/one /link; chmod 600 /keep/two
-    """)
+    """,
+    )
     first = bb("commit", "--timestamp", "1700000000", "--rm", base, "stage1")
     child = bb("from", "stage1")
-    bb("run", child, "--", "sh", "-c", """
+    bb(
+        "run",
+        child,
+        "--",
+        "sh",
+        "-c",
+        """
         set -e
         echo appended >> /etc/passwd
         rm /keep/one /link; rm -rf /gone
         rm -rf /replace; mkdir -p /replace/fresh; echo new > /replace/fresh/file
         chown 65534:65534 /keep/two; touch -d @1600000000 /keep/two
         mkdir /new; echo hi > /new/file
-    """)
+    """,
+    )
     second = bb("commit", "--timestamp", "1700000000", "--rm", child, "stage2")
     return [json.loads(bb("inspect", "--type", "image", image)) for image in (first, second)]
 
@@ -34,7 +49,10 @@ def test_overlay_and_vfs_give_the_same_diff_ids(empty_store_factory, tmp_path):
     busybox = tmp_path / "busybox"
     busybox.write_bytes(open("/bin/busybox", "rb").read())
     os.utime(busybox, (1_650_000_000, 1_650_000_000))
-    results = {driver: build(empty_store_factory(driver, driver), str(busybox)) for driver in ("overlay", "vfs")}
+    results = {
+        driver: build(empty_store_factory(driver, driver), str(busybox))
+        for driver in ("overlay", "vfs")
+    }
     overlay, vfs = results["overlay"], results["vfs"]
     assert overlay[1]["Layers"] == vfs[1]["Layers"]
     assert len(overlay[1]["Layers"]) == 2

@@ -4,13 +4,24 @@ import json
 import subprocess
 
 import pytest
+
 from testbed import private_buildah
 
 
 def test_containers_listing(bb):
     ctr = bb("from", "busybox")
     table = bb("containers").splitlines()
-    assert table[0].split() == ["CONTAINER", "ID", "BUILDER", "IMAGE", "ID", "IMAGE", "NAME", "CONTAINER", "NAME"]
+    assert table[0].split() == [
+        "CONTAINER",
+        "ID",
+        "BUILDER",
+        "IMAGE",
+        "ID",
+        "IMAGE",
+        "NAME",
+        "CONTAINER",
+        "NAME",
+    ]
     assert table[1].split()[-1] == ctr and len(table[1].split()[0]) == 12
     assert len(bb("containers", "-q", "--notruncate")) == 64
     listed = json.loads(bb("containers", "--json"))
@@ -21,7 +32,10 @@ def test_containers_listing(bb):
 def test_images_listing(bb):
     bb("tag", "busybox", "other:1.0")
     rows = bb("images", "--noheading").splitlines()
-    assert {tuple(row.split()[:2]) for row in rows} == {("localhost/busybox", "latest"), ("localhost/other", "1.0")}
+    assert {tuple(row.split()[:2]) for row in rows} == {
+        ("localhost/busybox", "latest"),
+        ("localhost/other", "1.0"),
+    }
     assert len(set(bb("images", "-q").splitlines())) == 1
     listed = json.loads(bb("images", "--json"))
     assert sorted(listed[0]["names"]) == ["localhost/busybox:latest", "localhost/other:1.0"]
@@ -42,10 +56,18 @@ def test_inspect_container_and_image(bb):
 
 # Every command that names an image or a container, naming one that does not exist
 MISSING_NAMES = [
-    ["images", "nomatch"], ["images", "-q", "nomatch"], ["images", "--json", "nomatch"],
-    ["images", "--noheading", "nomatch"], ["inspect", "nomatch"], ["inspect", "--type", "image", "nomatch"],
-    ["inspect", "--type", "container", "nomatch"], ["tag", "nomatch", "other"], ["rmi", "nomatch"],
-    ["rm", "nomatch"], ["mount", "nomatch"], ["umount", "nomatch"],
+    ["images", "nomatch"],
+    ["images", "-q", "nomatch"],
+    ["images", "--json", "nomatch"],
+    ["images", "--noheading", "nomatch"],
+    ["inspect", "nomatch"],
+    ["inspect", "--type", "image", "nomatch"],
+    ["inspect", "--type", "container", "nomatch"],
+    ["tag", "nomatch", "other"],
+    ["rmi", "nomatch"],
+    ["rm", "nomatch"],
+    ["mount", "nomatch"],
+    ["umount", "nomatch"],
 ]
 
 

@@ -48,17 +48,34 @@ def driver() -> str:
 def debian_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tarball of Debian bookworm's minbase, straight from debootstrap (no Docker config at all)."""
     work = tmp_path_factory.mktemp("debian")
-    subprocess.run(["debootstrap", "--variant=minbase", "bookworm", str(work / "rootfs"), MIRROR],
-                   check=True, capture_output=True, timeout=900)
-    subprocess.run(["tar", "-C", str(work / "rootfs"), "--numeric-owner", "--xattrs", "-cf", str(work / "rootfs.tar"), "."],
-                   check=True)
+    subprocess.run(
+        ["debootstrap", "--variant=minbase", "bookworm", str(work / "rootfs"), MIRROR],
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
+    subprocess.run(
+        [
+            "tar",
+            "-C",
+            str(work / "rootfs"),
+            "--numeric-owner",
+            "--xattrs",
+            "-cf",
+            str(work / "rootfs.tar"),
+            ".",
+        ],
+        check=True,
+    )
     subprocess.run(["rm", "-rf", str(work / "rootfs")], check=True)
     return work / "rootfs.tar"
 
 
 def test_real_world_dockerfile_on_imported_debian(bb, debian_rootfs, tmp_path):
     bb("import", str(debian_rootfs), "debian-minbase")
-    assert not json.loads(bb("inspect", "--type", "image", "debian-minbase"))["Config"]["config"].get("Env")
+    assert not json.loads(bb("inspect", "--type", "image", "debian-minbase"))["Config"][
+        "config"
+    ].get("Env")
     context = tmp_path / "ctx"
     for name, text in CONTEXT.items():
         (context / name).parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +83,9 @@ def test_real_world_dockerfile_on_imported_debian(bb, debian_rootfs, tmp_path):
     image = bb("build", "-q", "-t", "real-world", str(context), timeout=900).splitlines()[-1]
 
     config = json.loads(bb("inspect", "--type", "image", image))["Config"]["config"]
-    assert config["Env"] == ["PATH=/opt/x/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+    assert config["Env"] == [
+        "PATH=/opt/x/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    ]
     ctr = bb("from", image)
     assert bb("run", ctr, "--", "hello") == "Hello, world!"
     assert bb("run", ctr, "--", "greet") == "from-opt-x"
@@ -74,5 +93,12 @@ def test_real_world_dockerfile_on_imported_debian(bb, debian_rootfs, tmp_path):
     assert bb("run", ctr, "--", "pwd") == "/home/app/work"
     assert bb("run", ctr, "--", "stat", "-c", "%u", "/home/app/work") == "1000"
     copied = bb("run", ctr, "--", "find", "/app", "-mindepth", "1").split()
-    assert sorted(copied) == ["/app/.dockerignore", "/app/Dockerfile", "/app/app.py", "/app/important.log", "/app/node_modules",
-                              "/app/node_modules/kept", "/app/node_modules/kept/index.js"]
+    assert sorted(copied) == [
+        "/app/.dockerignore",
+        "/app/Dockerfile",
+        "/app/app.py",
+        "/app/important.log",
+        "/app/node_modules",
+        "/app/node_modules/kept",
+        "/app/node_modules/kept/index.js",
+    ]

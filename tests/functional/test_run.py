@@ -26,7 +26,7 @@ def test_run_not_executable_is_126(bb):
 def test_run_uses_image_config(bb):
     ctr = bb("from", "busybox")
     bb("config", "--env", "GREETING=hi", "--workingdir", "/tmp", "--user", "nobody", ctr)
-    out = bb("run", ctr, "--", "sh", "-c", 'echo $GREETING; pwd; id -u; echo $HOME')
+    out = bb("run", ctr, "--", "sh", "-c", "echo $GREETING; pwd; id -u; echo $HOME")
     assert out.splitlines() == ["hi", "/tmp", "65534", "/nonexistent"]
 
 
@@ -35,8 +35,22 @@ def test_run_options(bb, tmp_path):
     shared = tmp_path / "shared"
     shared.mkdir()
     (shared / "in").write_text("from host\n")
-    out = bb("run", "-e", "A=1", "--workingdir", "/work", "--user", "65534:65534",
-             "-v", f"{shared}:/mnt/shared", ctr, "--", "sh", "-c", "echo $A; pwd; id -u; id -g; cat /mnt/shared/in")
+    out = bb(
+        "run",
+        "-e",
+        "A=1",
+        "--workingdir",
+        "/work",
+        "--user",
+        "65534:65534",
+        "-v",
+        f"{shared}:/mnt/shared",
+        ctr,
+        "--",
+        "sh",
+        "-c",
+        "echo $A; pwd; id -u; id -g; cat /mnt/shared/in",
+    )
     assert out.splitlines() == ["1", "/work", "65534", "65534", "from host"]
     bb.fails("run", "-v", f"{shared}:/ro:ro", ctr, "--", "touch", "/ro/x", code=1)
     assert not (shared / "x").exists()
@@ -55,10 +69,12 @@ def test_run_host_network_and_files(bb):
 
 def test_run_capabilities(bb):
     ctr = bb("from", "busybox")
+
     # CAP_SYS_ADMIN is bit 21: absent by default, present with --cap-add
     def has_sys_admin(*flags):
         status = bb("run", *flags, ctr, "--", "grep", "CapEff", "/proc/self/status")
         return bool(int(status.split()[1], 16) & (1 << 21))
+
     assert not has_sys_admin()
     assert has_sys_admin("--cap-add", "SYS_ADMIN")
     assert "unknown capability" in bb.fails("run", "--cap-add", "CAP_BOGUS", ctr, "--", "true")
@@ -97,7 +113,11 @@ def test_run_with_terminal(bb):
     primary, secondary = pty.openpty()
     process = subprocess.Popen(
         [bb.executable, "run", "-t", ctr, "--", "sh", "-c", "tty; echo $TERM"],
-        stdin=secondary, stdout=secondary, stderr=secondary, env=bb.env(), cwd=bb.cwd,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env=bb.env(),
+        cwd=bb.cwd,
     )
     os.close(secondary)
     output = b""

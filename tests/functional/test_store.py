@@ -21,8 +21,10 @@ def test_config_file_and_flags(empty_bb, tmp_path):
     bb = empty_bb
     root = tmp_path / "from-config"
     config = tmp_path / "storage.toml"
-    config.write_text(f'[storage]\ndriver = "vfs"\ngraphroot = "{root}"\nrunroot = "{tmp_path / "run-config"}"\n'
-                      '[storage.options]\n"dm.basesize" = "20G"\n')
+    config.write_text(
+        f'[storage]\ndriver = "vfs"\ngraphroot = "{root}"\nrunroot = "{tmp_path / "run-config"}"\n'
+        '[storage.options]\n"dm.basesize" = "20G"\n'
+    )
     env = bb.env()
     for name in ("BB_ROOT", "BB_RUNROOT", "BB_STORAGE_DRIVER"):
         env.pop(name)
@@ -45,8 +47,12 @@ def test_config_file_and_flags(empty_bb, tmp_path):
     config.write_text("[storage\n")
     broken = run("info")
     assert broken.returncode == 125 and str(config) in broken.stderr
-    missing = subprocess.run([bb.executable, "--config", str(tmp_path / "none.toml"), "info"], env=env,
-                             capture_output=True, text=True)
+    missing = subprocess.run(
+        [bb.executable, "--config", str(tmp_path / "none.toml"), "info"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert missing.returncode == 125 and "none.toml" in missing.stderr
 
 

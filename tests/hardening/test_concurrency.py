@@ -26,12 +26,33 @@ def test_twenty_concurrent_builds_with_images_and_rmi(bb, tmp_path):
         context.mkdir()
         (context / "data").write_text(f"build {number}\n")
         (context / "Dockerfile").write_text(
-            f"FROM busybox\nCOPY data /data\nRUN echo {number} > /number && cat /data\nLABEL build={number}\n")
-        processes.append(subprocess.Popen([bb.executable, "build", "-q", "-t", f"concurrent:{number}", str(context)],
-                                          env=bb.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    readers = [subprocess.Popen([bb.executable, verb, *args], env=bb.env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-               for verb, args in [("images", []), ("rmi", ["--prune"]), ("containers", []), ("images", ["-q"])] * 3]
+            f"FROM busybox\nCOPY data /data\nRUN echo {number} > /number && cat /data\nLABEL build={number}\n"
+        )
+        processes.append(
+            subprocess.Popen(
+                [bb.executable, "build", "-q", "-t", f"concurrent:{number}", str(context)],
+                env=bb.env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    readers = [
+        subprocess.Popen(
+            [bb.executable, verb, *args],
+            env=bb.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for verb, args in [
+            ("images", []),
+            ("rmi", ["--prune"]),
+            ("containers", []),
+            ("images", ["-q"]),
+        ]
+        * 3
+    ]
     results = [(process.wait(timeout=600), *process.communicate()) for process in processes]
     for reader in readers:
         assert reader.wait(timeout=600) == 0, reader.communicate()[1]
@@ -53,7 +74,9 @@ def _open_store(bb):  # type: ignore[no-untyped-def]
     from bb.store.config import load_store_options
     from bb.store.store import Store
 
-    return Store.open(load_store_options(graph_root=str(bb.root), run_root=str(bb.runroot), driver=bb.driver))
+    return Store.open(
+        load_store_options(graph_root=str(bb.root), run_root=str(bb.runroot), driver=bb.driver)
+    )
 
 
 def test_prune_spares_an_image_named_after_it_was_listed(bb, monkeypatch):
@@ -74,12 +97,19 @@ def test_prune_waits_for_running_builds(bb, tmp_path):
     """A running build's images are nameless until it names them: `rmi --prune` waits for it."""
     nameless = bb("commit", "--rm", bb("from", "busybox"))
     (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo one > /one && sleep 3\n")
-    build = subprocess.Popen([bb.executable, "build", "-q", "-t", "slow", str(tmp_path)], env=bb.env(),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    build = subprocess.Popen(
+        [bb.executable, "build", "-q", "-t", "slow", str(tmp_path)],
+        env=bb.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while not bb("containers", "-q") and time.monotonic() < deadline:
         time.sleep(0.1)  # until the build has its working container; it then sleeps 3 s
-    prune = subprocess.Popen([bb.executable, "rmi", "--prune"], env=bb.env(), stdout=subprocess.PIPE, text=True)
+    prune = subprocess.Popen(
+        [bb.executable, "rmi", "--prune"], env=bb.env(), stdout=subprocess.PIPE, text=True
+    )
     time.sleep(1)  # a prune that does not wait is done by now
     assert prune.poll() is None and build.poll() is None
     assert build.wait(timeout=120) == 0, build.communicate()[1]

@@ -14,14 +14,31 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from testbed import private_buildah
 
 # What a step reports about itself: its capabilities, seccomp and no_new_privs state, its mounts,
 # and which of the paths runc and buildah mask or make read-only exist.
 PATHS = [
-    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/fs/selinux", "/sys/dev",
-    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", "/sys", "/sys/fs/cgroup",
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/fs/selinux",
+    "/sys/dev",
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+    "/sys",
+    "/sys/fs/cgroup",
 ]
 REPORT = (
     "grep -E '^(Cap(Prm|Eff|Bnd)|Seccomp|NoNewPrivs):' /proc/self/status; echo ---; "
@@ -47,8 +64,14 @@ def parse_report(text: str) -> dict:
     for line in mounts_part.splitlines():
         fields = line.split()
         separator = fields.index("-")
-        mounts.append({"root": fields[3], "point": fields[4], "options": fields[5].split(","),
-                       "type": fields[separator + 1]})
+        mounts.append(
+            {
+                "root": fields[3],
+                "point": fields[4],
+                "options": fields[5].split(","),
+                "type": fields[separator + 1],
+            }
+        )
     existing = set(existing_part.split())
     paths = {}
     for path in PATHS:
@@ -56,9 +79,13 @@ def parse_report(text: str) -> dict:
             paths[path] = "absent"
             continue
         # the mount that covers the path is the last one mounted at it or above it
-        covering = [m for m in mounts if path == m["point"] or path.startswith(m["point"].rstrip("/") + "/")]
+        covering = [
+            m for m in mounts if path == m["point"] or path.startswith(m["point"].rstrip("/") + "/")
+        ]
         mount = max(covering, key=lambda m: len(m["point"]))
-        if mount["point"] == path and (mount["root"] == "/null" or (mount["type"] == "tmpfs" and "ro" in mount["options"])):
+        if mount["point"] == path and (
+            mount["root"] == "/null" or (mount["type"] == "tmpfs" and "ro" in mount["options"])
+        ):
             paths[path] = "masked"
         else:
             paths[path] = "ro" if "ro" in mount["options"] else "rw"
@@ -72,7 +99,9 @@ def parse_report(text: str) -> dict:
     }
 
 
-def run_script(bb, script: str, *flags: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run_script(
+    bb, script: str, *flags: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run `sh -c script` in a fresh busybox container with `bb run flags...`."""
     ctr = bb("from", "busybox")
     try:
@@ -87,7 +116,9 @@ def loop_device(tmp_path: Path):  # type: ignore[no-untyped-def]
     content = b"host secret on a loop device\n" * 64
     backing = tmp_path / "loop-backing.img"
     backing.write_bytes(content.ljust(64 * 1024, b"\0"))
-    attach = subprocess.run(["losetup", "-f", "--show", str(backing)], capture_output=True, text=True, check=False)
+    attach = subprocess.run(
+        ["losetup", "-f", "--show", str(backing)], capture_output=True, text=True, check=False
+    )
     if attach.returncode != 0:
         pytest.skip(f"no loop device: {attach.stderr.strip()}")
     device = attach.stdout.strip()
@@ -124,7 +155,9 @@ def test_a_build_step_cannot_read_a_host_block_device(bb, loop_device, tmp_path)
     major, minor, secret = loop_device
     context = tmp_path / "context"
     context.mkdir()
-    (context / "Dockerfile").write_text(f"FROM busybox\nRUN {ESCAPE.format(major=major, minor=minor)}\n")
+    (context / "Dockerfile").write_text(
+        f"FROM busybox\nRUN {ESCAPE.format(major=major, minor=minor)}\n"
+    )
     result = bb.run("build", "--cap-add", "MKNOD", str(context))
     assert "mknod-done" in result.stdout
     assert secret not in result.stdout and "moved-by" not in result.stdout
@@ -147,8 +180,12 @@ def buildah(tmp_path: Path, bb):  # type: ignore[no-untyped-def]
     archive = tmp_path / "busybox-oci.tar"
     bb("push", "busybox", f"oci-archive:{archive}")
     with private_buildah(base) as command:
-        ctr = subprocess.run([*command, "from", "--quiet", f"oci-archive:{archive}"], check=True, capture_output=True,
-                             text=True).stdout.strip()
+        ctr = subprocess.run(
+            [*command, "from", "--quiet", f"oci-archive:{archive}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         yield command, ctr
     shutil.rmtree(base, ignore_errors=True)
 
@@ -157,16 +194,25 @@ def test_no_wider_than_buildah(bb, buildah):
     """Capabilities, seccomp, no_new_privs, masked and read-only paths, cgroup mounts: bb <= buildah."""
     command, ctr = buildah
     # buildah's own network namespace would need CNI on the host; the rest does not depend on it
-    theirs = parse_report(subprocess.run([*command, "run", "--network", "none", ctr, "--", "sh", "-c", REPORT],
-                                         check=True, capture_output=True, text=True).stdout)
+    theirs = parse_report(
+        subprocess.run(
+            [*command, "run", "--network", "none", ctr, "--", "sh", "-c", REPORT],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     ours = parse_report(run_script(bb, REPORT).stdout)
     for key in ("CapPrm", "CapEff", "CapBnd"):
         assert ours["caps"][key] & ~theirs["caps"][key] == 0, f"{key}: bb {ours['caps'][key]:#x}"
     assert ours["caps"]["CapBnd"] == DEFAULT_CAPS
     assert ours["seccomp"] >= theirs["seccomp"] == 2
     assert ours["no_new_privs"] >= theirs["no_new_privs"]
-    wider = {path: (state, theirs["paths"][path]) for path, state in ours["paths"].items()
-             if STRICTNESS[state] < STRICTNESS[theirs["paths"][path]]}
+    wider = {
+        path: (state, theirs["paths"][path])
+        for path, state in ours["paths"].items()
+        if STRICTNESS[state] < STRICTNESS[theirs["paths"][path]]
+    }
     assert not wider, f"bb (first) leaves these more open than buildah: {wider}"
     assert ours["cgroup_writable"] <= theirs["cgroup_writable"]
 
@@ -177,9 +223,15 @@ def test_capability_flags(bb):
 
     assert bounding("--cap-drop", "ALL") == 0
     assert bounding("--cap-drop", "all", "--cap-add", "SYS_ADMIN") == 0
-    assert bounding("--cap-drop", "chown", "--cap-drop", "CAP_KILL") == DEFAULT_CAPS & ~(1 << 0) & ~(1 << 5)
+    assert bounding("--cap-drop", "chown", "--cap-drop", "CAP_KILL") == DEFAULT_CAPS & ~(
+        1 << 0
+    ) & ~(1 << 5)
     everything = bounding("--cap-add", "ALL", "--cap-drop", "SYS_ADMIN")
-    assert everything & DEFAULT_CAPS == DEFAULT_CAPS and not everything & (1 << 21) and everything & (1 << 27)
+    assert (
+        everything & DEFAULT_CAPS == DEFAULT_CAPS
+        and not everything & (1 << 21)
+        and everything & (1 << 27)
+    )
     error = bb.fails("run", "--cap-drop", "CAP_BOGUS", bb("from", "busybox"), "--", "true")
     assert error.strip() == 'Error: --cap-drop "CAP_BOGUS": unknown capability'
 
@@ -202,27 +254,51 @@ def test_seccomp_profiles(bb, tmp_path):
     assert seccomp("--security-opt", "seccomp=unconfined") == 0
     # a profile of one's own is translated as the default one is: here, mkdir fails with EPERM
     profile = tmp_path / "no-mkdir.json"
-    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
-        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}))
+    profile.write_text(
+        json.dumps(
+            {
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [
+                    {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
+                ],
+            }
+        )
+    )
     result = run_script(bb, "mkdir /made", "--security-opt", f"seccomp={profile}", check=False)
     assert result.returncode == 1 and "Operation not permitted" in result.stderr
     # a missing profile: one Error line naming it, nothing run, nothing left mounted (the fixture checks)
     ctr = bb("from", "busybox")
-    result = bb.run("run", "--security-opt", f"seccomp={tmp_path}/missing.json", ctr, "--", "touch", "/ran",
-                    check=False)
+    result = bb.run(
+        "run",
+        "--security-opt",
+        f"seccomp={tmp_path}/missing.json",
+        ctr,
+        "--",
+        "touch",
+        "/ran",
+        check=False,
+    )
     assert result.returncode == 125
     assert result.stderr.strip().splitlines() == [
-        f"Error: seccomp profile {tmp_path}/missing.json: no such file (run with --security-opt seccomp=unconfined)"]
+        f"Error: seccomp profile {tmp_path}/missing.json: no such file (run with --security-opt seccomp=unconfined)"
+    ]
     assert bb.run("run", ctr, "--", "test", "-e", "/ran", check=False).returncode == 1
     fifo = tmp_path / "fifo.json"
     os.mkfifo(fifo)
-    assert "not a regular file" in bb.fails("run", "--security-opt", f"seccomp={fifo}", ctr, "--", "true")
+    assert "not a regular file" in bb.fails(
+        "run", "--security-opt", f"seccomp={fifo}", ctr, "--", "true"
+    )
     assert "expected seccomp=" in bb.fails("run", "--security-opt", "apparmor=x", ctr, "--", "true")
 
 
 def test_no_new_privileges(bb):
     assert parse_report(run_script(bb, REPORT).stdout)["no_new_privs"] == 0
-    assert parse_report(run_script(bb, REPORT, "--security-opt", "no-new-privileges").stdout)["no_new_privs"] == 1
+    assert (
+        parse_report(run_script(bb, REPORT, "--security-opt", "no-new-privileges").stdout)[
+            "no_new_privs"
+        ]
+        == 1
+    )
 
 
 def test_network_none_has_only_loopback(bb, tmp_path):
@@ -236,7 +312,9 @@ def test_network_none_has_only_loopback(bb, tmp_path):
     context.mkdir()
     (context / "Dockerfile").write_text("FROM busybox\nRUN ls /sys/class/net\n")
     output = bb("build", "--network", "none", str(context))
-    assert "lo\n" in output and not any(name in output.split() for name in os.listdir("/sys/class/net") if name != "lo")
+    assert "lo\n" in output and not any(
+        name in output.split() for name in os.listdir("/sys/class/net") if name != "lo"
+    )
     error = bb.fails("build", "--network", "bridge", str(context))
     assert error.strip() == 'Error: --network "bridge": expected host or none'
 
@@ -276,7 +354,10 @@ def test_env_without_a_name_is_refused_before_runc(bb, tmp_path):
 def test_uid_above_runc_range_is_refused_before_runc(bb, tmp_path):
     ctr = bb("from", "busybox")
     error = bb.fails("run", "--user", "4294967295", ctr, "--", "true")
-    assert error.strip() == 'Error: user "4294967295": uid "4294967295" is not a number from 0 to 2147483647'
+    assert (
+        error.strip()
+        == 'Error: user "4294967295": uid "4294967295" is not a number from 0 to 2147483647'
+    )
     assert "is not a number" in bb.fails("run", "--user", "0:2147483648", ctr, "--", "true")
     assert bb("run", "--user", "2147483647", ctr, "--", "id", "-u") == "2147483647"
     context = tmp_path / "context"

@@ -45,7 +45,9 @@ def assert_consistent(bb) -> None:
 
 
 def kill_after(bb, args: list[str], delay: float) -> None:
-    process = subprocess.Popen([bb.executable, *args], env=bb.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [bb.executable, *args], env=bb.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     time.sleep(delay)
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -61,7 +63,14 @@ def test_kill_at_random_points(bb, tmp_path, seed):
     bb("save", "-o", str(archive), "big")
     bb("rmi", "big")
     handed_over = bb("from", "busybox")
-    bb("run", handed_over, "--", "sh", "-c", "mkdir /many && cd /many && for i in $(seq 3000); do echo $i > $i; done")
+    bb(
+        "run",
+        handed_over,
+        "--",
+        "sh",
+        "-c",
+        "mkdir /many && cd /many && for i in $(seq 3000); do echo $i > $i; done",
+    )
     operations = [
         ["commit", ctr, "killed-commit"],
         ["commit", "--rm", handed_over, "killed-commit-rm"],

@@ -53,7 +53,9 @@ def test_dockerfile_symlink_out_of_the_context_is_refused(bb, tmp_path, monkeypa
     assert "leading out of the build context" in assert_quiet_failure(bb, "build", str(context))
     (context / "Dockerfile").unlink()
     os.symlink("../outside", context / "Dockerfile.prod")
-    assert "leading out" in assert_quiet_failure(bb, "build", "-f", str(context / "Dockerfile.prod"), str(context))
+    assert "leading out" in assert_quiet_failure(
+        bb, "build", "-f", str(context / "Dockerfile.prod"), str(context)
+    )
     # a symlink that stays inside the context is read; so is -f naming a file outside it
     (context / "real").write_text("FROM scratch\nLABEL inside=yes\n")
     os.symlink("real", context / "Dockerfile")
@@ -78,41 +80,80 @@ def test_dockerfile_that_is_not_a_regular_file_is_refused_at_once(bb, tmp_path, 
     elif kind == "directory":
         (context / "Dockerfile").mkdir()
     else:
-        args = ["build", "-f", "/proc/self/environ" if kind == "proc" else "/dev/zero", str(context)]
+        args = [
+            "build",
+            "-f",
+            "/proc/self/environ" if kind == "proc" else "/dev/zero",
+            str(context),
+        ]
     # (a read of the FIFO or /dev/zero would hang or run out of memory: the timeout catches it)
     assert "not a regular file" in assert_quiet_failure(bb, *args)
     if kind == "fifo":
         os.unlink(context / "Dockerfile")
         os.mkfifo(context / ".dockerignore")
         (context / "Dockerfile").write_text("FROM scratch\n")
-        assert ".dockerignore: not a regular file" in assert_quiet_failure(bb, "build", str(context))
+        assert ".dockerignore: not a regular file" in assert_quiet_failure(
+            bb, "build", str(context)
+        )
 
 
 PARSE_ERRORS = {
     "unknown instruction": (f"FROM scratch\n{SECRET} x\n", "Dockerfile:2: unknown instruction"),
     "environ-like line": (f"CI_TOKEN={SECRET} HOME=/root\n", "Dockerfile:1: unknown instruction"),
     "unknown long word": (f"FROM scratch\n{LONG_SECRET}\n", "Dockerfile:2: unknown instruction"),
-    "unknown ONBUILD trigger": (f"FROM scratch\nONBUILD {SECRET}\n", "Dockerfile:2: unknown instruction"),
-    "escape directive": (f"# escape={SECRET}\nFROM scratch\n", "Dockerfile:1: invalid escape character"),
+    "unknown ONBUILD trigger": (
+        f"FROM scratch\nONBUILD {SECRET}\n",
+        "Dockerfile:2: unknown instruction",
+    ),
+    "escape directive": (
+        f"# escape={SECRET}\nFROM scratch\n",
+        "Dockerfile:1: invalid escape character",
+    ),
     "ENV pair": (f"FROM scratch\nENV A=1 {SECRET}\n", "Dockerfile:2: ENV: expected KEY=VALUE"),
     "ARG without name": (f"FROM scratch\nARG ={SECRET}\n", "Dockerfile:2: ARG: a name is missing"),
-    "unterminated heredoc": (f"FROM scratch\nRUN <<{SECRET}\necho\n", "Dockerfile:2: heredoc <<... is not terminated"),
+    "unterminated heredoc": (
+        f"FROM scratch\nRUN <<{SECRET}\necho\n",
+        "Dockerfile:2: heredoc <<... is not terminated",
+    ),
     "bad stage name": (f"FROM scratch AS {SECRET}!\n", "Dockerfile:1: invalid stage name"),
     "long stage name": (f"FROM scratch AS {SECRET * 5}\n", "Dockerfile:1: stage name is longer"),
-    "duplicate stage name": (f"FROM scratch AS {SECRET}\nFROM scratch AS {SECRET}\n",
-                             "Dockerfile:2: duplicate stage name (line 1 has it too)"),
-    "HEALTHCHECK option": (f"FROM scratch\nHEALTHCHECK --{SECRET}=1 CMD true\n", "Dockerfile:2: HEALTHCHECK: unknown option"),
-    "HEALTHCHECK duration": (f"FROM scratch\nHEALTHCHECK --interval={SECRET} CMD true\n",
-                             "Dockerfile:2: HEALTHCHECK: --interval: expected a duration"),
-    "HEALTHCHECK retries": (f"FROM scratch\nHEALTHCHECK --retries={SECRET} CMD true\n",
-                            "Dockerfile:2: HEALTHCHECK: --retries: expected a number"),
-    "required variable": (f"ARG A=${{UNSET:?{SECRET}}}\nFROM scratch\n", "Dockerfile:1: ARG: variable UNSET is not allowed"),
-    "unsupported modifier": (f"ARG A=${{{LONG_SECRET}%x}}\nFROM scratch\n", "Dockerfile:1: ARG: unsupported modifier"),
-    "directive given twice": (f"# {LONG_SECRET}=1\n# {LONG_SECRET}=2\nFROM scratch\n",
-                              "Dockerfile:2: a directive given twice"),
+    "duplicate stage name": (
+        f"FROM scratch AS {SECRET}\nFROM scratch AS {SECRET}\n",
+        "Dockerfile:2: duplicate stage name (line 1 has it too)",
+    ),
+    "HEALTHCHECK option": (
+        f"FROM scratch\nHEALTHCHECK --{SECRET}=1 CMD true\n",
+        "Dockerfile:2: HEALTHCHECK: unknown option",
+    ),
+    "HEALTHCHECK duration": (
+        f"FROM scratch\nHEALTHCHECK --interval={SECRET} CMD true\n",
+        "Dockerfile:2: HEALTHCHECK: --interval: expected a duration",
+    ),
+    "HEALTHCHECK retries": (
+        f"FROM scratch\nHEALTHCHECK --retries={SECRET} CMD true\n",
+        "Dockerfile:2: HEALTHCHECK: --retries: expected a number",
+    ),
+    "required variable": (
+        f"ARG A=${{UNSET:?{SECRET}}}\nFROM scratch\n",
+        "Dockerfile:1: ARG: variable UNSET is not allowed",
+    ),
+    "unsupported modifier": (
+        f"ARG A=${{{LONG_SECRET}%x}}\nFROM scratch\n",
+        "Dockerfile:1: ARG: unsupported modifier",
+    ),
+    "directive given twice": (
+        f"# {LONG_SECRET}=1\n# {LONG_SECRET}=2\nFROM scratch\n",
+        "Dockerfile:2: a directive given twice",
+    ),
     # (found when the step runs; -q: no STEP line, which shows the instruction by design)
-    "unsupported flag": (f"FROM scratch\nCOPY --{SECRET}=1 a b\n", "Dockerfile:2: COPY: an option is not supported"),
-    "platform": (f"FROM --platform=linux/{SECRET} scratch\n", "Dockerfile:1: FROM --platform: only this machine's"),
+    "unsupported flag": (
+        f"FROM scratch\nCOPY --{SECRET}=1 a b\n",
+        "Dockerfile:2: COPY: an option is not supported",
+    ),
+    "platform": (
+        f"FROM --platform=linux/{SECRET} scratch\n",
+        "Dockerfile:1: FROM --platform: only this machine's",
+    ),
     "NUL bytes": (f"A={SECRET}\0B=1\0", "Dockerfile: not a text file"),
 }
 
@@ -163,23 +204,41 @@ def test_dockerignored_files_never_reach_the_image_through_symlinks(bb, tmp_path
     (context / "partdir" / "ok").write_text("ok")
     (context / "public.txt").write_text("public")
     (context / ".dockerignore").write_text("secret.txt\nsecretdir\npartdir/hidden\n")
-    for name, target in [("link", "secret.txt"), ("dirlink", "secretdir"), ("partlink", "partdir"),
-                         ("outlink", "/etc/shadow"), ("uplink", "../../../../etc/shadow")]:
+    for name, target in [
+        ("link", "secret.txt"),
+        ("dirlink", "secretdir"),
+        ("partlink", "partdir"),
+        ("outlink", "/etc/shadow"),
+        ("uplink", "../../../../etc/shadow"),
+    ]:
         os.symlink(target, context / name)
     images_before = bb("images", "-q")
-    for copy in ["COPY link /", "COPY l* /g/", "COPY dirlink/ /x/", "COPY dirlink/key /k", "COPY dirlink /x/",
-                 "COPY outlink /", "COPY uplink /"]:
+    for copy in [
+        "COPY link /",
+        "COPY l* /g/",
+        "COPY dirlink/ /x/",
+        "COPY dirlink/key /k",
+        "COPY dirlink /x/",
+        "COPY outlink /",
+        "COPY uplink /",
+    ]:
         (context / "Dockerfile").write_text(f"FROM scratch\n{copy}\n")
         error = assert_quiet_failure(bb, "build", "-q", str(context))
         assert f'Dockerfile:2: COPY: COPY "{copy.split()[1]}": no such file or directory' in error
     assert bb("images", "-q") == images_before
     # a directory copy keeps symlinks as symlinks; through a link, excluded entries stay out
-    (context / "Dockerfile").write_text("FROM scratch\nCOPY . /all/\nCOPY partlink /p/\nCOPY --chmod=0644 public.txt /\n")
+    (context / "Dockerfile").write_text(
+        "FROM scratch\nCOPY . /all/\nCOPY partlink /p/\nCOPY --chmod=0644 public.txt /\n"
+    )
     files = image_files(bb, bb("build", "-q", str(context)).splitlines()[-1])
     assert SECRET not in "".join(files.values())
     assert files["all/link"] == "-> secret.txt" and files["all/dirlink"] == "-> secretdir"
     assert files["all/outlink"] == "-> /etc/shadow"
-    assert "all/secret.txt" not in files and "all/secretdir" not in files and "all/partdir/hidden" not in files
+    assert (
+        "all/secret.txt" not in files
+        and "all/secretdir" not in files
+        and "all/partdir/hidden" not in files
+    )
     assert files["p/ok"] == "ok" and "p/hidden" not in files
     assert files["public.txt"] == "public"
 
@@ -198,7 +257,9 @@ def test_iidfile_is_checked_before_the_build(bb, tmp_path):
         assert error == f"Error: --iidfile {read_only / 'id'}: cannot write in {read_only}\n"
     finally:
         subprocess.run(["umount", str(read_only)], check=True)
-    assert "is a directory" in assert_quiet_failure(bb, "build", "--iidfile", str(tmp_path), str(context))
+    assert "is a directory" in assert_quiet_failure(
+        bb, "build", "--iidfile", str(tmp_path), str(context)
+    )
     # nothing was built: no step ran, no image or container is left
     assert bb("images", "-q") == images_before
     assert bb("containers", "-q") == ""

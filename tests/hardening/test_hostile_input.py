@@ -9,7 +9,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bb.archive.extract import Whiteouts, extract_tar
 from bb.errors import BBError
@@ -32,7 +33,9 @@ def layer(*members: tuple[tarfile.TarInfo, bytes | None]) -> io.BytesIO:
     return buffer
 
 
-def entry(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "", mode: int = 0o644) -> tarfile.TarInfo:
+def entry(
+    name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "", mode: int = 0o644
+) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.type, info.linkname, info.mode = kind, linkname, mode
     return info
@@ -44,7 +47,9 @@ def test_hard_link_out_of_the_root_is_refused(tmp_path):
     secret = tmp_path / "secret"
     secret.write_text("host secret")
     with pytest.raises(BBError):
-        extract_tar(layer((entry("stolen", tarfile.LNKTYPE, str(secret)), None)), str(root), Whiteouts.APPLY)
+        extract_tar(
+            layer((entry("stolen", tarfile.LNKTYPE, str(secret)), None)), str(root), Whiteouts.APPLY
+        )
     assert not (root / "stolen").exists() or (root / "stolen").stat().st_ino != secret.stat().st_ino
 
 
@@ -53,8 +58,14 @@ def test_symlink_then_write_through_stays_inside(tmp_path):
     root.mkdir()
     outside = tmp_path / "outside"
     outside.mkdir()
-    extract_tar(layer((entry("link", tarfile.SYMTYPE, "../../outside"), None),
-                      (entry("link/planted"), b"planted")), str(root), Whiteouts.APPLY)
+    extract_tar(
+        layer(
+            (entry("link", tarfile.SYMTYPE, "../../outside"), None),
+            (entry("link/planted"), b"planted"),
+        ),
+        str(root),
+        Whiteouts.APPLY,
+    )
     assert list(outside.iterdir()) == []
     assert (root / "outside" / "planted").read_bytes() == b"planted"
 
@@ -64,8 +75,15 @@ def test_devices_and_setuid_are_kept_inside(tmp_path):
     root.mkdir()
     device = entry("dev/sda", tarfile.BLKTYPE, mode=0o660)
     device.devmajor, device.devminor = 8, 0
-    extract_tar(layer((entry("dev/", tarfile.DIRTYPE, mode=0o755), None), (device, None),
-                      (entry("bin/su", mode=0o4755), b"#!/bin/sh\n")), str(root), Whiteouts.APPLY)
+    extract_tar(
+        layer(
+            (entry("dev/", tarfile.DIRTYPE, mode=0o755), None),
+            (device, None),
+            (entry("bin/su", mode=0o4755), b"#!/bin/sh\n"),
+        ),
+        str(root),
+        Whiteouts.APPLY,
+    )
     info = os.lstat(root / "dev" / "sda")
     assert stat.S_ISBLK(info.st_mode) and os.major(info.st_rdev) == 8
     assert stat.S_IMODE(os.stat(root / "bin" / "su").st_mode) == 0o4755
@@ -117,17 +135,25 @@ def test_ten_thousand_line_dockerfile(bb, tmp_path):
 def test_deeply_nested_expansion_is_refused(bb, tmp_path):
     context = tmp_path / "ctx"
     context.mkdir()
-    (context / "Dockerfile").write_text("FROM busybox\nENV A=" + "${X:-" * 500 + "x" + "}" * 500 + "\n")
+    (context / "Dockerfile").write_text(
+        "FROM busybox\nENV A=" + "${X:-" * 500 + "x" + "}" * 500 + "\n"
+    )
     assert "Dockerfile:2: ENV" in bb.fails("build", str(context))
 
 
 def test_non_root_gets_a_clear_error(bb):
     import subprocess
 
-    result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bb.executable, "images"],
-                            env=bb.env(), capture_output=True, text=True)
+    result = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bb.executable, "images"],
+        env=bb.env(),
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 125
-    assert result.stderr.strip().splitlines() == ["Error: bb must run as root (rootless mode is not supported)"]
+    assert result.stderr.strip().splitlines() == [
+        "Error: bb must run as root (rootless mode is not supported)"
+    ]
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -142,8 +168,12 @@ def test_archive_reader_fuzz(tmp_path, data):
 
 
 MEMBER = st.tuples(
-    st.sampled_from(["a", "../x", "/abs", "d/", "d/f", "l", ".wh.a", "d/.wh..wh..opq", "x/../../y", ""]),
-    st.sampled_from([tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.FIFOTYPE]),
+    st.sampled_from(
+        ["a", "../x", "/abs", "d/", "d/f", "l", ".wh.a", "d/.wh..wh..opq", "x/../../y", ""]
+    ),
+    st.sampled_from(
+        [tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.FIFOTYPE]
+    ),
     st.sampled_from(["", "a", "../../etc", "/etc/passwd", "d"]),
 )
 
@@ -156,8 +186,12 @@ def test_structured_archive_fuzz(tmp_path, members):
     root = Path(base / "root")
     root.mkdir(exist_ok=True)
     sentinel = set(os.listdir(base))
-    archive = layer(*[(entry(name or ".", kind, linkname), b"x" if kind == tarfile.REGTYPE else None)
-                      for name, kind, linkname in members])
+    archive = layer(
+        *[
+            (entry(name or ".", kind, linkname), b"x" if kind == tarfile.REGTYPE else None)
+            for name, kind, linkname in members
+        ]
+    )
     try:
         extract_tar(archive, str(root), Whiteouts.APPLY)
     except BBError:

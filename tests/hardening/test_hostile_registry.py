@@ -53,7 +53,9 @@ class HostileRegistry:
 
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
-                default: tuple[int, dict[str, str], bytes] = (200, {}, b"{}") if path == "/v2/" else (404, {}, NOT_FOUND)
+                default: tuple[int, dict[str, str], bytes] = (
+                    (200, {}, b"{}") if path == "/v2/" else (404, {}, NOT_FOUND)
+                )
                 status, headers, body = registry.routes.get(path, default)
                 self.send_response(status)
                 if not callable(body):
@@ -79,7 +81,10 @@ class HostileRegistry:
     def serve_image(self, config: bytes, layer: bytes, manifest: bytes, tag: str = "1") -> None:
         """Answer for a manifest under `tag` and the config and layer blobs."""
         self.routes[f"/v2/{REPOSITORY}/manifests/{tag}"] = (
-            200, {"Content-Type": OCI_MANIFEST}, manifest)
+            200,
+            {"Content-Type": OCI_MANIFEST},
+            manifest,
+        )
         self.routes[f"/v2/{REPOSITORY}/blobs/{digest_of(config)}"] = (200, {}, config)
         self.routes[f"/v2/{REPOSITORY}/blobs/{digest_of(layer)}"] = (200, {}, layer)
 
@@ -101,7 +106,7 @@ def chunked(data: bytes) -> Callable[[BaseHTTPRequestHandler], None]:
 
     def write(handler: BaseHTTPRequestHandler) -> None:
         for start in range(0, len(data), 65536):
-            block = data[start:start + 65536]
+            block = data[start : start + 65536]
             handler.wfile.write(b"%x\r\n%s\r\n" % (len(block), block))
         handler.wfile.write(b"0\r\n\r\n")
 
@@ -130,17 +135,32 @@ def make_layer() -> tuple[bytes, bytes]:
 
 
 def make_config(diff_id: str, env: str = "PATH=/bin") -> bytes:
-    return json.dumps({"architecture": "amd64", "os": "linux", "config": {"Env": [env]},
-                       "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
+    return json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Env": [env]},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        }
+    ).encode()
 
 
 def make_manifest(config: bytes, layer: bytes, /, **changes: object) -> bytes:
     document: dict[str, object] = {
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": digest_of(config), "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": digest_of(layer), "size": len(layer)}],
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": digest_of(config),
+            "size": len(config),
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": digest_of(layer),
+                "size": len(layer),
+            }
+        ],
     }
     document.update(changes)
     return json.dumps(document).encode()
@@ -157,13 +177,19 @@ def store_tree(bb) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return tree
 
 
-def pull_fails(bb, hostile: HostileRegistry, tag: str = "1",  # type: ignore[no-untyped-def]
-               within: float = 30, verb: str = "pull") -> str:
+def pull_fails(
+    bb,
+    hostile: HostileRegistry,
+    tag: str = "1",  # type: ignore[no-untyped-def]
+    within: float = 30,
+    verb: str = "pull",
+) -> str:
     """`bb pull` (or `from`) of `tag`: one `Error:` line, within seconds; the store unchanged."""
     before = store_tree(bb)
     started = time.monotonic()
-    result = bb.run(verb, f"docker://{hostile.address}/{REPOSITORY}:{tag}", check=False,
-                    timeout=within * 2)
+    result = bb.run(
+        verb, f"docker://{hostile.address}/{REPOSITORY}:{tag}", check=False, timeout=within * 2
+    )
     elapsed = time.monotonic() - started
     assert result.returncode == 125, result.stderr
     lines = result.stderr.strip().splitlines()
@@ -194,10 +220,16 @@ def test_endless_layer_is_cut_off_at_its_size(bb, hostile, image, chunked):
     _, layer, _ = image
     if chunked:
         hostile.routes[f"/v2/{REPOSITORY}/blobs/{digest_of(layer)}"] = (
-            200, {"Transfer-Encoding": "chunked"}, hostile.endless(True))
+            200,
+            {"Transfer-Encoding": "chunked"},
+            hostile.endless(True),
+        )
     else:
         hostile.routes[f"/v2/{REPOSITORY}/blobs/{digest_of(layer)}"] = (
-            200, {"Connection": "close"}, hostile.endless(False))
+            200,
+            {"Connection": "close"},
+            hostile.endless(False),
+        )
     error = pull_fails(bb, hostile, within=20)
     assert "more than" in error and str(len(layer)) in error
     # bb stopped reading at once: what the server got out is what the socket buffers hold
@@ -207,7 +239,10 @@ def test_endless_layer_is_cut_off_at_its_size(bb, hostile, image, chunked):
 def test_content_length_beyond_the_descriptor_is_refused_before_reading(bb, hostile, image):
     _, layer, _ = image
     hostile.routes[f"/v2/{REPOSITORY}/blobs/{digest_of(layer)}"] = (
-        200, {"Content-Length": str(3 << 30)}, hostile.endless(False))
+        200,
+        {"Content-Length": str(3 << 30)},
+        hostile.endless(False),
+    )
     error = pull_fails(bb, hostile, within=20)
     assert "announces" in error and str(3 << 30) in error
     assert hostile.sent < 64 << 20
@@ -237,7 +272,10 @@ def test_config_longer_than_its_descriptor_is_refused(bb, hostile, image):
     error = pull_fails(bb, hostile)
     assert f"announces {len(longer)} bytes, its descriptor gives {len(config)}" in error
     hostile.routes[f"/v2/{REPOSITORY}/blobs/{digest_of(config)}"] = (
-        200, {"Transfer-Encoding": "chunked"}, chunked(longer))
+        200,
+        {"Transfer-Encoding": "chunked"},
+        chunked(longer),
+    )
     assert f"more than the {len(config)} bytes" in pull_fails(bb, hostile)
 
 
@@ -248,17 +286,26 @@ def test_manifest_of_5_mib_is_refused(bb, hostile, image):
     assert "larger than 4194304 bytes" in pull_fails(bb, hostile)
     # the same without a Content-Length: refused at 4 MiB, not read whole
     hostile.routes[f"/v2/{REPOSITORY}/manifests/1"] = (
-        200, {"Content-Type": OCI_MANIFEST, "Transfer-Encoding": "chunked"}, chunked(big))
+        200,
+        {"Content-Type": OCI_MANIFEST, "Transfer-Encoding": "chunked"},
+        chunked(big),
+    )
     assert "larger than 4194304 bytes" in pull_fails(bb, hostile)
     hostile.routes[f"/v2/{REPOSITORY}/manifests/1"] = (
-        200, {"Content-Type": OCI_MANIFEST, "Transfer-Encoding": "chunked"}, hostile.endless(True))
+        200,
+        {"Content-Type": OCI_MANIFEST, "Transfer-Encoding": "chunked"},
+        hostile.endless(True),
+    )
     assert "larger than 4194304 bytes" in pull_fails(bb, hostile, within=20)
 
 
 def test_endless_token_is_refused(bb, hostile, image):
     realm = f"http://{hostile.address}/token"
     hostile.routes[f"/v2/{REPOSITORY}/manifests/1"] = (
-        401, {"WWW-Authenticate": f'Bearer realm="{realm}",service="hostile"'}, b"")
+        401,
+        {"WWW-Authenticate": f'Bearer realm="{realm}",service="hostile"'},
+        b"",
+    )
     hostile.routes["/token"] = (200, {"Transfer-Encoding": "chunked"}, hostile.endless(True))
     assert "token server" in pull_fails(bb, hostile, within=20)
 
@@ -271,33 +318,62 @@ def test_manifest_nested_1000_deep_is_refused(bb, hostile, image):
     assert "nested deeper than 64 levels" in pull_fails(bb, hostile)
 
 
-@pytest.mark.parametrize("changes", [
-    {"layers": "x"},
-    {"config": 5},
-    {"config": {"digest": ["sha256:0"], "size": 10}},
-    {"layers": [{"digest": "sha256:../../../v2/_catalog", "size": 10}]},
-    {"layers": [{"digest": "sha256:" + "0" * 64, "size": "lots"}]},
-    {"layers": [{"digest": "sha256:" + "0" * 64, "size": -1}]},
-    {"layers": [None]},
-], ids=["layers-string", "config-number", "digest-list", "digest-path", "size-string",
-        "size-negative", "layer-null"])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"layers": "x"},
+        {"config": 5},
+        {"config": {"digest": ["sha256:0"], "size": 10}},
+        {"layers": [{"digest": "sha256:../../../v2/_catalog", "size": 10}]},
+        {"layers": [{"digest": "sha256:" + "0" * 64, "size": "lots"}]},
+        {"layers": [{"digest": "sha256:" + "0" * 64, "size": -1}]},
+        {"layers": [None]},
+    ],
+    ids=[
+        "layers-string",
+        "config-number",
+        "digest-list",
+        "digest-path",
+        "size-string",
+        "size-negative",
+        "layer-null",
+    ],
+)
 def test_wrongly_typed_manifest_is_refused(bb, hostile, image, changes):
     config, layer, _ = image
     hostile.routes[f"/v2/{REPOSITORY}/manifests/1"] = (
-        200, {"Content-Type": OCI_MANIFEST}, make_manifest(config, layer, **changes))
+        200,
+        {"Content-Type": OCI_MANIFEST},
+        make_manifest(config, layer, **changes),
+    )
     assert f"pulling {hostile.address}/{REPOSITORY}:1: " in pull_fails(bb, hostile)
 
 
 def test_manifest_list_entry_of_another_digest_is_refused(bb, hostile, image):
     _, _, manifest = image
-    entry = {"mediaType": OCI_MANIFEST, "digest": digest_of(manifest + b" "),
-             "size": len(manifest) + 1, "platform": {"os": "linux", "architecture": "amd64"}}
-    index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-                        "manifests": [entry]}).encode()
+    entry = {
+        "mediaType": OCI_MANIFEST,
+        "digest": digest_of(manifest + b" "),
+        "size": len(manifest) + 1,
+        "platform": {"os": "linux", "architecture": "amd64"},
+    }
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [entry],
+        }
+    ).encode()
     hostile.routes[f"/v2/{REPOSITORY}/manifests/list"] = (
-        200, {"Content-Type": "application/vnd.oci.image.index.v1+json"}, index)
+        200,
+        {"Content-Type": "application/vnd.oci.image.index.v1+json"},
+        index,
+    )
     hostile.routes[f"/v2/{REPOSITORY}/manifests/{digest_of(manifest + b' ')}"] = (
-        200, {"Content-Type": OCI_MANIFEST}, manifest)
+        200,
+        {"Content-Type": OCI_MANIFEST},
+        manifest,
+    )
     assert "content with digest" in pull_fails(bb, hostile, tag="list")
 
 
@@ -319,5 +395,8 @@ def test_server_errors_and_resets_are_one_line(bb, hostile, image):
     hostile.routes[blob] = (200, {"Content-Length": str(len(layer))}, reset)
     assert "reading failed" in pull_fails(bb, hostile)
     hostile.routes[f"/v2/{REPOSITORY}/manifests/1"] = (
-        200, {"Content-Type": OCI_MANIFEST}, b"not json")
+        200,
+        {"Content-Type": OCI_MANIFEST},
+        b"not json",
+    )
     assert "not valid JSON" in pull_fails(bb, hostile)

@@ -24,7 +24,11 @@ def in_minimal_dev(bb, script: str) -> subprocess.CompletedProcess[str]:
     """Run a shell script (with $BB the bb command) where /dev is minimal; the host's /dev is untouched."""
     return subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", MINIMAL_DEV + script],
-        env={**bb.env(), "BB": bb.executable}, cwd=bb.cwd, capture_output=True, text=True, timeout=300,
+        env={**bb.env(), "BB": bb.executable},
+        cwd=bb.cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
         check=False,
     )
 
@@ -51,8 +55,16 @@ def test_missing_runc_is_one_clear_error(bb, tmp_path: Path):
     ctr = bb("from", "busybox")
     empty = tmp_path / "empty-path"
     empty.mkdir()
-    result = subprocess.run([bb.executable, "run", ctr, "--", "true"], env={**bb.env(), "PATH": str(empty)},
-                            cwd=bb.cwd, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [bb.executable, "run", ctr, "--", "true"],
+        env={**bb.env(), "PATH": str(empty)},
+        cwd=bb.cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 125
-    assert result.stderr.strip().splitlines() == ["Error: runc: command not found (install the Debian package runc)"]
+    assert result.stderr.strip().splitlines() == [
+        "Error: runc: command not found (install the Debian package runc)"
+    ]
     assert list((bb.runroot / "bundles").iterdir()) == []

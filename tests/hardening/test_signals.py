@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from bb.system.mounts import mounts_under
 from testbed import wait_for
 
@@ -48,8 +49,15 @@ def processes_running(cmdline: list[str]) -> list[int]:
 
 def start_bb(bb, *args: str) -> subprocess.Popen[str]:
     """bb in a process group of its own (so a group signal spares pytest)."""
-    return subprocess.Popen([bb.executable, *args], env=bb.env(), cwd=bb.cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [bb.executable, *args],
+        env=bb.env(),
+        cwd=bb.cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def send(process: subprocess.Popen[str], number: int, whole_group: bool) -> None:
@@ -63,8 +71,12 @@ def send(process: subprocess.Popen[str], number: int, whole_group: bool) -> None
 def assert_nothing_left(bb, cmdline: list[str]) -> None:
     """No step process, runc container, bundle or mount of the store remains."""
     wait_for(lambda: not processes_running(cmdline), "the step's processes to go", timeout=10)
-    runc = subprocess.run(["runc", "--root", str(bb.runroot / "runc"), "list", "-q"], check=True,
-                          capture_output=True, text=True)
+    runc = subprocess.run(
+        ["runc", "--root", str(bb.runroot / "runc"), "list", "-q"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     assert runc.stdout.strip() == "", runc.stdout
     bundles = bb.runroot / "bundles"
     assert not bundles.exists() or os.listdir(bundles) == []
@@ -105,7 +117,9 @@ def test_signal_during_run_kills_the_step(bb, number, whole_group):
 def write_dockerfile(directory: Path, script: str) -> Path:
     """A build context whose second RUN is `script`."""
     directory.mkdir()
-    (directory / "Dockerfile").write_text(f"FROM busybox\nRUN touch /before\nRUN {script}\nRUN touch /after\n")
+    (directory / "Dockerfile").write_text(
+        f"FROM busybox\nRUN touch /before\nRUN {script}\nRUN touch /after\n"
+    )
     return directory
 
 
@@ -118,7 +132,9 @@ def test_signal_during_build_kills_the_step(bb, tmp_path, number, whole_group, k
     script, cmdline = step_script()
     context = write_dockerfile(tmp_path / "ctx", script)
     images_before = bb("images", "-q")
-    process = start_bb(bb, "build", *(["--keep-failed"] if keep_failed else []), "-t", "never", str(context))
+    process = start_bb(
+        bb, "build", *(["--keep-failed"] if keep_failed else []), "-t", "never", str(context)
+    )
     wait_for(lambda: processes_running(cmdline), "the RUN to start")
     send(process, number, whole_group)
     error = assert_interrupted(process, number)

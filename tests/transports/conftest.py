@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from testbed import free_port, wait_for
 
 
@@ -30,7 +31,11 @@ class Registry:
 
     def uploads(self) -> int:
         """How many blob uploads the registry has completed (from its access log)."""
-        return sum(1 for line in self.log.read_text().splitlines() if '"PUT /v2/' in line and "/blobs/uploads/" in line)
+        return sum(
+            1
+            for line in self.log.read_text().splitlines()
+            if '"PUT /v2/' in line and "/blobs/uploads/" in line
+        )
 
 
 def _start_registry(base: Path, htpasswd: Path | None) -> tuple[subprocess.Popen, Registry]:
@@ -42,7 +47,9 @@ def _start_registry(base: Path, htpasswd: Path | None) -> tuple[subprocess.Popen
         f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}"
     )
     log = base / "registry.log"
-    process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        ["docker-registry", "serve", str(config)], stdout=open(log, "w"), stderr=subprocess.STDOUT
+    )
 
     def answers() -> bool:
         with socket.socket() as probe:
@@ -66,7 +73,9 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-
     """A registry that wants a user name and password (htpasswd basic auth)."""
     base = tmp_path_factory.mktemp("auth-registry")
     htpasswd = base / "htpasswd"
-    subprocess.run(["htpasswd", "-Bbc", str(htpasswd), "tester", "s3cret"], check=True, capture_output=True)
+    subprocess.run(
+        ["htpasswd", "-Bbc", str(htpasswd), "tester", "s3cret"], check=True, capture_output=True
+    )
     process, peer = _start_registry(base, htpasswd)
     peer.user, peer.password = "tester", "s3cret"
     yield peer
@@ -94,13 +103,29 @@ def dockerd(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     sock = base / "docker.sock"
     log = open(base / "dockerd.log", "w")
     process = subprocess.Popen(
-        ["dockerd", "--iptables=false", "--ip6tables=false", "--bridge=none",
-         "--data-root", str(base / "data"), "--exec-root", str(base / "exec"),
-         "-H", f"unix://{sock}", "--pidfile", str(base / "docker.pid")],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            "dockerd",
+            "--iptables=false",
+            "--ip6tables=false",
+            "--bridge=none",
+            "--data-root",
+            str(base / "data"),
+            "--exec-root",
+            str(base / "exec"),
+            "-H",
+            f"unix://{sock}",
+            "--pidfile",
+            str(base / "docker.pid"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     daemon = Daemon(f"unix://{sock}")
-    wait_for(lambda: sock.exists() and daemon.docker("version", check=False).returncode == 0, "dockerd", 60)
+    wait_for(
+        lambda: sock.exists() and daemon.docker("version", check=False).returncode == 0,
+        "dockerd",
+        60,
+    )
     yield daemon
     process.terminate()
     try:

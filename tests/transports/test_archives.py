@@ -29,7 +29,10 @@ def test_save_and_load_docker_archive(bb, empty_store_factory, tmp_path):
     bb("save", "-o", str(archive), "busybox", "busybox:extra", second[:12])
     with tarfile.open(archive) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))
-    assert sorted(manifest[0]["RepoTags"]) == ["localhost/busybox:extra", "localhost/busybox:latest"]
+    assert sorted(manifest[0]["RepoTags"]) == [
+        "localhost/busybox:extra",
+        "localhost/busybox:latest",
+    ]
     assert manifest[1]["RepoTags"] == ["localhost/second:v2"]
     other = empty_store_factory("other", "overlay")
     out = other("load", "-i", str(archive))
@@ -43,19 +46,34 @@ def test_oci_archive_and_layout_with_umoci_and_skopeo(bb, empty_store_factory, t
     bb("save", "--format", "oci", "-o", str(archive), "busybox")
     layout = tmp_path / "layout"
     bb("push", "busybox", f"oci:{layout}:mytag")
-    inspected = json.loads(subprocess.run(["skopeo", "inspect", f"oci:{layout}:mytag"], check=True,
-                                          capture_output=True, text=True).stdout)
+    inspected = json.loads(
+        subprocess.run(
+            ["skopeo", "inspect", f"oci:{layout}:mytag"], check=True, capture_output=True, text=True
+        ).stdout
+    )
     assert inspected["Architecture"] == "amd64"
-    from_archive = json.loads(subprocess.run(["skopeo", "inspect", f"oci-archive:{archive}"], check=True,
-                                             capture_output=True, text=True).stdout)
+    from_archive = json.loads(
+        subprocess.run(
+            ["skopeo", "inspect", f"oci-archive:{archive}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     assert from_archive["Digest"] == inspected["Digest"]
     bundle = tmp_path / "bundle"
-    subprocess.run(["umoci", "unpack", "--image", f"{layout}:mytag", str(bundle)], check=True, capture_output=True)
+    subprocess.run(
+        ["umoci", "unpack", "--image", f"{layout}:mytag", str(bundle)],
+        check=True,
+        capture_output=True,
+    )
     unpacked = sorted(os.listdir(bundle / "rootfs"))
     assert "bin" in unpacked and "etc" in unpacked
     mounted = bb("mount", ctr := bb("from", "busybox"))
     assert sorted(os.listdir(mounted)) == unpacked
-    assert os.readlink(bundle / "rootfs" / "bin" / "sh") == os.readlink(os.path.join(mounted, "bin", "sh"))
+    assert os.readlink(bundle / "rootfs" / "bin" / "sh") == os.readlink(
+        os.path.join(mounted, "bin", "sh")
+    )
     bb("umount", ctr)
     other = empty_store_factory("other", "overlay")
     other("load", "-i", str(archive))
@@ -101,8 +119,13 @@ def test_bad_archives_leave_the_store_unchanged(bb, tmp_path):
     tampered[layer_name] = members[layer_name][:-1024] + b"\x01" * 1024
     mismatch = _archive_with(tmp_path, "mismatch.tar", list(tampered.items()))
     escaping = _archive_with(tmp_path, "escape.tar", [("../../escaped", b"x"), *members.items()])
-    for path, message in ((truncated, "tar"), (corrupt, "corrupt.tar: reading tar archive"), (mismatch, "does not match"),
-                          (escaping, "escapes"), (tmp_path / "missing.tar", "no such file")):
+    for path, message in (
+        (truncated, "tar"),
+        (corrupt, "corrupt.tar: reading tar archive"),
+        (mismatch, "does not match"),
+        (escaping, "escapes"),
+        (tmp_path / "missing.tar", "no such file"),
+    ):
         error = bb.fails("load", "-i", str(path))
         assert message in error, error
         assert len(error.strip().splitlines()) == 1
@@ -124,8 +147,18 @@ def test_ctr_img_spelling(bb, tmp_path):
     context.mkdir()
     (context / "Dockerfile").write_text("FROM busybox\nRUN echo isula > /isula\n")
     out_archive = tmp_path / "built.tar"
-    bb("ctr-img", "build", "-f", str(context / "Dockerfile"), "-o", f"docker-archive:{out_archive}:isula/built:1", str(context))
+    bb(
+        "ctr-img",
+        "build",
+        "-f",
+        str(context / "Dockerfile"),
+        "-o",
+        f"docker-archive:{out_archive}:isula/built:1",
+        str(context),
+    )
     with tarfile.open(out_archive) as tar:
-        assert json.load(tar.extractfile("manifest.json"))[0]["RepoTags"] == ["localhost/isula/built:1"]
+        assert json.load(tar.extractfile("manifest.json"))[0]["RepoTags"] == [
+            "localhost/isula/built:1"
+        ]
     error = bb.fails("push", "busybox", "isulad:busybox:1")
     assert "isula" in error and "install" in error

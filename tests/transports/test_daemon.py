@@ -9,7 +9,16 @@ def test_docker_load_and_run_what_bb_saved(bb, dockerd, tmp_path):
     archive = tmp_path / "busybox.tar"
     bb("save", "-o", str(archive), "busybox")
     dockerd.docker("load", "-i", str(archive))
-    out = dockerd.docker("run", "--rm", "--network", "none", "localhost/busybox:latest", "sh", "-c", "echo from-docker")
+    out = dockerd.docker(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "localhost/busybox:latest",
+        "sh",
+        "-c",
+        "echo from-docker",
+    )
     assert out.stdout.strip() == "from-docker"
 
 
@@ -31,13 +40,21 @@ def test_docker_daemon_transport(bb, dockerd, tmp_path):
     context.mkdir()
     (context / "Dockerfile").write_text("FROM busybox\nRUN echo built-for-docker > /marker\n")
     env = {**bb.env(), "DOCKER_HOST": dockerd.host}  # bb talks to the daemon DOCKER_HOST names
-    result = subprocess.run([bb.executable, "build", "-q", "-o", "docker-daemon:bbbuilt:1", str(context)],
-                            env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [bb.executable, "build", "-q", "-o", "docker-daemon:bbbuilt:1", str(context)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     out = dockerd.docker("run", "--rm", "--network", "none", "bbbuilt:1", "cat", "/marker")
     assert out.stdout.strip() == "built-for-docker"
-    pulled = subprocess.run([bb.executable, "pull", "docker-daemon:bbbuilt:1"], env=env, capture_output=True, text=True)
+    pulled = subprocess.run(
+        [bb.executable, "pull", "docker-daemon:bbbuilt:1"], env=env, capture_output=True, text=True
+    )
     assert pulled.returncode == 0, pulled.stderr
     assert pulled.stdout.strip() == result.stdout.split()[-1]
-    missing = subprocess.run([bb.executable, "pull", "docker-daemon:nothere:1"], env=env, capture_output=True, text=True)
+    missing = subprocess.run(
+        [bb.executable, "pull", "docker-daemon:nothere:1"], env=env, capture_output=True, text=True
+    )
     assert missing.returncode == 125 and "no image nothere:1" in missing.stderr

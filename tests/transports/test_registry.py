@@ -7,6 +7,7 @@ import os
 import subprocess
 
 import pytest
+
 from testbed import private_buildah
 
 
@@ -21,19 +22,44 @@ def test_push_then_skopeo_and_buildah_read_it(bb, registry, tmp_path):
     bb("run", ctr, "--", "sh", "-c", "echo pushed > /pushed")
     image_id = bb("commit", "--rm", ctr, "pushme")
     bb("push", "pushme", f"docker://{registry.address}/team/pushme:1")
-    inspected = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{registry.address}/team/pushme:1"))
+    inspected = json.loads(
+        skopeo("inspect", "--tls-verify=false", f"docker://{registry.address}/team/pushme:1")
+    )
     assert inspected["Labels"]["org.opencontainers.image.title"] == "busybox"
-    config = json.loads(skopeo("inspect", "--config", "--tls-verify=false", f"docker://{registry.address}/team/pushme:1"))
+    config = json.loads(
+        skopeo(
+            "inspect",
+            "--config",
+            "--tls-verify=false",
+            f"docker://{registry.address}/team/pushme:1",
+        )
+    )
     import hashlib
 
-    assert hashlib.sha256(json.dumps(config, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()).hexdigest() == image_id
+    assert (
+        hashlib.sha256(
+            json.dumps(config, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+        ).hexdigest()
+        == image_id
+    )
     with private_buildah(tmp_path / "buildah") as buildah:
-        subprocess.run([*buildah, "pull", "--tls-verify=false", f"{registry.address}/team/pushme:1"], check=True,
-                       capture_output=True)
-        working = subprocess.run([*buildah, "from", f"{registry.address}/team/pushme:1"], check=True,
-                                 capture_output=True, text=True).stdout.strip()
-        out = subprocess.run([*buildah, "run", "--isolation", "chroot", working, "--", "cat", "/pushed"],
-                             check=False, capture_output=True, text=True)
+        subprocess.run(
+            [*buildah, "pull", "--tls-verify=false", f"{registry.address}/team/pushme:1"],
+            check=True,
+            capture_output=True,
+        )
+        working = subprocess.run(
+            [*buildah, "from", f"{registry.address}/team/pushme:1"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        out = subprocess.run(
+            [*buildah, "run", "--isolation", "chroot", working, "--", "cat", "/pushed"],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
     assert out.stdout.strip() == "pushed", out.stderr
 
 
@@ -52,7 +78,12 @@ def test_second_push_uploads_nothing(bb, registry):
 def test_skopeo_copy_then_pull_and_run(bb, registry, empty_store_factory, tmp_path):
     archive = tmp_path / "busybox.tar"
     bb("save", "-o", str(archive), "busybox")
-    skopeo("copy", "--dest-tls-verify=false", f"docker-archive:{archive}", f"docker://{registry.address}/copied/busybox:skopeo")
+    skopeo(
+        "copy",
+        "--dest-tls-verify=false",
+        f"docker-archive:{archive}",
+        f"docker://{registry.address}/copied/busybox:skopeo",
+    )
     other = empty_store_factory("other", "overlay")
     image_id = other("pull", f"{registry.address}/copied/busybox:skopeo")
     ctr = other("from", f"{registry.address}/copied/busybox:skopeo")
@@ -60,17 +91,30 @@ def test_skopeo_copy_then_pull_and_run(bb, registry, empty_store_factory, tmp_pa
     assert image_id == bb("images", "-q", "--notruncate", "busybox")
     # bb from pulls what it does not have
     third = empty_store_factory("third", "overlay")
-    assert third("from", f"docker://{registry.address}/copied/busybox:skopeo").endswith("working-container")
+    assert third("from", f"docker://{registry.address}/copied/busybox:skopeo").endswith(
+        "working-container"
+    )
 
 
 def test_login_push_logout(bb, auth_registry, tmp_path):
     address = auth_registry.address
     authfile = tmp_path / "auth.json"
-    error = bb.fails("push", "--authfile", str(authfile), "busybox", f"docker://{address}/private/busybox:1")
+    error = bb.fails(
+        "push", "--authfile", str(authfile), "busybox", f"docker://{address}/private/busybox:1"
+    )
     assert "authentication" in error
     error = bb.fails("login", "--authfile", str(authfile), "-u", "tester", "-p", "wrong", address)
     assert "authentication failed" in error and not authfile.exists()
-    bb.run("login", "--authfile", str(authfile), "-u", "tester", "--password-stdin", address, input="s3cret\n")
+    bb.run(
+        "login",
+        "--authfile",
+        str(authfile),
+        "-u",
+        "tester",
+        "--password-stdin",
+        address,
+        input="s3cret\n",
+    )
     assert authfile.stat().st_mode & 0o777 == 0o600
     assert address in json.loads(authfile.read_text())["auths"]
     bb("push", "--authfile", str(authfile), "busybox", f"docker://{address}/private/busybox:1")
@@ -90,7 +134,14 @@ def test_manifest_list(bb, registry):
     local = json.loads(bb("manifest", "inspect", "multi"))
     assert [m["platform"]["architecture"] for m in local["manifests"]] == ["amd64", "arm64"]
     bb("manifest", "push", "multi", f"docker://{registry.address}/multi/busybox:list")
-    raw = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{registry.address}/multi/busybox:list"))
+    raw = json.loads(
+        skopeo(
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            f"docker://{registry.address}/multi/busybox:list",
+        )
+    )
     assert raw["mediaType"] == "application/vnd.oci.image.index.v1+json"
     assert [m["platform"].get("variant") for m in raw["manifests"]] == [None, "v8"]
     bb("manifest", "rm", "multi")
@@ -140,8 +191,9 @@ BAD_AUTH_FILES = {
 
 @pytest.mark.parametrize("content", BAD_AUTH_FILES.values(), ids=BAD_AUTH_FILES.keys())
 @pytest.mark.parametrize("found_by", ["--authfile", "REGISTRY_AUTH_FILE", "HOME"])
-def test_malformed_auth_file_is_one_error_naming_it(bb, registry, tmp_path, monkeypatch, content,
-                                                   found_by):
+def test_malformed_auth_file_is_one_error_naming_it(
+    bb, registry, tmp_path, monkeypatch, content, found_by
+):
     if found_by == "HOME":
         path = tmp_path / "home" / ".config" / "containers" / "auth.json"
         path.parent.mkdir(parents=True)
@@ -152,13 +204,17 @@ def test_malformed_auth_file_is_one_error_naming_it(bb, registry, tmp_path, monk
     content = content.replace(b"REGISTRY", registry.address.encode())
     path.write_bytes(content)
     flag = ["--authfile", str(path)] if found_by == "--authfile" else []
-    commands = [["pull", *flag, f"{registry.address}/auth/busybox:1"],
-                ["push", *flag, "busybox", f"docker://{registry.address}/auth/busybox:1"]]
+    commands = [
+        ["pull", *flag, f"{registry.address}/auth/busybox:1"],
+        ["push", *flag, "busybox", f"docker://{registry.address}/auth/busybox:1"],
+    ]
     # as in containers/image, an entry's "auth" is decoded only when used: login can replace
     # a broken one and logout drop it
     if b'"auth": "' not in content:
-        commands += [["login", *flag, "-u", "u", "-p", "p", registry.address],
-                     ["logout", *flag, registry.address]]
+        commands += [
+            ["login", *flag, "-u", "u", "-p", "p", registry.address],
+            ["logout", *flag, registry.address],
+        ]
     for command in commands:
         result = bb.run(*command, check=False)
         assert result.returncode == 125, (command, result.stderr)
@@ -167,17 +223,28 @@ def test_malformed_auth_file_is_one_error_naming_it(bb, registry, tmp_path, monk
         assert path.read_bytes() == content
 
 
-@pytest.mark.parametrize("content", [
-    "registries = 5",
-    "[registries]\nsearch = 'docker.io'",
-    "[registries.insecure]\nregistries = 'localhost'",
-    "unqualified-search-registries = [1, 2]",
-    "registry = 'x'",
-    "[[registry]]\nlocation = 5\ninsecure = true",
-], ids=["registries-number", "search-string", "insecure-string", "search-numbers", "registry-string",
-        "location-number"])
-def test_malformed_registries_config_is_one_error_naming_it(bb, registry, tmp_path, monkeypatch,
-                                                         content):
+@pytest.mark.parametrize(
+    "content",
+    [
+        "registries = 5",
+        "[registries]\nsearch = 'docker.io'",
+        "[registries.insecure]\nregistries = 'localhost'",
+        "unqualified-search-registries = [1, 2]",
+        "registry = 'x'",
+        "[[registry]]\nlocation = 5\ninsecure = true",
+    ],
+    ids=[
+        "registries-number",
+        "search-string",
+        "insecure-string",
+        "search-numbers",
+        "registry-string",
+        "location-number",
+    ],
+)
+def test_malformed_registries_config_is_one_error_naming_it(
+    bb, registry, tmp_path, monkeypatch, content
+):
     path = tmp_path / "registries.toml"
     path.write_text(content + "\n")
     monkeypatch.setenv("BB_REGISTRIES_CONFIG", str(path))

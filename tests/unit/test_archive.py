@@ -51,11 +51,14 @@ def entry(name, kind=tarfile.REGTYPE, data=b"", linkname=""):
     return info, data if kind == tarfile.REGTYPE else None
 
 
-@pytest.mark.parametrize("members", [
-    [entry("../outside", data=b"x")],
-    [entry("a/../../outside", data=b"x")],
-    [entry("link", tarfile.LNKTYPE, linkname="../../etc/passwd")],
-])
+@pytest.mark.parametrize(
+    "members",
+    [
+        [entry("../outside", data=b"x")],
+        [entry("a/../../outside", data=b"x")],
+        [entry("link", tarfile.LNKTYPE, linkname="../../etc/passwd")],
+    ],
+)
 def test_hostile_entries_are_refused(tmp_path, members):
     root = tmp_path / "root"
     root.mkdir()
@@ -99,7 +102,11 @@ def test_writer_is_deterministic_and_adds_ancestors(tmp_path):
     (root / "a" / "b").mkdir(parents=True)
     (root / "a" / "b" / "file").write_text("content")
     os.link(root / "a" / "b" / "file", root / "a" / "hardlink")
-    changes = [Change("a/b/file", ChangeKind.ADD), Change("a/hardlink", ChangeKind.ADD), Change("gone", ChangeKind.DELETE)]
+    changes = [
+        Change("a/b/file", ChangeKind.ADD),
+        Change("a/hardlink", ChangeKind.ADD),
+        Change("gone", ChangeKind.DELETE),
+    ]
     outputs = []
     for _ in range(2):
         buffer = io.BytesIO()
@@ -125,7 +132,11 @@ def test_tree_changes_naive(tmp_path):
     os.chmod(child / "same" / "f", 0o600)
     os.utime(child / "same" / "f", (1, 1))
     changes = {c.path: c.kind for c in tree_changes(str(child), str(parent))}
-    assert changes == {"added": ChangeKind.ADD, "deleted": ChangeKind.DELETE, "same/f": ChangeKind.MODIFY}
+    assert changes == {
+        "added": ChangeKind.ADD,
+        "deleted": ChangeKind.DELETE,
+        "same/f": ChangeKind.MODIFY,
+    }
 
 
 def summary(root):
@@ -135,9 +146,18 @@ def summary(root):
         for name in dirnames + filenames:
             path = os.path.join(current, name)
             info = os.lstat(path)
-            xattrs = {n: os.getxattr(path, n, follow_symlinks=False) for n in os.listxattr(path, follow_symlinks=False)}
-            result[os.path.relpath(path, root)] = (info.st_mode, info.st_uid, info.st_gid, info.st_mtime_ns,
-                                                   info.st_size, xattrs)
+            xattrs = {
+                n: os.getxattr(path, n, follow_symlinks=False)
+                for n in os.listxattr(path, follow_symlinks=False)
+            }
+            result[os.path.relpath(path, root)] = (
+                info.st_mode,
+                info.st_uid,
+                info.st_gid,
+                info.st_mtime_ns,
+                info.st_size,
+                xattrs,
+            )
     return result
 
 
@@ -148,7 +168,9 @@ def test_extract_reusing_the_source_tree_equals_a_copy(tmp_path):
     (source / "dir" / "tagged").write_text("tagged")
     os.setxattr(source / "dir" / "tagged", "user.note", b"kept")
     (source / "overlay-marked").write_text("marked")
-    os.setxattr(source / "overlay-marked", "trusted.overlay.origin", b"x")  # not in the tar: must not be linked
+    os.setxattr(
+        source / "overlay-marked", "trusted.overlay.origin", b"x"
+    )  # not in the tar: must not be linked
     (source / "setuid").write_text("s")
     os.chmod(source / "setuid", 0o4755)
     os.link(source / "dir" / "plain", source / "hard")

@@ -20,14 +20,20 @@ def app_raising(error):
 
 def test_errors_become_one_line_and_exit_codes():
     runner = CliRunner()
-    for error, code in ((ImageNotFound("x"), 125), (CommandNotFound("x"), 127), (RunFailed("boom", 3), 3)):
+    for error, code in (
+        (ImageNotFound("x"), 125),
+        (CommandNotFound("x"), 127),
+        (RunFailed("boom", 3), 3),
+    ):
         result = runner.invoke(app_raising(error), [])
         assert result.exit_code == code
         assert result.output.strip().splitlines() == [f"Error: {error}"]
 
 
 def test_os_errors_name_the_file():
-    result = CliRunner().invoke(app_raising(FileNotFoundError(2, "No such file or directory", "/x")), [])
+    result = CliRunner().invoke(
+        app_raising(FileNotFoundError(2, "No such file or directory", "/x")), []
+    )
     assert result.exit_code == 125
     assert result.output.strip() == "Error: No such file or directory: /x"
 

@@ -5,10 +5,11 @@ import traceback
 
 import click
 import pytest
-from bb.cmd.common import VerbTyper
-from bb.cmd.main import VERBS, app
 from typer.main import get_command
 from typer.testing import CliRunner
+
+from bb.cmd.common import VerbTyper
+from bb.cmd.main import VERBS, app
 
 
 def command_lines() -> list[list[str]]:

@@ -1,20 +1,45 @@
 """Variable expansion with Docker's rules."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bb.dockerfile.expand import ExpansionError, expand, expand_heredoc, expand_words, split_words_keeping_quotes
+from bb.dockerfile.expand import (
+    ExpansionError,
+    expand,
+    expand_heredoc,
+    expand_words,
+    split_words_keeping_quotes,
+)
 
 ENV = {"A": "x", "EMPTY": "", "SPACED": "a b"}
 
 
-@pytest.mark.parametrize("word, expected", [
-    ("$A", "x"), ("${A}", "x"), ("pre${A}post", "prexpost"), ("$UNSET", ""),
-    ("${UNSET:-def}", "def"), ("${EMPTY:-def}", "def"), ("${EMPTY-def}", ""), ("${UNSET-def}", "def"),
-    ("${A:+alt}", "alt"), ("${EMPTY:+alt}", ""), ("${EMPTY+alt}", "alt"), ("${UNSET+alt}", ""),
-    ("${UNSET:-${A:-z}}", "x"), ("${UNSET:-${ALSO:-z}}", "z"),
-    ("'$A'", "$A"), ('"$A b"', "x b"), ("\\$A", "$A"), ('"\\"q\\""', '"q"'), ("$", "$"), ("a$", "a$"),
-])
+@pytest.mark.parametrize(
+    "word, expected",
+    [
+        ("$A", "x"),
+        ("${A}", "x"),
+        ("pre${A}post", "prexpost"),
+        ("$UNSET", ""),
+        ("${UNSET:-def}", "def"),
+        ("${EMPTY:-def}", "def"),
+        ("${EMPTY-def}", ""),
+        ("${UNSET-def}", "def"),
+        ("${A:+alt}", "alt"),
+        ("${EMPTY:+alt}", ""),
+        ("${EMPTY+alt}", "alt"),
+        ("${UNSET+alt}", ""),
+        ("${UNSET:-${A:-z}}", "x"),
+        ("${UNSET:-${ALSO:-z}}", "z"),
+        ("'$A'", "$A"),
+        ('"$A b"', "x b"),
+        ("\\$A", "$A"),
+        ('"\\"q\\""', '"q"'),
+        ("$", "$"),
+        ("a$", "a$"),
+    ],
+)
 def test_expand(word, expected):
     assert expand(word, ENV) == expected
 
@@ -32,10 +57,17 @@ def test_heredoc_keeps_quotes():
     assert expand_heredoc("say \"$A\" 'and' \\$A\n", ENV) == "say \"x\" 'and' $A\n"
 
 
-@pytest.mark.parametrize("word, message", [
-    ("${A", "missing '}'"), ("${UNSET:?must be set}", "UNSET is not allowed to be unset"), ("'open", "single-quote"),
-    ('"open', "double-quote"), ("${A%x}", "unsupported modifier"), ("${}", "missing variable name"),
-])
+@pytest.mark.parametrize(
+    "word, message",
+    [
+        ("${A", "missing '}'"),
+        ("${UNSET:?must be set}", "UNSET is not allowed to be unset"),
+        ("'open", "single-quote"),
+        ('"open', "double-quote"),
+        ("${A%x}", "unsupported modifier"),
+        ("${}", "missing variable name"),
+    ],
+)
 def test_errors(word, message):
     with pytest.raises(ExpansionError, match=message):
         expand(word, ENV)

@@ -5,7 +5,15 @@ import os
 import pytest
 
 from bb.errors import DriverError
-from bb.system.mounts import MS_NODEV, MS_NOSUID, MS_RDONLY, is_mounted, mount, split_mount_options, unmount
+from bb.system.mounts import (
+    MS_NODEV,
+    MS_NOSUID,
+    MS_RDONLY,
+    is_mounted,
+    mount,
+    split_mount_options,
+    unmount,
+)
 
 
 @pytest.mark.parametrize(
@@ -15,7 +23,11 @@ from bb.system.mounts import MS_NODEV, MS_NOSUID, MS_RDONLY, is_mounted, mount, 
         ("ro,nouuid", MS_RDONLY, "nouuid"),
         ("ro,rw", 0, ""),
         ("defaults,nodev,nosuid", MS_NODEV | MS_NOSUID, ""),
-        ("lowerdir=l/a:l/b,upperdir=x/diff,nodev,index=off", MS_NODEV, "lowerdir=l/a:l/b,upperdir=x/diff,index=off"),
+        (
+            "lowerdir=l/a:l/b,upperdir=x/diff,nodev,index=off",
+            MS_NODEV,
+            "lowerdir=l/a:l/b,upperdir=x/diff,index=off",
+        ),
     ],
 )
 def test_options_split_into_flags_and_filesystem_data(options, flags, data):
@@ -52,7 +64,9 @@ def test_relative_paths_resolve_against_cwd_which_is_restored(tmp_path):
     (tmp_path / "lower" / "file").write_text("from the lower layer\n")
     (tmp_path / "merged").mkdir()
     before = os.getcwd()
-    mount("overlay", str(tmp_path / "merged"), "overlay", "lowerdir=lower:lowest", cwd=str(tmp_path))
+    mount(
+        "overlay", str(tmp_path / "merged"), "overlay", "lowerdir=lower:lowest", cwd=str(tmp_path)
+    )
     try:
         assert os.getcwd() == before
         assert (tmp_path / "merged" / "file").read_text() == "from the lower layer\n"

@@ -1,7 +1,8 @@
 """The Dockerfile parser: forms, flags, heredocs, stages, and errors that name the line."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bb.dockerfile.parser import parse
 from bb.errors import DockerfileError
@@ -29,12 +30,15 @@ def test_directives_only_at_the_top():
     assert dockerfile.escape == "\\"
 
 
-@pytest.mark.parametrize("text, json_form", [
-    ('CMD ["a", "b"]', ["a", "b"]),
-    ("CMD [not json", None),
-    ('CMD echo "a b"', None),
-    ('ENTRYPOINT []', []),
-])
+@pytest.mark.parametrize(
+    "text, json_form",
+    [
+        ('CMD ["a", "b"]', ["a", "b"]),
+        ("CMD [not json", None),
+        ('CMD echo "a b"', None),
+        ("ENTRYPOINT []", []),
+    ],
+)
 def test_exec_and_shell_forms(text, json_form):
     (instruction,) = instructions("FROM busybox\n" + text + "\n")
     assert instruction.json_arguments == json_form
@@ -47,17 +51,27 @@ def test_flags():
 
 
 def test_heredocs():
-    run, copy = instructions("FROM busybox\nRUN <<EOF <<-'TWO'\nline $X\nEOF\n\tliteral\n\tTWO\nCOPY <<A /a\nx\nA\nENV AFTER=1\n")[:2]
+    run, copy = instructions(
+        "FROM busybox\nRUN <<EOF <<-'TWO'\nline $X\nEOF\n\tliteral\n\tTWO\nCOPY <<A /a\nx\nA\nENV AFTER=1\n"
+    )[:2]
     assert [(h.name, h.content, h.expand, h.strip_tabs) for h in run.heredocs] == [
-        ("EOF", "line $X\n", True, False), ("TWO", "literal\n", False, True)]
+        ("EOF", "line $X\n", True, False),
+        ("TWO", "literal\n", False, True),
+    ]
     assert copy.heredocs[0].content == "x\n" and copy.text_without_heredocs == "/a"
     assert instructions("FROM busybox\nRUN <<EOF\nx\nEOF\nENV AFTER=1\n")[1].line == 5
 
 
 def test_stages_and_meta_args():
-    dockerfile = parse("ARG V=1\nFROM busybox AS Build\nRUN a\nFROM 1st-stage as Second\nFROM build\n")
+    dockerfile = parse(
+        "ARG V=1\nFROM busybox AS Build\nRUN a\nFROM 1st-stage as Second\nFROM build\n"
+    )
     assert [a.arguments for a in dockerfile.meta_args] == ["V=1"]
-    assert [(s.index, s.name, s.base) for s in dockerfile.stages] == [(0, "build", "busybox"), (1, "second", "1st-stage"), (2, None, "build")]
+    assert [(s.index, s.name, s.base) for s in dockerfile.stages] == [
+        (0, "build", "busybox"),
+        (1, "second", "1st-stage"),
+        (2, None, "build"),
+    ]
 
 
 def test_onbuild_trigger():
@@ -65,22 +79,25 @@ def test_onbuild_trigger():
     assert onbuild.trigger.keyword == "COPY" and onbuild.arguments == "COPY a /b"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("FROM busybox\nFOO bar\n", "Dockerfile:2: unknown instruction: FOO"),
-    ("ENV A=1\nFROM busybox\n", "Dockerfile:1: ENV before the first FROM"),
-    ("# only a comment\n", "no FROM instruction"),
-    ("FROM busybox\nSHELL [bad\n", "Dockerfile:2: SHELL requires"),
-    ("FROM busybox\nCOPY onlyone\n", "Dockerfile:2: COPY requires at least one source"),
-    ("FROM busybox AS " + "a" * 65 + "\n", "longer than 64"),
-    ("FROM busybox AS a\nFROM busybox AS A\n", "duplicate stage name"),
-    ("FROM busybox AS bad!name\n", "invalid stage name"),
-    ("FROM busybox\nONBUILD ONBUILD RUN x\n", "not allowed as an ONBUILD trigger"),
-    ("FROM busybox\nRUN <<EOF\nnever ends\n", "Dockerfile:2: heredoc <<EOF is not terminated"),
-    ("FROM busybox\nHEALTHCHECK --interval=x CMD true\n", "Dockerfile:2: HEALTHCHECK"),
-    ("FROM busybox\nLABEL novalue\n", "Dockerfile:2: LABEL requires KEY=VALUE"),
-    ("FROM busybox\nENV ONLYKEY\n", "Dockerfile:2: ENV requires a value"),
-    ("FROM busybox\nRUN\n", "Dockerfile:2: RUN requires at least one argument"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("FROM busybox\nFOO bar\n", "Dockerfile:2: unknown instruction: FOO"),
+        ("ENV A=1\nFROM busybox\n", "Dockerfile:1: ENV before the first FROM"),
+        ("# only a comment\n", "no FROM instruction"),
+        ("FROM busybox\nSHELL [bad\n", "Dockerfile:2: SHELL requires"),
+        ("FROM busybox\nCOPY onlyone\n", "Dockerfile:2: COPY requires at least one source"),
+        ("FROM busybox AS " + "a" * 65 + "\n", "longer than 64"),
+        ("FROM busybox AS a\nFROM busybox AS A\n", "duplicate stage name"),
+        ("FROM busybox AS bad!name\n", "invalid stage name"),
+        ("FROM busybox\nONBUILD ONBUILD RUN x\n", "not allowed as an ONBUILD trigger"),
+        ("FROM busybox\nRUN <<EOF\nnever ends\n", "Dockerfile:2: heredoc <<EOF is not terminated"),
+        ("FROM busybox\nHEALTHCHECK --interval=x CMD true\n", "Dockerfile:2: HEALTHCHECK"),
+        ("FROM busybox\nLABEL novalue\n", "Dockerfile:2: LABEL requires KEY=VALUE"),
+        ("FROM busybox\nENV ONLYKEY\n", "Dockerfile:2: ENV requires a value"),
+        ("FROM busybox\nRUN\n", "Dockerfile:2: RUN requires at least one argument"),
+    ],
+)
 def test_errors_name_the_line(text, message):
     with pytest.raises(DockerfileError) as failure:
         parse(text)
@@ -96,11 +113,34 @@ def test_size_limit():
         parse("FROM busybox\n" + "#" * (1 << 20))
 
 
-LINES = st.sampled_from([
-    "FROM busybox", "FROM busybox AS x", "RUN echo hi \\", "RUN <<EOF", "EOF", "COPY a b", "COPY <<A /x", "A",
-    "ENV A=1 B=\"2 3\"", "ENV A", "LABEL a=b", "ARG X", "# escape=`", "HEALTHCHECK CMD true", "ONBUILD RUN x",
-    "SHELL [\"sh\"]", "CMD [\"x\"", "USER", "", "   ", "# comment", "\\", "${A:-b}", "ADD --chown=1 x y",
-])
+LINES = st.sampled_from(
+    [
+        "FROM busybox",
+        "FROM busybox AS x",
+        "RUN echo hi \\",
+        "RUN <<EOF",
+        "EOF",
+        "COPY a b",
+        "COPY <<A /x",
+        "A",
+        'ENV A=1 B="2 3"',
+        "ENV A",
+        "LABEL a=b",
+        "ARG X",
+        "# escape=`",
+        "HEALTHCHECK CMD true",
+        "ONBUILD RUN x",
+        'SHELL ["sh"]',
+        'CMD ["x"',
+        "USER",
+        "",
+        "   ",
+        "# comment",
+        "\\",
+        "${A:-b}",
+        "ADD --chown=1 x y",
+    ]
+)
 
 
 @given(st.lists(st.one_of(LINES, st.text(max_size=40)), max_size=30))
@@ -113,11 +153,22 @@ def test_any_input_parses_or_fails_cleanly(lines):
 
 # Not an identifier, so no error may name it: a "Dockerfile" may be a secret file.
 SECRET = "s3cr3t.t0ken"
-SECRET_LINES = st.sampled_from([
-    SECRET, f"{SECRET}=1", f"ENV A=1 {SECRET}", f"ARG ={SECRET}", f"# escape={SECRET}", f"RUN <<{SECRET}",
-    f"FROM busybox AS {SECRET}", f"FROM busybox AS {SECRET}!", f"HEALTHCHECK --{SECRET}=1 CMD true",
-    f"HEALTHCHECK --interval={SECRET} CMD true", f"HEALTHCHECK --retries={SECRET} CMD true", f"ONBUILD {SECRET}",
-])
+SECRET_LINES = st.sampled_from(
+    [
+        SECRET,
+        f"{SECRET}=1",
+        f"ENV A=1 {SECRET}",
+        f"ARG ={SECRET}",
+        f"# escape={SECRET}",
+        f"RUN <<{SECRET}",
+        f"FROM busybox AS {SECRET}",
+        f"FROM busybox AS {SECRET}!",
+        f"HEALTHCHECK --{SECRET}=1 CMD true",
+        f"HEALTHCHECK --interval={SECRET} CMD true",
+        f"HEALTHCHECK --retries={SECRET} CMD true",
+        f"ONBUILD {SECRET}",
+    ]
+)
 
 
 @given(st.lists(st.one_of(LINES, SECRET_LINES), max_size=12))

@@ -9,7 +9,11 @@ from bb.store.config import load_store_options
 def test_defaults_without_file(tmp_path, monkeypatch):
     monkeypatch.setattr("bb.store.config.DEFAULT_CONFIG_PATH", str(tmp_path / "absent.toml"))
     options = load_store_options()
-    assert (options.graph_root, options.run_root, options.driver) == ("/var/lib/bb", "/run/bb", None)
+    assert (options.graph_root, options.run_root, options.driver) == (
+        "/var/lib/bb",
+        "/run/bb",
+        None,
+    )
 
 
 def test_file_tables_and_flags(tmp_path):

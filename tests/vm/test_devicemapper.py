@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from devicemapper.test_devicemapper_cli import overlay_reference
+
 from testbed import REPO, RUN_IN_VM
 
 pytestmark = [
@@ -29,7 +30,8 @@ pytestmark = [
 # confinement tests, since the guest has cgroup v2 where this host has v1.
 CONFINEMENT = "tests/hardening/test_confinement.py"
 GUEST_SELECTION = [
-    "tests/drivers", "tests/devicemapper",
+    "tests/drivers",
+    "tests/devicemapper",
     f"{CONFINEMENT}::test_a_step_cannot_read_a_host_block_device",
     f"{CONFINEMENT}::test_a_build_step_cannot_read_a_host_block_device",
     f"{CONFINEMENT}::test_cgroups_are_private_and_read_only",
@@ -41,10 +43,31 @@ def test_devicemapper_in_vm(tmp_path):
     # the corpus's image IDs on overlay, built here on the host where it is fast
     reference = json.dumps(overlay_reference(tmp_path / "overlay"))
     pytest_in_venv = Path(sys.executable).with_name("pytest")
-    command = [sys.executable, str(RUN_IN_VM), "--timeout", "1800", "--cwd", str(REPO),
-               "--env", "BB_TEST_DRIVERS=devicemapper", "--env", f"BB_TEST_OVERLAY_IDS={reference}", "--",
-               str(pytest_in_venv), "-q", "-p", "no:cacheprovider", "-rs", "--durations=12", *GUEST_SELECTION]
-    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=2000)
+    command = [
+        sys.executable,
+        str(RUN_IN_VM),
+        "--timeout",
+        "1800",
+        "--cwd",
+        str(REPO),
+        "--env",
+        "BB_TEST_DRIVERS=devicemapper",
+        "--env",
+        f"BB_TEST_OVERLAY_IDS={reference}",
+        "--",
+        str(pytest_in_venv),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-rs",
+        "--durations=12",
+        *GUEST_SELECTION,
+    ]
+    result = subprocess.run(
+        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=2000
+    )
     summary = result.stdout.strip().splitlines()[-1:] or [""]
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    )
     assert " passed" in summary[0] and "skipped" not in summary[0], result.stdout[-3000:]

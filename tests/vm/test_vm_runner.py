@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import pytest
+
 from testbed import RUN_IN_VM
 
 pytestmark = [
@@ -26,13 +27,18 @@ pytestmark = [
 def run_in_vm(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(RUN_IN_VM), "--timeout", "400", "--cwd", "/", *args],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
 def explain(res: subprocess.CompletedProcess[str]) -> str:
-    return (f"exit {res.returncode}\n--- stdout\n{res.stdout[-4000:]}\n"
-            f"--- stderr\n{res.stderr[-4000:]}")
+    return (
+        f"exit {res.returncode}\n--- stdout\n{res.stdout[-4000:]}\n--- stderr\n{res.stderr[-4000:]}"
+    )
 
 
 THIN_POOL_SCRIPT = r"""

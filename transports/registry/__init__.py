@@ -26,11 +26,15 @@ def _reference(location: str) -> Reference:
 class RegistryTransport(Transport):
     """docker://REGISTRY/REPOSITORY[:TAG] (Docker Hub names without a registry get docker.io)."""
 
-    def export(self, store: Store, images: list[StoredImage], location: str, options: TransportOptions) -> None:
+    def export(
+        self, store: Store, images: list[StoredImage], location: str, options: TransportOptions
+    ) -> None:
         """Push each image to the location."""
         for image in images:
             push_image(store, image, _reference(location), options)
 
-    def import_images(self, store: Store, location: str, options: TransportOptions) -> list[ImageRecord]:
+    def import_images(
+        self, store: Store, location: str, options: TransportOptions
+    ) -> list[ImageRecord]:
         """Pull the image at the location."""
         return [pull_image(store, _reference(location), options)]

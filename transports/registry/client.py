@@ -37,8 +37,10 @@ CHUNK = 8 << 20
 TIMEOUT = 60
 # what of a failed request's body an error message shows (the rest is not read)
 ERROR_DETAIL = 4096
-ACCEPT = (f"{MEDIA_OCI_MANIFEST}, {MEDIA_DOCKER_MANIFEST}, "
-          f"{MEDIA_OCI_INDEX}, {MEDIA_DOCKER_MANIFEST_LIST}")
+ACCEPT = (
+    f"{MEDIA_OCI_MANIFEST}, {MEDIA_DOCKER_MANIFEST}, "
+    f"{MEDIA_OCI_INDEX}, {MEDIA_DOCKER_MANIFEST_LIST}"
+)
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -53,8 +55,14 @@ class DigestCheckingReader:
     """A blob from a response, held to its descriptor: refused once longer than its size, and at
     its end if shorter or of another digest."""
 
-    def __init__(self, response: http.client.HTTPResponse, digest: str, size: int, what: str,
-                 connection: http.client.HTTPConnection):
+    def __init__(
+        self,
+        response: http.client.HTTPResponse,
+        digest: str,
+        size: int,
+        what: str,
+        connection: http.client.HTTPConnection,
+    ):
         self.response = response
         self.digest = digest
         self.size = size
@@ -75,17 +83,23 @@ class DigestCheckingReader:
             raise _read_failure(self.what, failure) from None
         self._count += len(data)
         if self._count > self.size:
-            raise RegistryError(f"{self.what}: the registry sent more than the {self.size} bytes "
-                                "its descriptor gives")
+            raise RegistryError(
+                f"{self.what}: the registry sent more than the {self.size} bytes "
+                "its descriptor gives"
+            )
         if data:
             self._sha256.update(data)
         elif size:
             if self._count != self.size:
-                raise RegistryError(f"{self.what}: the registry sent {self._count} of the "
-                                    f"{self.size} bytes its descriptor gives")
+                raise RegistryError(
+                    f"{self.what}: the registry sent {self._count} of the "
+                    f"{self.size} bytes its descriptor gives"
+                )
             if "sha256:" + self._sha256.hexdigest() != self.digest:
-                raise RegistryError(f"{self.what}: the registry sent content with digest "
-                                    f"sha256:{self._sha256.hexdigest()}")
+                raise RegistryError(
+                    f"{self.what}: the registry sent content with digest "
+                    f"sha256:{self._sha256.hexdigest()}"
+                )
         return data
 
     def close(self) -> None:
@@ -102,21 +116,35 @@ class RegistryClient:
         self.repository = reference.repository
         config = load_registries_config()
         host = self.registry.rsplit(":", 1)[0].strip("[]")
-        self.plain_http = options.tls_verify is False or self.registry in config.insecure or host in (
-            "localhost", "127.0.0.1", "::1")
-        self.credentials = parse_creds(options.credentials) if options.credentials else credentials_for(
-            self.registry, options.authfile)
+        self.plain_http = (
+            options.tls_verify is False
+            or self.registry in config.insecure
+            or host in ("localhost", "127.0.0.1", "::1")
+        )
+        self.credentials = (
+            parse_creds(options.credentials)
+            if options.credentials
+            else credentials_for(self.registry, options.authfile)
+        )
         self._authorization: str | None = None
 
     # --- HTTP ----------------------------------------------------------------------
 
-    def _connection(self, netloc: str | None = None, scheme: str | None = None) -> http.client.HTTPConnection:
-        netloc = netloc or ("registry-1.docker.io" if self.registry == "docker.io" else self.registry)
+    def _connection(
+        self, netloc: str | None = None, scheme: str | None = None
+    ) -> http.client.HTTPConnection:
+        netloc = netloc or (
+            "registry-1.docker.io" if self.registry == "docker.io" else self.registry
+        )
         if (scheme or ("http" if self.plain_http else "https")) == "http":
             return http.client.HTTPConnection(netloc, timeout=TIMEOUT)
-        return http.client.HTTPSConnection(netloc, timeout=TIMEOUT, context=ssl.create_default_context())
+        return http.client.HTTPSConnection(
+            netloc, timeout=TIMEOUT, context=ssl.create_default_context()
+        )
 
-    def _send(self, method: str, url: str, headers: dict[str, str], body: object) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], body: object
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         parsed = urllib.parse.urlsplit(url)
         connection = self._connection(parsed.netloc or None, parsed.scheme or None)
         path = urllib.parse.urlunsplit(("", "", parsed.path, parsed.query, ""))
@@ -130,8 +158,14 @@ class RegistryClient:
             connection.close()
             raise RegistryError(f"registry {self.registry}: cannot connect: {failure}") from None
 
-    def request(self, method: str, url: str, headers: dict[str, str] | None = None, body: object = None,
-                stream: bool = False) -> tuple[_Response, http.client.HTTPResponse | None, http.client.HTTPConnection | None]:
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str] | None = None,
+        body: object = None,
+        stream: bool = False,
+    ) -> tuple[_Response, http.client.HTTPResponse | None, http.client.HTTPConnection | None]:
         """Send a request (authenticating when challenged); return the response, its open stream if asked."""
         headers = headers or {}
         for attempt in range(2):
@@ -162,15 +196,21 @@ class RegistryClient:
                 return response.read(ERROR_DETAIL)
             if _content_length(response) > MAX_DOCUMENT_BYTES:
                 raise RegistryError(f"{what} is larger than {MAX_DOCUMENT_BYTES} bytes")
-            return read_at_most(response, MAX_DOCUMENT_BYTES, what,  # type: ignore[arg-type]
-                                RegistryError)
+            return read_at_most(
+                response,
+                MAX_DOCUMENT_BYTES,
+                what,  # type: ignore[arg-type]
+                RegistryError,
+            )
         except (OSError, http.client.HTTPException) as failure:
             raise _read_failure(what, failure) from None
 
     def _authenticate(self, challenge: str) -> None:
         scheme, _, parameters = challenge.partition(" ")
         if self.credentials is None and scheme.lower() == "basic":
-            raise AuthenticationFailed(f"registry {self.registry}: authentication required (bb login {self.registry})")
+            raise AuthenticationFailed(
+                f"registry {self.registry}: authentication required (bb login {self.registry})"
+            )
         basic = None
         if self.credentials is not None:
             basic = "Basic " + base64.b64encode(":".join(self.credentials).encode()).decode()
@@ -185,8 +225,9 @@ class RegistryClient:
         url = fields.get("realm", "") + "?" + urllib.parse.urlencode(query)
         self._authorization = None
         response, _, _ = self._token_request(url, basic)
-        document = parse_json_document(response.body, f"token server of {self.registry}: "
-                                       "the response", AuthenticationFailed)
+        document = parse_json_document(
+            response.body, f"token server of {self.registry}: the response", AuthenticationFailed
+        )
         token = document.get("token") or document.get("access_token")
         if not isinstance(token, str) or not token.isprintable():
             raise AuthenticationFailed(f"registry {self.registry}: the token server sent no token")
@@ -196,15 +237,22 @@ class RegistryClient:
         parsed = urllib.parse.urlsplit(url)
         connection = self._connection(parsed.netloc, parsed.scheme)
         try:
-            connection.request("GET", urllib.parse.urlunsplit(("", "", parsed.path, parsed.query, "")),
-                               headers={"Authorization": basic} if basic else {})
+            connection.request(
+                "GET",
+                urllib.parse.urlunsplit(("", "", parsed.path, parsed.query, "")),
+                headers={"Authorization": basic} if basic else {},
+            )
             response = connection.getresponse()
             if response.status == 401:
                 raise self._refused()
             if response.status != 200:
                 raise RegistryError(f"token server of {self.registry}: HTTP {response.status}")
-            body = read_at_most(response, MAX_DOCUMENT_BYTES,  # type: ignore[arg-type]
-                                f"token server of {self.registry}: the response", RegistryError)
+            body = read_at_most(
+                response,
+                MAX_DOCUMENT_BYTES,  # type: ignore[arg-type]
+                f"token server of {self.registry}: the response",
+                RegistryError,
+            )
         except (OSError, http.client.HTTPException) as failure:
             raise RegistryError(f"token server of {self.registry}: {failure}") from None
         finally:
@@ -212,8 +260,9 @@ class RegistryClient:
         return _Response(response.status, {}, body), None, None
 
     def _refused(self) -> AuthenticationFailed:
-        return AuthenticationFailed(f"registry {self.registry}: authentication failed "
-                                    "(check the user name and password)")
+        return AuthenticationFailed(
+            f"registry {self.registry}: authentication failed (check the user name and password)"
+        )
 
     def _url(self, path: str) -> str:
         return f"/v2/{self.repository}/{path}"
@@ -234,32 +283,46 @@ class RegistryClient:
 
     def manifest(self, reference: str, size: int | None = None) -> tuple[bytes, str]:
         """A manifest (or list) by tag or digest (checked, and its `size`), with its media type."""
-        response, _, _ = self.request("GET", self._url(f"manifests/{reference}"), {"Accept": ACCEPT})
+        response, _, _ = self.request(
+            "GET", self._url(f"manifests/{reference}"), {"Accept": ACCEPT}
+        )
         if response.status == 404:
-            raise RegistryError(f"registry {self.registry}: {self.repository}:{reference} not found")
+            raise RegistryError(
+                f"registry {self.registry}: {self.repository}:{reference} not found"
+            )
         if response.status != 200:
             raise self._fail(f"reading manifest {reference}", response)
         what = f"registry {self.registry}: manifest {self.repository}@{reference}"
-        if reference.startswith("sha256:") and "sha256:" + hashlib.sha256(response.body).hexdigest() != reference:
-            raise RegistryError(f"{what}: the registry sent content with digest "
-                                f"sha256:{hashlib.sha256(response.body).hexdigest()}")
+        if (
+            reference.startswith("sha256:")
+            and "sha256:" + hashlib.sha256(response.body).hexdigest() != reference
+        ):
+            raise RegistryError(
+                f"{what}: the registry sent content with digest "
+                f"sha256:{hashlib.sha256(response.body).hexdigest()}"
+            )
         if size is not None and len(response.body) != size:
-            raise RegistryError(f"{what}: the registry sent {len(response.body)} bytes, "
-                                f"its descriptor gives {size}")
+            raise RegistryError(
+                f"{what}: the registry sent {len(response.body)} bytes, its descriptor gives {size}"
+            )
         return response.body, media_type_of(response.body, response.headers.get("content-type"))
 
     @contextmanager
     def blob(self, digest: str, size: int) -> Iterator[BinaryIO]:
         """A blob's content as a stream, held to its digest and size as it is read."""
-        response, stream, connection = self.request("GET", self._url(f"blobs/{digest}"), stream=True)
+        response, stream, connection = self.request(
+            "GET", self._url(f"blobs/{digest}"), stream=True
+        )
         if stream is None or connection is None:
             raise self._fail(f"fetching blob {digest}", response)
         what = f"registry {self.registry}: blob {self.repository}@{digest}"
         reader = DigestCheckingReader(stream, digest, size, what, connection)
         try:
             if _content_length(stream) > size:
-                raise RegistryError(f"{what}: the registry announces {_content_length(stream)} "
-                                    f"bytes, its descriptor gives {size}")
+                raise RegistryError(
+                    f"{what}: the registry announces {_content_length(stream)} "
+                    f"bytes, its descriptor gives {size}"
+                )
             yield reader  # type: ignore[misc]
         finally:
             reader.close()
@@ -272,12 +335,16 @@ class RegistryClient:
     def mount_blob(self, digest: str, source_repository: str) -> bool:
         """Ask the registry to link a blob from another repository (no upload); return whether it did."""
         query = urllib.parse.urlencode({"mount": digest, "from": source_repository})
-        response, _, _ = self.request("POST", self._url(f"blobs/uploads/?{query}"), {"Content-Length": "0"}, b"")
+        response, _, _ = self.request(
+            "POST", self._url(f"blobs/uploads/?{query}"), {"Content-Length": "0"}, b""
+        )
         return response.status == 201
 
     def upload_blob(self, path: str, digest: str, size: int) -> None:
         """Upload a file as a blob: one PUT when small, PATCH chunks then PUT when large."""
-        response, _, _ = self.request("POST", self._url("blobs/uploads/"), {"Content-Length": "0"}, b"")
+        response, _, _ = self.request(
+            "POST", self._url("blobs/uploads/"), {"Content-Length": "0"}, b""
+        )
         if response.status != 202 or "location" not in response.headers:
             raise self._fail("starting an upload", response)
         location = response.headers["location"]
@@ -286,9 +353,16 @@ class RegistryClient:
                 offset = 0
                 while offset < size:
                     chunk = blob.read(CHUNK)
-                    response, _, _ = self.request("PATCH", location, {
-                        "Content-Type": "application/octet-stream", "Content-Length": str(len(chunk)),
-                        "Content-Range": f"{offset}-{offset + len(chunk) - 1}"}, chunk)
+                    response, _, _ = self.request(
+                        "PATCH",
+                        location,
+                        {
+                            "Content-Type": "application/octet-stream",
+                            "Content-Length": str(len(chunk)),
+                            "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
+                        },
+                        chunk,
+                    )
                     if response.status != 202:
                         raise self._fail("uploading a chunk", response)
                     location = response.headers.get("location", location)
@@ -298,15 +372,23 @@ class RegistryClient:
             else:
                 body, length = blob, size
             separator = "&" if "?" in location else "?"
-            response, _, _ = self.request("PUT", f"{location}{separator}digest={urllib.parse.quote(digest)}", {
-                "Content-Type": "application/octet-stream", "Content-Length": str(length)}, body)
+            response, _, _ = self.request(
+                "PUT",
+                f"{location}{separator}digest={urllib.parse.quote(digest)}",
+                {"Content-Type": "application/octet-stream", "Content-Length": str(length)},
+                body,
+            )
         if response.status != 201:
             raise self._fail(f"finishing the upload of {digest}", response)
 
     def put_manifest(self, reference: str, manifest: bytes, media_type: str) -> None:
         """Store a manifest under a tag (or digest)."""
-        response, _, _ = self.request("PUT", self._url(f"manifests/{reference}"), {
-            "Content-Type": media_type, "Content-Length": str(len(manifest))}, manifest)
+        response, _, _ = self.request(
+            "PUT",
+            self._url(f"manifests/{reference}"),
+            {"Content-Type": media_type, "Content-Length": str(len(manifest))},
+            manifest,
+        )
         if response.status != 201:
             raise self._fail(f"storing manifest {reference}", response)
 

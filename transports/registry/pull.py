@@ -40,8 +40,9 @@ def pull_image(store: Store, reference: Reference, options: TransportOptions) ->
         with client.blob(config_descriptor.digest, config_descriptor.size) as config_stream:
             config = config_stream.read()
         parse_json_document(config, "the image config")
-        layers = [_checked(layer, f"layer {index}")
-                  for index, layer in enumerate(manifest.layers, 1)]
+        layers = [
+            _checked(layer, f"layer {index}") for index, layer in enumerate(manifest.layers, 1)
+        ]
         openers = [lambda layer=layer: client.blob(layer.digest, layer.size) for layer in layers]
         return add_image(store, config, openers, [str(reference)])
     except (ArchiveError, StoreError) as failure:

@@ -25,8 +25,13 @@ from bb.transports.base import StoredImage, TransportOptions
 from bb.transports.registry.client import RegistryClient
 
 
-def push_image(store: Store, image: StoredImage, reference: Reference, options: TransportOptions,
-               by_digest: bool = False) -> tuple[str, int, str]:
+def push_image(
+    store: Store,
+    image: StoredImage,
+    reference: Reference,
+    options: TransportOptions,
+    by_digest: bool = False,
+) -> tuple[str, int, str]:
     """Upload the image's blobs the registry lacks, then its manifest under the tag (or only its digest).
 
     Returns the pushed manifest's (digest, size, media type).
@@ -42,7 +47,11 @@ def push_image(store: Store, image: StoredImage, reference: Reference, options: 
             mounted = False
             for source in (known or {}).get("repositories", []):
                 registry, _, other = source.partition("/")
-                if registry == reference.registry and other != reference.repository and known is not None:
+                if (
+                    registry == reference.registry
+                    and other != reference.repository
+                    and known is not None
+                ):
                     mounted = client.mount_blob(known["digest"], other)
                     if mounted:
                         break
@@ -50,42 +59,69 @@ def push_image(store: Store, image: StoredImage, reference: Reference, options: 
                 with cache.compressed(layer.diff_id) as (path, digest, size):
                     if not client.has_blob(digest):
                         client.upload_blob(path, digest, size)
-                    known = {"digest": digest, "size": size, "repositories": (known or {}).get("repositories", [])}
+                    known = {
+                        "digest": digest,
+                        "size": size,
+                        "repositories": (known or {}).get("repositories", []),
+                    }
         assert known is not None
         if repository not in known["repositories"]:
             known["repositories"] = [*known["repositories"], repository]
         cache.remember(layer.diff_id, known)
-        descriptors.append({"mediaType": MEDIA_DOCKER_LAYER_GZIP if docker else MEDIA_OCI_LAYER_GZIP,
-                            "digest": known["digest"], "size": known["size"]})
+        descriptors.append(
+            {
+                "mediaType": MEDIA_DOCKER_LAYER_GZIP if docker else MEDIA_OCI_LAYER_GZIP,
+                "digest": known["digest"],
+                "size": known["size"],
+            }
+        )
     config_digest = image.record.config_digest
     if not client.has_blob(config_digest):
-        with tempfile.NamedTemporaryFile(dir=store.temp_dir, prefix=f"{os.getpid()}-config-") as config_file:
+        with tempfile.NamedTemporaryFile(
+            dir=store.temp_dir, prefix=f"{os.getpid()}-config-"
+        ) as config_file:
             config_file.write(image.config)
             config_file.flush()
             client.upload_blob(config_file.name, config_digest, len(image.config))
-    manifest = canonical_json({
-        "schemaVersion": 2,
-        "mediaType": MEDIA_DOCKER_MANIFEST if docker else MEDIA_OCI_MANIFEST,
-        "config": {"mediaType": MEDIA_DOCKER_CONFIG if docker else MEDIA_OCI_CONFIG,
-                   "digest": config_digest, "size": len(image.config)},
-        "layers": descriptors,
-    })
+    manifest = canonical_json(
+        {
+            "schemaVersion": 2,
+            "mediaType": MEDIA_DOCKER_MANIFEST if docker else MEDIA_OCI_MANIFEST,
+            "config": {
+                "mediaType": MEDIA_DOCKER_CONFIG if docker else MEDIA_OCI_CONFIG,
+                "digest": config_digest,
+                "size": len(image.config),
+            },
+            "layers": descriptors,
+        }
+    )
     media_type = MEDIA_DOCKER_MANIFEST if docker else MEDIA_OCI_MANIFEST
     digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
     client.put_manifest(digest if by_digest else reference.tag or "latest", manifest, media_type)
     return digest, len(manifest), media_type
 
 
-def push_manifest_list(store: Store, images: list[tuple[StoredImage, dict]], reference: Reference,
-                       options: TransportOptions) -> str:
+def push_manifest_list(
+    store: Store,
+    images: list[tuple[StoredImage, dict]],
+    reference: Reference,
+    options: TransportOptions,
+) -> str:
     """Push each image by digest, then the list (OCI index or Docker manifest list) under the tag; return its digest."""
     docker = options.image_format == FORMAT_DOCKER
     manifests = []
     for image, platform in images:
         digest, size, media_type = push_image(store, image, reference, options, by_digest=True)
-        manifests.append({"mediaType": media_type, "digest": digest, "size": size, "platform": platform})
-    document = {"schemaVersion": 2, "mediaType": MEDIA_DOCKER_MANIFEST_LIST if docker else MEDIA_OCI_INDEX,
-                "manifests": manifests}
+        manifests.append(
+            {"mediaType": media_type, "digest": digest, "size": size, "platform": platform}
+        )
+    document = {
+        "schemaVersion": 2,
+        "mediaType": MEDIA_DOCKER_MANIFEST_LIST if docker else MEDIA_OCI_INDEX,
+        "manifests": manifests,
+    }
     data = canonical_json(document)
-    RegistryClient(reference, options).put_manifest(reference.tag or "latest", data, str(document["mediaType"]))
+    RegistryClient(reference, options).put_manifest(
+        reference.tag or "latest", data, str(document["mediaType"])
+    )
     return "sha256:" + hashlib.sha256(data).hexdigest()
