@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from typing import Any, BinaryIO, ContextManager
+from typing import Any, BinaryIO
 
 from bb.archive.compression import decompressed
 from bb.archive.layer_tar import COPY_BUFFER
@@ -15,7 +15,7 @@ from bb.store.store import Store
 from bb.system.atomic import canonical_json
 from bb.system.limits import parse_json_document
 
-LayerOpener = Callable[[], ContextManager[BinaryIO]]
+LayerOpener = Callable[[], contextlib.AbstractContextManager[BinaryIO]]
 
 
 def _store_layer_blob(store: Store, open_layer: LayerOpener) -> tuple[str, int]:
