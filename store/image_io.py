@@ -15,7 +15,7 @@ from bb.store.store import Store
 from bb.system.atomic import canonical_json
 from bb.system.limits import parse_json_document
 
-LayerOpener = Callable[[], ContextManager[BinaryIO]]
+LayerOpener = Callable[[], contextlib.AbstractContextManager[BinaryIO]]
 
 
 def _store_layer_blob(store: Store, open_layer: LayerOpener) -> tuple[str, int]:
