@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from typing import Any, BinaryIO, ContextManager
+from typing import Any, BinaryIO
 
 from bb.archive.compression import decompressed
 from bb.archive.layer_tar import COPY_BUFFER
