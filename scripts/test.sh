@@ -3,6 +3,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install.sh --test
-# the type check first: a regression fails in seconds, not after the suite
+# lint and type check first: a regression fails in seconds, not after the suite
+scripts/lint.sh
 scripts/typecheck.sh
 exec /opt/bb/bin/pytest "$@"
