@@ -21,6 +21,22 @@ RUN_IN_VM = REPO / "scripts" / "vm" / "run-in-vm"
 BUD = REPO / "tests" / "bud"
 # In a case directory, the extra build arguments: one argument per line (tests/bud/README.md)
 BUD_ARGUMENTS_FILE = "bud-args"
+# The cases whose images must be identical on every driver (built with --timestamp on a base made
+# with SOURCE_DATE_EPOCH): on overlay and vfs on the host, on devicemapper in the VM.
+DRIVER_CORPUS = [
+    "instructions",
+    "multistage",
+    "heredocs",
+    "copy-owners",
+    "workdir-owner",
+    "workdir-as-written",
+    "platform-args",
+    "dockerignore-reinclude-file",
+    "dockerignore-alternating",
+    "copy-glob-unmatched",
+    "add-dest-dotdot-after-symlink",
+]
+TIMESTAMP = "1700000000"
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from testbed import BUSYBOX_EXAMPLE, bud_case
+from testbed import BUSYBOX_EXAMPLE, DRIVER_CORPUS, TIMESTAMP, bud_case
 
-TIMESTAMP = "1700000000"
-# The corpus cases whose images must be identical on every driver.
-CORPUS = ["instructions", "multistage", "heredocs"]
+CORPUS = DRIVER_CORPUS
 
 
 def _dm_available() -> bool:

@@ -2,6 +2,9 @@
 
 import json
 import os
+import subprocess
+
+from testbed import BUSYBOX_EXAMPLE, DRIVER_CORPUS, TIMESTAMP, bud_case
 
 
 def build(bb, busybox):
@@ -58,3 +61,20 @@ def test_overlay_and_vfs_give_the_same_diff_ids(empty_store_factory, tmp_path):
     assert len(overlay[1]["Layers"]) == 2
     assert overlay[0]["Id"] == vfs[0]["Id"]
     assert overlay[1]["Id"] == vfs[1]["Id"]
+
+
+def test_the_driver_corpus_gives_the_same_images_on_overlay_and_vfs(empty_store_factory):
+    images = {}
+    for driver in ("overlay", "vfs"):
+        bb = empty_store_factory(driver, driver)
+        env = {**bb.env(), "SOURCE_DATE_EPOCH": TIMESTAMP}
+        subprocess.run(
+            ["sh", str(BUSYBOX_EXAMPLE)], env=env, cwd=bb.cwd, check=True, capture_output=True
+        )
+        images[driver] = {
+            name: bb(
+                "build", "-q", "--timestamp", TIMESTAMP, *case.arguments, str(case.context)
+            ).splitlines()[-1]
+            for name, case in ((name, bud_case(name)) for name in DRIVER_CORPUS)
+        }
+    assert images["overlay"] == images["vfs"]
