@@ -1,1 +1,2 @@
-"""Layer archives: change detection, deterministic layer tars, compression, and extraction confined to a root."""
+"""Layer archives: change detection, deterministic layer tars, compression, and extraction
+confined to a root."""

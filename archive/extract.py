@@ -50,7 +50,7 @@ class _Extractor:
         self._resolved_directories: dict[str, str] = {}
 
     def directory(self, relative: str) -> str:
-        """Host path of directory `relative`, creating missing ones like their lower counterparts."""
+        """Host path of directory `relative`, made (if missing) like its lower counterparts."""
         # Start from the deepest directory already resolved: each entry then costs only its new
         # components, so a deep chain unpacks in linear time.
         known = relative
@@ -174,7 +174,7 @@ class _Extractor:
     def _link_reused_file(
         self, relative: str, target: str, size: int, xattrs: dict[str, bytes]
     ) -> bool:
-        """Hard-link `relative` from the tree the tar was written from, if that file can become the entry.
+        """Hard-link `relative` from the tree the tar was made from, if that file can be the entry.
 
         Only a file with no xattrs beyond the entry's qualifies: linking must not leave extra ones,
         and removing them would change the source. Metadata is applied afterwards as for a copy."""
@@ -224,7 +224,7 @@ def _lstat_or_none(path: str) -> os.stat_result | None:
 
 
 def _copy_keeping_holes(source: IO[bytes], output: BinaryIO, size: int) -> None:
-    """Copy file contents, leaving all-zero blocks as holes: a huge sparse file must not fill the disk."""
+    """Copy contents, all-zero blocks left as holes: a huge sparse file must not fill the disk."""
     zeros = bytes(min(size, COPY_BUFFER))
     remaining = size
     while remaining:

@@ -61,8 +61,8 @@ class DirectoryTimes:
         """Put back every recorded time, deepest directories first."""
         times = {**self._saved, **self._fixed}
         for directory in sorted(times, key=lambda path: path.count("/"), reverse=True):
-            # A later entry may have replaced the directory or one of its parents (by a file, or by a
-            # symlink leading anywhere, even out of the root): then there is nothing to restore.
+            # A later entry may have replaced the directory or one of its parents (by a file, or by
+            # a symlink leading anywhere, even out of the root): then there is nothing to restore.
             try:
                 info = os.lstat(directory)
                 same = (info.st_dev, info.st_ino) == self._identity[directory]

@@ -22,9 +22,10 @@ def clean_relative(path: str) -> str:
 
 
 def clean_absolute(path: str) -> str:
-    """`path` (relative to `/`) as an absolute path with `.` and `..` applied to the text, `..` stopping at `/`.
+    """`path` (relative to `/`) made absolute, `.` and `..` applied to the text (`..` stops at `/`).
 
-    This is how buildah and docker read a COPY destination: `/link/..` is `/` whatever `/link` points to.
+    This is how buildah and docker read a COPY destination: `/link/..` is `/` whatever `/link`
+    points to.
     """
     return "/" + posixpath.normpath("/" + path).lstrip("/")
 

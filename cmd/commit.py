@@ -22,7 +22,10 @@ def commit(
     remove: bool = typer.Option(
         False,
         "--rm",
-        help="Remove the working container afterwards (its files move to the new layer; if bb dies mid-commit, the container is removed too).",
+        help=(
+            "Remove the working container afterwards (its files move to the new layer; "
+            "if bb dies mid-commit, the container is removed too)."
+        ),
     ),
     image_format: str = typer.Option(
         "oci", "-f", "--format", help="Manifest format: oci or docker."

@@ -1,4 +1,5 @@
-"""bb ctr-img: isula-build's command spelling (`isula-build ctr-img build|images|rm|...`), mapped to bb's verbs."""
+"""bb ctr-img: isula-build's command spelling (`isula-build ctr-img build|images|rm|...`), mapped
+to bb's verbs."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""Reading a build context's own files (the Dockerfile, .dockerignore): regular files, bounded, inside it.
+"""Reading a build context's own files (the Dockerfile, .dockerignore): regular, bounded, inside it.
 
 A Dockerfile inside the context that is a symlink leading out of it is refused
 rather than followed: a context is often someone else's checkout, and its

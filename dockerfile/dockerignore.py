@@ -82,7 +82,7 @@ class DockerIgnore:
             self.patterns.append(_Pattern(cleaned, exclusion, regex))
 
     def is_excluded(self, path: str) -> bool:
-        """Whether the context-relative `path` is left out (it or a parent matches, last pattern wins)."""
+        """Whether `path` in the context is left out (it or a parent matches, last pattern wins)."""
         path = posixpath.normpath(path).lstrip("/")
         parents = path.split("/")[:-1]
         matched = False
@@ -101,10 +101,12 @@ class DockerIgnore:
         return matched
 
     def must_descend(self, path: str) -> bool:
-        """Whether the excluded directory `path` is searched for re-included paths: an exception's text lies below it.
+        """Whether excluded directory `path` is searched for re-included paths (an exception's text
+        lies below it).
 
-        Only the text counts, as in buildah and docker: `!**/keep` re-includes no file of an excluded
-        directory. (Compared by whole path components; buildah's walk compares plain strings.)
+        Only the text counts, as in buildah and docker: `!**/keep` re-includes no file of an
+        excluded directory. (Compared by whole path components; buildah's walk compares plain
+        strings.)
         """
         below = posixpath.normpath(path).strip("/") + "/"
         return any(
@@ -114,7 +116,7 @@ class DockerIgnore:
 
 
 def read_dockerignore(context_dir: str) -> DockerIgnore | None:
-    """The context's .dockerignore, if it has one (a regular file of at most 1 MiB inside the context)."""
+    """The context's .dockerignore if it has one: a regular file of at most 1 MiB in the context."""
     path = os.path.join(context_dir, ".dockerignore")
     if not os.path.lexists(path):
         return None

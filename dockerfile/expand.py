@@ -139,7 +139,8 @@ class _Lexer:
         return "$"
 
     def _plain(self, name: str) -> str:
-        """A plain $NAME / ${NAME}: unknown names are empty; the mapping may refuse a name it knows has no value."""
+        """A plain $NAME / ${NAME}: unknown names are empty; the mapping may refuse a name it knows
+        has no value."""
         try:
             return self.env[name]
         except KeyError:

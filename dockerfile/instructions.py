@@ -89,7 +89,8 @@ def assignments(
 
 
 def parse_healthcheck(instruction: Instruction, path: str) -> dict[str, Any]:
-    """HEALTHCHECK [--interval=... --timeout=... --start-period=... --start-interval=... --retries=N] CMD ... | NONE."""
+    """HEALTHCHECK [--interval=... --timeout=... --start-period=... --start-interval=...
+    --retries=N] CMD ... | NONE."""
     text = instruction.arguments.strip()
     if text.upper() == "NONE":
         if instruction.flags:

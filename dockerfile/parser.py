@@ -125,7 +125,8 @@ class Dockerfile:
 def read_dockerfile(
     path: str, display_name: str | None = None, context_dir: str | None = None
 ) -> Dockerfile:
-    """Read and parse the Dockerfile at `path` (see read_build_file: regular, at most 1 MiB, in the context)."""
+    """Read and parse the Dockerfile at `path` (see read_build_file: regular, at most 1 MiB, in the
+    context)."""
     name = display_name or path
     data = read_build_file(path, name, MAX_DOCKERFILE_SIZE, context_dir)
     if b"\0" in data:
@@ -298,7 +299,10 @@ class _Parser:
             if not instruction.json_arguments:
                 raise self.fail(
                     line,
-                    'SHELL requires the arguments as a non-empty JSON array, e.g. ["/bin/sh", "-c"]',
+                    (
+                        "SHELL requires the arguments as a non-empty JSON array, "
+                        'e.g. ["/bin/sh", "-c"]'
+                    ),
                 )
         elif keyword in ("ENV", "LABEL"):
             if keyword == "LABEL" and any("=" not in word for word in words):

@@ -1,4 +1,4 @@
-"""`bb build`: read the Dockerfile and context, build the stages the target needs, name the result."""
+"""`bb build`: read Dockerfile and context, build the stages the target needs, name the result."""
 
 from __future__ import annotations
 
@@ -171,7 +171,8 @@ class Build:
 
     def from_environment(self, valueless: bool = True) -> ArgEnvironment:
         """What `$NAME` means in a FROM line: the ARGs before the first FROM, and (as in BuildKit)
-        the platform ARGs, declared or not; with `valueless`, a declared ARG without value is an error."""
+        the platform ARGs, declared or not; with `valueless`, a declared ARG without value is an
+        error."""
         return ArgEnvironment(
             {**self.platform_args, **self.meta_args},
             set(self.valueless_meta_args) if valueless else set(),

@@ -70,7 +70,7 @@ SUPPORTED_FLAGS = {
 
 
 class ArgEnvironment(Mapping[str, str]):
-    """Values for variable expansion: declared ARGs and ENV; an ARG without a value may not be used."""
+    """Values for variable expansion: declared ARGs and ENV; a valueless ARG may not be used."""
 
     def __init__(self, values: dict[str, str], valueless: set[str]):
         self.known = values
@@ -248,7 +248,8 @@ class StageBuild:
             base_id = record.id
             self.image_config = copy.deepcopy(self.store.images.config(record))
         if "PATH" not in self.image.env():
-            # as buildah bud and docker do: a base without PATH (scratch, an imported rootfs) gets the default
+            # as buildah bud and docker do: a base without PATH (scratch, an imported rootfs)
+            # gets the default
             self.image.set_env([f"PATH={DEFAULT_PATH}"])
         if self.container is not None:
             self.container.record.builder["image_config"] = self.image_config
@@ -297,7 +298,10 @@ class StageBuild:
             )
         )
         self.build.kept_container = container
-        return f"{message} (kept the container before this step as {container.name}: bb run -t {container.name} -- sh)"
+        return (
+            f"{message} (kept the container before this step as {container.name}: "
+            f"bb run -t {container.name} -- sh)"
+        )
 
     def _check_flags(self, instruction: Instruction) -> None:
         allowed = SUPPORTED_FLAGS.get(instruction.keyword, set())
@@ -323,7 +327,10 @@ class StageBuild:
                 raise DockerfileError(
                     self.path,
                     instruction.line,
-                    f"FROM --platform: only this machine's (linux/{self.image_config.get('architecture')}) can be built",
+                    (
+                        "FROM --platform: only this machine's "
+                        f"(linux/{self.image_config.get('architecture')}) can be built"
+                    ),
                 )
 
     def _finish(self) -> str:
@@ -347,7 +354,7 @@ class StageBuild:
         key_parts: list[str],
         action: Callable[[WorkingContainer], None],
     ) -> None:
-        """RUN, COPY, ADD: use the cache, or do it in the container (and commit it with --layers)."""
+        """RUN, COPY, ADD: use the cache, or do it in the container (and commit with --layers)."""
         self.key = chain_key(self.key, *key_parts)
         cache = self.build.cache
         if cache is not None and self.container is None and not self.build.options.no_cache:
@@ -429,7 +436,8 @@ class StageBuild:
             instruction, self.path, instruction.arguments, self.environment(), self.escape
         )
         if not path.startswith("/"):
-            # as buildah and docker: a relative WORKDIR is joined and cleaned, an absolute one kept as written
+            # as buildah and docker: a relative WORKDIR is joined and cleaned, an absolute one
+            # kept as written
             path = posixpath.normpath(posixpath.join(self.config.get("WorkingDir") or "/", path))
         self.image.set_workdir(path)
         # made owned by the USER of the moment, as buildah and BuildKit do

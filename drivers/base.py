@@ -95,7 +95,8 @@ class Driver(abc.ABC):
     ) -> None:
         """Unpack a layer tar (with whiteouts) into a layer just created on `parent_id`.
 
-        `reuse_files_from`: the tree the tar was written from, about to be deleted (see extract_tar)."""
+        `reuse_files_from`: the tree the tar was written from, about to be deleted (see
+        extract_tar)."""
 
     @abc.abstractmethod
     def status(self) -> list[tuple[str, str]]:

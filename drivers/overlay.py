@@ -52,7 +52,8 @@ class OverlayDriver(Driver):
             if any(line.split()[-1] == "overlay" for line in filesystems if line.strip()):
                 return
         raise DriverNotSupported(
-            "storage driver overlay: not supported: the kernel has no overlayfs (try `modprobe overlay`)"
+            "storage driver overlay: not supported: "
+            "the kernel has no overlayfs (try `modprobe overlay`)"
         )
 
     def _layer_dir(self, layer_id: str) -> str:

@@ -1,4 +1,4 @@
-"""The vfs driver: every layer a full copy of its parent's tree. Slow and large, but runs anywhere."""
+"""The vfs driver: every layer a full copy of its parent's tree. Slow, large, but runs anywhere."""
 
 from __future__ import annotations
 

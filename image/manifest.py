@@ -56,7 +56,7 @@ def load_document(data: bytes, what: str) -> dict[str, Any]:
 
 
 def media_type_of(data: bytes, declared: str | None = None) -> str:
-    """A manifest's media type: declared (e.g. by a registry), else its own mediaType, else guessed."""
+    """A manifest's media type: declared (e.g. by a registry), else its mediaType, else guessed."""
     document = load_document(data, "manifest")
     media_type = declared or document.get("mediaType") or ""
     if media_type:

@@ -99,7 +99,8 @@ def is_qualified(text: str) -> bool:
 
 
 def matches_repository_filter(name: str, query: str) -> bool:
-    """Whether stored `name` is what `bb images REPOSITORY[:TAG]` asks for (short names match any registry)."""
+    """Whether stored `name` is what `bb images REPOSITORY[:TAG]` asks for: short names match
+    any registry."""
     try:
         stored = parse_reference(name)
         wanted = parse_reference(query)

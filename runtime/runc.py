@@ -22,7 +22,7 @@ BUNDLE_PREFIX = "bb-"
 
 
 def _start_time(pid: int) -> str | None:
-    """When process `pid` started (clock ticks after boot, /proc/PID/stat field 22); None if dead."""
+    """When `pid` started (clock ticks after boot, /proc/PID/stat field 22); None if dead."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
             # the command name (field 2) may hold spaces and parentheses: split after its last ')'
@@ -39,7 +39,7 @@ def _runc_root(run_root: str) -> str:
 
 @contextlib.contextmanager
 def bundle_directory(run_root: str) -> Iterator[str]:
-    """A fresh OCI bundle directory under the run root, named for this process; removed afterwards."""
+    """A fresh OCI bundle directory in the run root, named for this process; removed afterwards."""
     owner = f"{os.getpid()}-{_start_time(os.getpid())}"
     bundle = os.path.join(run_root, "bundles", f"{BUNDLE_PREFIX}{owner}-{os.urandom(8).hex()}")
     os.makedirs(bundle, mode=0o700)
@@ -65,7 +65,7 @@ def _delete(runc_root: str, container_id: str) -> None:
 def run_bundle(
     run_root: str, bundle: str, spec: dict[str, Any], discard_output: bool = False
 ) -> int:
-    """Run `spec` from `bundle` with runc, attached to our stdio (or /dev/null); return the exit status.
+    """Run `spec` from `bundle` with runc, on our stdio (or /dev/null); return the exit status.
 
     When bb is interrupted meanwhile, the container is killed (a PID 1 may ignore SIGTERM and
     SIGINT, which runc forwards) before bb unwinds.
@@ -87,8 +87,9 @@ def run_bundle(
             stop=lambda: _kill(runc_root, container_id),
         )
     finally:
-        # `runc run` deletes its container when the process exits; one is left only when runc itself
-        # was killed, so only then is runc run again (that costs ~15 ms, a tenth of a short `bb run`).
+        # `runc run` deletes its container when the process exits; one is left only when runc
+        # itself was killed, so only then is runc run again (that costs ~15 ms, a tenth of a
+        # short `bb run`).
         _delete(runc_root, container_id)
 
 

@@ -104,7 +104,8 @@ def translate_profile(
 
 
 def load_profile(path: str, bounding: list[str]) -> dict[str, Any] | None:
-    """The seccomp profile at `path` as linux.seccomp for this host; a missing file is one clear error."""
+    """The seccomp profile at `path` as linux.seccomp for this host; a missing file is one clear
+    error."""
     what = f"seccomp profile {path}"
     try:
         # O_NONBLOCK: a FIFO given as the profile is refused below, not waited on
@@ -114,7 +115,8 @@ def load_profile(path: str, bounding: list[str]) -> dict[str, Any] | None:
             f"install the Debian package {PROFILE_PACKAGE}, or " if path == DEFAULT_PROFILE else ""
         )
         raise InvalidArgument(
-            f"seccomp profile {path}: no such file ({hint}run with --security-opt seccomp=unconfined)"
+            f"seccomp profile {path}: no such file "
+            f"({hint}run with --security-opt seccomp=unconfined)"
         ) from None
     except OSError as error:
         raise InvalidArgument(f"{what}: {error.strerror}") from None

@@ -167,7 +167,8 @@ class Confinement:
 
 
 def normalize_capability(name: str, flag: str = "--cap-add") -> str:
-    """`sys_admin`, `SYS_ADMIN` or `CAP_SYS_ADMIN` -> `CAP_SYS_ADMIN`; `all` -> `ALL`; unknown names are refused."""
+    """`sys_admin`, `SYS_ADMIN` or `CAP_SYS_ADMIN` -> `CAP_SYS_ADMIN`; `all` -> `ALL`; unknown
+    names are refused."""
     upper = name.strip().upper()
     if upper == "ALL":
         return upper
@@ -214,7 +215,7 @@ def held_capabilities() -> frozenset[str]:
 
 
 def capability_set(confinement: Confinement) -> list[str]:
-    """The step's capabilities as buildah sets them: the defaults plus those added, minus those dropped.
+    """The step's capabilities, as in buildah: the defaults plus those added, minus those dropped.
 
     `--cap-add ALL` adds every capability bb holds; `--cap-drop ALL` leaves none, whatever is added.
     """
@@ -277,8 +278,9 @@ def runtime_spec(
     network: str = "host",
     seccomp: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The config.json for one step: private pid/ipc/uts/mount/cgroup namespaces, `network`'s network."""
-    # As many open files as bb itself may have (Docker asks for 1048576, which may exceed the host's hard limit).
+    """One step's config.json: private pid/ipc/uts/mount/cgroup namespaces, `network`'s network."""
+    # As many open files as bb itself may have (Docker asks for 1048576, which may exceed the
+    # host's hard limit).
     open_files_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     # A non-root user keeps only the bounding set, as under buildah and Docker.
     granted = process.capabilities if process.uid == 0 else []

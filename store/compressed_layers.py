@@ -1,4 +1,4 @@
-"""Each layer's gzip form as pushed to registries: one small file per layer under `<root>/compressed/`.
+"""Each layer's gzip form as pushed to registries: one small file each under `<root>/compressed/`.
 
 A record, named by the layer's diff ID, holds the compressed digest and size and the
 repositories the layer was pushed to, so a later push finds what a registry already has
@@ -30,7 +30,7 @@ def _record_name(diff_id: str) -> str:
 
 
 class CompressedLayers:
-    """Each layer's gzip form: digest and size, remembered so pushes can skip what registries have."""
+    """Each layer's gzip form: digest and size, recorded so pushes can skip what registries have."""
 
     def __init__(self, store: Store):
         self.store = store

@@ -158,12 +158,12 @@ class ContainerStore:
         remove_file(self._marker_path(record.id))
 
     def begin_removal(self, container_id: str) -> None:
-        """Mark a container as being removed: should this process die, the next bb finishes the removal."""
+        """Mark a container as being removed, for the next bb to finish should this process die."""
         write_atomic(self._marker_path(container_id), b"")
 
     @contextlib.contextmanager
     def removal_begun(self, container_id: str) -> Iterator[None]:
-        """Mark the container as being removed for the block; should the block fail, keep the container."""
+        """Mark the container as being removed for the block; should the block fail, keep it."""
         self.begin_removal(container_id)
         try:
             yield

@@ -62,7 +62,8 @@ def add_image(
                 for index, (wanted, found) in enumerate(zip(expected, diff_ids)):
                     if wanted != found:
                         raise ArchiveError(
-                            f"layer {index + 1}: content digest {found} does not match {wanted} in the image config"
+                            f"layer {index + 1}: content digest {found} "
+                            f"does not match {wanted} in the image config"
                         )
                 raise ArchiveError(
                     f"image config names {len(expected)} layers, the image has {len(diff_ids)}"

@@ -107,7 +107,8 @@ class LayerStore:
     ) -> LayerRecord:
         """The layer for `diff_id` (a stored blob) on `parent_id`, created unless it exists.
 
-        `reuse_files_from`: the tree the blob was just written from, about to be deleted (see extract_tar).
+        `reuse_files_from`: the tree the blob was just written from, about to be deleted (see
+        extract_tar).
 
         Call it inside `Store.content_in_flight()`, which keeps garbage
         collection away until the caller has recorded a reference to it.

@@ -82,7 +82,7 @@ class Store:
 
     @classmethod
     def open(cls, options: StoreOptions, repair: bool = True) -> Store:
-        """Open (creating if needed) the store; with `repair`, first roll back what dead processes left."""
+        """Open (or create) the store; with `repair`, first roll back what dead processes left."""
         if options.driver:
             # a driver that cannot run here is refused before anything is created
             driver_class(options.driver).check_supported()

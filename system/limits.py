@@ -1,4 +1,4 @@
-"""Bounds on what bb reads from places it does not trust: archives, layouts, registries, config files."""
+"""Bounds on what bb reads from untrusted places: archives, layouts, registries, config files."""
 
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ def _parse_json(data: bytes, what: str, error: type[BBError]) -> Any:
 def parse_json_document(
     data: bytes, what: str, error: type[BBError] = ArchiveError
 ) -> dict[str, Any]:
-    """Parse a JSON object of at most MAX_DOCUMENT_BYTES and MAX_JSON_DEPTH levels; anything else is `error`."""
+    """Parse a JSON object of at most MAX_DOCUMENT_BYTES and MAX_JSON_DEPTH levels; anything
+    else is `error`."""
     document = _parse_json(data, what, error)
     if not isinstance(document, dict):
         raise error(f"{what} is not a JSON object")

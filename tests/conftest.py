@@ -147,7 +147,7 @@ def driver(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def bb(tmp_path: Path, driver: str, busybox_stores: dict[str, Path]):  # type: ignore[no-untyped-def]
-    """The bb CLI on a fresh store holding localhost/busybox:latest; checks nothing stays mounted."""
+    """The bb CLI on a fresh store with localhost/busybox:latest; checks nothing stays mounted."""
     cli = _store_fixture(tmp_path, driver, busybox_stores[driver])
     yield cli
     leaked = mounts_below(cli.root.parent)
@@ -196,7 +196,8 @@ def device_mapper_available() -> bool:
 
 @pytest.fixture(scope="session")
 def thin_pool_factory(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """Make thin pools with dmsetup, as an administrator would for dm.thinpooldev: factory(name) -> name."""
+    """Make thin pools with dmsetup, as an administrator would for dm.thinpooldev:
+    factory(name) -> name."""
     made: list[tuple[str, list[str]]] = []
 
     def make(name: str, data_size: str = "6G", metadata_size: str = "128M") -> str:

@@ -1,4 +1,5 @@
-"""What several test files share: the repository's paths, the Dockerfile cases of tests/bud/, and peer helpers.
+"""What several test files share: the repository's paths, the Dockerfile cases of tests/bud/,
+and peer helpers.
 
 pyproject.toml puts tests/ on sys.path (pytest's `pythonpath`), so a test imports this as `testbed`;
 conftest.py files are not importable under --import-mode=importlib.
@@ -86,7 +87,8 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = 60) ->
 
 @contextmanager
 def private_buildah(base: Path) -> Iterator[list[str]]:
-    """buildah's command line on a vfs store of its own under `base`; its containers and images go at the end."""
+    """buildah's command line on a vfs store of its own under `base`; its containers and images
+    go at the end."""
     command = [
         "buildah",
         "--root",

@@ -25,7 +25,8 @@ TRANSPORTS: dict[str, tuple[str, str, tuple]] = {
 
 
 def split_transport(text: str) -> tuple[str, str] | None:
-    """("docker", "registry/repo:tag") for "docker://registry/repo:tag"; None if no known transport prefix."""
+    """("docker", "registry/repo:tag") for "docker://registry/repo:tag"; None if no known
+    transport prefix."""
     name, colon, rest = text.partition(":")
     if not colon or name not in TRANSPORTS:
         return None
@@ -88,7 +89,7 @@ def export_images(
 def export_image(
     store: Store, record: ImageRecord, destination: str, options: TransportOptions | None = None
 ) -> None:
-    """Write one image to a transport location (what `bb build -o`, `bb push` and `bb commit` use)."""
+    """Write one image to a transport location (as `bb build -o`, `bb push` and `bb commit` do)."""
     export_images(store, [(record, None)], destination, options)
 
 
@@ -109,7 +110,7 @@ def import_image(store: Store, source: str, options: TransportOptions | None = N
 
 
 def load_archive(store: Store, path: str) -> list[ImageRecord]:
-    """`bb load`: a docker-archive or an oci-archive (any compression), told apart by what it holds."""
+    """`bb load`: a docker-archive or oci-archive (any compression), told apart by what it holds."""
     import os
 
     from bb.errors import ArchiveError

@@ -1,4 +1,4 @@
-"""Registry credentials in the containers-auth.json format (what podman, buildah and skopeo share)."""
+"""Registry credentials in containers-auth.json format (what podman, buildah and skopeo share)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`docker-daemon:NAME:TAG`: load into (or save from) a running Docker daemon through its API socket."""
+"""`docker-daemon:NAME:TAG`: load into (or save from) the Docker daemon through its API socket."""
 
 from __future__ import annotations
 
@@ -83,7 +83,8 @@ class DockerDaemonTransport(Transport):
             )
         if status != 200:
             raise RegistryError(
-                f"docker daemon refused the image: HTTP {status} {body[:300].decode(errors='replace')}"
+                f"docker daemon refused the image: HTTP {status} "
+                f"{body[:300].decode(errors='replace')}"
             )
         for line in body.splitlines():
             with_error = json.loads(line) if line.strip().startswith(b"{") else {}

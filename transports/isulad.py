@@ -1,4 +1,4 @@
-"""`isulad:NAME:TAG`: hand the image to iSulad the way isula-build does (docker-archive + `isula load`)."""
+"""`isulad:NAME:TAG`: hand the image to iSulad as isula-build does: docker-archive, `isula load`."""
 
 from __future__ import annotations
 

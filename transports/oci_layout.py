@@ -1,4 +1,4 @@
-"""`oci:DIR[:REF]` and `oci-archive:PATH[:REF]`: the OCI image layout, as a directory or a tar of one."""
+"""`oci:DIR[:REF]` and `oci-archive:PATH[:REF]`: the OCI image layout as a directory or a tar."""
 
 from __future__ import annotations
 
@@ -228,7 +228,8 @@ def _verified_layer(layout: str, descriptor: Descriptor) -> Iterator[BinaryIO]:
 
 
 def _name_for(ref_name: object, layout: str) -> list[str]:
-    """A stored name for a layout's image: its ref if that is a full reference, else the layout's name with it as tag."""
+    """A stored name for a layout's image: its ref if that is a full reference, else the layout's
+    name with it as tag."""
     if not ref_name or not isinstance(ref_name, str):
         return []
     if "/" in ref_name:

@@ -1,4 +1,4 @@
-"""/etc/bb/registries.toml: registries to search for short names, and registries reached without TLS.
+"""/etc/bb/registries.toml: registries to search for short names, and those reached without TLS.
 
 Both spellings of containers' registries.conf are read:
   [registries.search] registries = [...]   and   [registries.insecure] registries = [...]

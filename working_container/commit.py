@@ -32,7 +32,7 @@ class CommitOptions:
     #: seconds since the epoch: fixes created times and every file's mtime (reproducible builds)
     timestamp: int | None = None
     created_by: str | None = None
-    #: the caller removes the container once the commit succeeds: the new layer may take over its files
+    #: the caller removes the container once it is committed: the new layer may take over its files
     discard_container: bool = False
 
 
@@ -54,7 +54,7 @@ def _layer_changes(
 def _history(
     container: WorkingContainer, created: str, has_layer: bool, squash: bool, created_by: str | None
 ) -> list[dict[str, Any]]:
-    """The new image's history: the base's, each config-only step, and one entry for the new layer."""
+    """The new image's history: the base's, each config-only step, one entry for the new layer."""
     history = copy.deepcopy(container.image_config.get("history") or [])
     if squash:
         for entry in history:

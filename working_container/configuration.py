@@ -182,7 +182,8 @@ class ImageConfig:
             self.document[key] = value
 
     def _set_members(self, key: str, values: list[str], member: Callable[[str], str]) -> None:
-        """Add members to a set-like map ({"x": {}}); `VALUE-` removes; `member` validates and normalises."""
+        """Add members to a set-like map ({"x": {}}); `VALUE-` removes; `member` validates and
+        normalises."""
         members = dict(self.config.get(key) or {})
         for value in values:
             remove = value.endswith("-")

@@ -174,7 +174,8 @@ class WorkingContainer:
 
 
 def _base_image(store: Store, image: str, pull: str) -> tuple[ImageRecord | None, dict[str, Any]]:
-    """The image record and a copy of its config, or (None, empty config) for scratch; pulled as `pull` says."""
+    """The image record and a copy of its config, or (None, empty config) for scratch; pulled as
+    `pull` says."""
     if image == SCRATCH:
         return None, new_image_config()
     from bb.transports import import_image, split_transport

@@ -60,7 +60,7 @@ class CopyOptions:
     source_root: str | None = None
     #: copy from this image or container's root instead (--from)
     from_source: str | None = None
-    #: without --chown, entries keep their source's owner (set for --from sources) rather than root's
+    #: without --chown, entries keep their source's owner (set for --from sources), not root's
     keep_owners: bool = False
     source_filter: SourceFilter | None = None
     extract_archives: bool = False
@@ -107,13 +107,14 @@ class Source:
     """One copy source after globbing: where it is on the host and what it was called."""
 
     host_path: str
-    #: the path relative to the source root, symlinks resolved (for filters); None for plain host paths
+    #: the path below the source root, symlinks resolved (for filters); None for plain host paths
     relative: str | None
     #: the name the source was given by (a symlink's own name, not its target's)
     name: str
     #: the source as the instruction gave it (a glob matches several)
     given: str
-    #: the filter excludes the source itself, a directory: only what an exception re-includes below it is copied
+    #: the filter excludes the source itself, a directory: only what an exception re-includes
+    #: below it is copied
     excluded: bool = False
 
 
@@ -126,7 +127,8 @@ def expand_sources(options: CopyOptions) -> list[Source]:
     for source in options.sources:
         if source.startswith(URL_PREFIXES):
             raise SourceError(
-                f'{options.verb} "{source}": remote sources are not supported; download the file into the context first'
+                f'{options.verb} "{source}": remote sources are not supported; '
+                "download the file into the context first"
             )
         is_glob = bool(GLOB_CHARACTERS & set(source))
         if options.source_root is None:
@@ -177,7 +179,7 @@ def expand_sources(options: CopyOptions) -> list[Source]:
 
 
 def _filtered(found: list[Source], source_filter: SourceFilter) -> list[Source]:
-    """The sources the filter leaves, and the excluded directories it may re-include something below."""
+    """The sources the filter leaves, and excluded directories it may re-include something below."""
     kept = []
     for source in found:
         if not (source.relative and source_filter.is_excluded(source.relative)):
@@ -210,7 +212,8 @@ class _Copier:
                 continue
             if os.path.lexists(host):
                 raise SourceError(
-                    f'{self.options.verb}: "/{"/".join(parts[:depth])}" exists and is not a directory'
+                    f'{self.options.verb}: "/{"/".join(parts[:depth])}" '
+                    "exists and is not a directory"
                 )
             os.mkdir(host, 0o755)
             if self.owner is not None:
@@ -359,7 +362,8 @@ def copy_step(container: WorkingContainer, options: CopyOptions) -> None:
     """Copy (or, with extract_archives, add) the sources into the container."""
     if options.from_source is not None:
         with _root_of(container, options.from_source) as source_root:
-            # what comes from another stage, image or container keeps its owners (as in buildah and docker)
+            # what comes from another stage, image or container keeps its owners (as in buildah
+            # and docker)
             _copy(
                 container,
                 dataclasses.replace(
@@ -389,10 +393,11 @@ def _copy(container: WorkingContainer, options: CopyOptions) -> None:
         into_directory = names_directory or os.path.isdir(existing)
         if len(sources) > 1 and not into_directory:
             raise SourceError(
-                f'{options.verb} with more than one source: the destination "{options.destination}" '
-                "must be a directory and end with a /"
+                f"{options.verb} with more than one source: "
+                f'the destination "{options.destination}" must be a directory and end with a /'
             )
-        # per source as given, what it copied: an excluded directory counts the entries re-included below it
+        # per source as given, what it copied: an excluded directory counts the entries
+        # re-included below it
         copied: Counter[str] = Counter()
         for source in sources:
             info = (

@@ -96,7 +96,7 @@ class DeviceStore:
         size: int,
         parent: str | None = None,
     ) -> int:
-        """A new thin device (snapshot of `origin` if given) recorded for `layer_id`; returns its id.
+        """A new thin device (snapshot of `origin` if given) recorded for `layer_id`; return its id.
 
         layer_id None creates the base device, recorded in pool.json.
         """

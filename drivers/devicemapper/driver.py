@@ -104,7 +104,7 @@ class DeviceMapperDriver(Driver):
 
     @classmethod
     def check_supported(cls) -> None:
-        """The kernel must have device-mapper with the thin-pool target, and dmsetup must be installed."""
+        """The kernel must have device-mapper's thin-pool target, and dmsetup must be installed."""
         has_device_mapper = os.path.exists("/dev/mapper/control")
         if not has_device_mapper:
             with contextlib.suppress(OSError), open("/proc/misc", encoding="ascii") as misc:
@@ -167,7 +167,8 @@ class DeviceMapperDriver(Driver):
         if record.filesystem:
             if record.filesystem != self.settings.filesystem:
                 raise InvalidArgument(
-                    f"storage option dm.fs={self.settings.filesystem}: this store's devices are {record.filesystem}"
+                    f"storage option dm.fs={self.settings.filesystem}: "
+                    f"this store's devices are {record.filesystem}"
                 )
             return
         if record.base_device_id is None:
@@ -205,7 +206,8 @@ class DeviceMapperDriver(Driver):
     # --- the Driver interface ----------------------------------------------------------
 
     def _check_free_space(self) -> None:
-        """Refuse new devices when the pool is nearly full: a full thin pool hangs or corrupts filesystems."""
+        """Refuse new devices when the pool is nearly full: a full thin pool hangs or corrupts
+        filesystems."""
         status = self.pool.status()
         if status.mode != "rw":
             raise DriverError(
@@ -219,8 +221,9 @@ class DeviceMapperDriver(Driver):
             free, required = total - used, total * percent // 100
             if free < required:
                 raise DriverError(
-                    f'thin pool "{self.pool.name}" has {free} free {what} blocks of {total}, less than '
-                    f"dm.min_free_space={percent}% ({required} blocks): remove images or containers, or grow the pool"
+                    f'thin pool "{self.pool.name}" has {free} free {what} blocks of {total}, '
+                    f"less than dm.min_free_space={percent}% ({required} blocks): "
+                    "remove images or containers, or grow the pool"
                 )
 
     def create(self, layer_id: str, parent_id: str | None, writable: bool = False) -> None:
@@ -330,7 +333,8 @@ class DeviceMapperDriver(Driver):
 
     @contextlib.contextmanager
     def changes(self, layer_id: str, parent_id: str | None) -> Iterator[tuple[str, list[Change]]]:
-        """Compare the layer's tree with its parent's; untouched files keep inode and ctime, so are skipped."""
+        """Compare the layer's tree with its parent's; untouched files keep inode and ctime, so are
+        skipped."""
         root = self.mount(layer_id)
         with self.parent_view(parent_id) as parent_root:
             yield root, tree_changes(root, parent_root, same_filesystem_snapshot=True)
@@ -392,7 +396,8 @@ class DeviceMapperDriver(Driver):
             rows.append(
                 (
                     "Warning",
-                    "loop-lvm (sparse files on loop devices) is for development; use dm.thinpooldev in production",
+                    "loop-lvm (sparse files on loop devices) is for development; "
+                    "use dm.thinpooldev in production",
                 )
             )
         return rows

@@ -81,7 +81,7 @@ class DeviceMapperOptions:
 
 
 def parse_options(options: dict[str, str]) -> DeviceMapperOptions:
-    """Check and convert the `dm.*` options (the driver base class already refused unknown names)."""
+    """Check and convert the `dm.*` options (the driver base class has refused unknown names)."""
     parsed = DeviceMapperOptions()
     for name, value in options.items():
         if name == "dm.thinpooldev":

@@ -39,7 +39,8 @@ def _parse_status(name: str, line: str) -> PoolStatus:
         raise DriverError(f'device "{name}" is not a thin pool (dmsetup status: {line.strip()})')
     if len(fields) < 8 or fields[3] == "Fail":
         raise DriverError(
-            f'thin pool "{name}" has failed (dmsetup status: {line.strip()}); check it with thin_check'
+            f'thin pool "{name}" has failed (dmsetup status: {line.strip()}); '
+            "check it with thin_check"
         )
     metadata_used, metadata_total = (int(n) for n in fields[4].split("/"))
     data_used, data_total = (int(n) for n in fields[5].split("/"))
@@ -180,7 +181,8 @@ def open_loop_pool(
         "create",
         name,
         "--table",
-        f"0 {sectors} thin-pool {metadata_device} {data_device} {block_sectors} {low_water} 1 skip_block_zeroing",
+        f"0 {sectors} thin-pool {metadata_device} {data_device} {block_sectors} {low_water} "
+        "1 skip_block_zeroing",
     )
     make_node(name)
     return pool

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Side-by-side benchmark: bb against buildah (and docker build, when a daemon can start), same machine, same inputs.
+"""Side-by-side benchmark: bb against buildah (and docker build, when a daemon can start),
+same machine, same inputs.
 
     scripts/bench/compare.py [--runs N] [--cases 1,2,...] [--out scripts/bench]
 
@@ -249,7 +250,10 @@ def machine() -> str:
         ),
         0,
     )
-    return f"{platform.node()}: {os.cpu_count()} x {cpu}, {memory} GiB RAM, Linux {platform.release()}, Python {platform.python_version()}"
+    return (
+        f"{platform.node()}: {os.cpu_count()} x {cpu}, {memory} GiB RAM, "
+        f"Linux {platform.release()}, Python {platform.python_version()}"
+    )
 
 
 def main() -> int:

@@ -81,15 +81,22 @@ def main() -> int:
     lines = [
         "# Concurrent builds on one store",
         "",
-        f"Machine: {machine()}. Made by `scripts/bench/concurrency.py`: N builds started at once (overlay).",
+        (
+            f"Machine: {machine()}. Made by `scripts/bench/concurrency.py`: "
+            "N builds started at once (overlay)."
+        ),
         "",
-        "| builds | wall time (s) | per build (s) | failed | images listed | containers left | mounts left | first error |",
+        (
+            "| builds | wall time (s) | per build (s) | failed | images listed "
+            "| containers left | mounts left | first error |"
+        ),
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
-            f"| {row['count']} | {row['seconds']:.1f} | {row['seconds'] / row['count']:.2f} | {row['failed']} "
-            f"| {row['listed']} | {row['leftovers']} | {row['mounts']} | {row['first error']} |"
+            f"| {row['count']} | {row['seconds']:.1f} | {row['seconds'] / row['count']:.2f} "
+            f"| {row['failed']} | {row['listed']} | {row['leftovers']} | {row['mounts']} "
+            f"| {row['first error']} |"
         )
     (REPO / "scripts" / "bench" / "CONCURRENCY.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build and commit times on devicemapper against overlay, for a small-files and a big-file Dockerfile.
+"""Build and commit times on devicemapper against overlay: a small-files and a big-file Dockerfile.
 
 Needs a kernel with dm-thin, so run it through the VM:
 
@@ -29,7 +29,8 @@ def store(base: Path, driver: str, options: dict[str, str]) -> dict[str, str]:
     base.mkdir(parents=True)
     config = base / "storage.toml"
     config.write_text(
-        f'[storage]\ndriver = "{driver}"\ngraphroot = "{base / "root"}"\nrunroot = "{base / "run"}"\n'
+        f'[storage]\ndriver = "{driver}"\n'
+        f'graphroot = "{base / "root"}"\nrunroot = "{base / "run"}"\n'
         "[storage.options]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in options.items())
     )
     env = {
@@ -92,9 +93,11 @@ def main() -> int:
             samples: dict[str, list[tuple[float, float]]] = {driver: [] for driver in stores}
             for _ in range(RUNS):
                 for driver, env in stores.items():
-                    samples[driver].append(measure(env, context))
+                    build_seconds, commit_seconds = measure(env, context)
+                    samples[driver].append((build_seconds, commit_seconds))
                     print(
-                        f"{case} on {driver}: build {samples[driver][-1][0]:.1f} s, commit {samples[driver][-1][1]:.1f} s",
+                        f"{case} on {driver}: build {build_seconds:.1f} s, "
+                        f"commit {commit_seconds:.1f} s",
                         flush=True,
                     )
             medians = {
@@ -108,15 +111,22 @@ def main() -> int:
     lines = [
         "# devicemapper against overlay",
         "",
-        f"Machine: {machine()} (inside scripts/vm/run-in-vm: TCG emulation). Median of {RUNS} alternating runs, seconds.",
+        (
+            f"Machine: {machine()} (inside scripts/vm/run-in-vm: TCG emulation). "
+            f"Median of {RUNS} alternating runs, seconds."
+        ),
         "",
-        "| case | overlay build | devicemapper build | ratio | overlay commit | devicemapper commit | ratio |",
+        (
+            "| case | overlay build | devicemapper build | ratio "
+            "| overlay commit | devicemapper commit | ratio |"
+        ),
         "|---|---|---|---|---|---|---|",
     ]
     for case, medians in rows:
         (ob, oc), (db, dc) = medians["overlay"], medians["devicemapper"]
         lines.append(
-            f"| {case} | {ob:.1f} | {db:.1f} | {db / ob:.2f} | {oc:.1f} | {dc:.1f} | {dc / oc:.2f} |"
+            f"| {case} | {ob:.1f} | {db:.1f} | {db / ob:.2f} "
+            f"| {oc:.1f} | {dc:.1f} | {dc / oc:.2f} |"
         )
     (REPO / "scripts" / "bench" / "DEVICEMAPPER.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -1,4 +1,5 @@
-"""bb build and `buildah bud` (Debian's buildah) build the same Dockerfiles into the same file trees and configs.
+"""bb build and `buildah bud` (Debian's buildah) build the same Dockerfiles into the same file
+trees and configs.
 
 Both images are written as docker-archives and read by the same code here, so neither tool's
 inspect output is trusted: the trees (type, mode, owner, size, contents, link target; not mtimes)
@@ -25,7 +26,10 @@ from testbed import BudCase, bud_cases, private_buildah
 # The cases not compared here, and why
 NOT_FOR_BUILDAH = {
     "heredocs": "buildah 1.28 (Debian's) predates heredocs",
-    "onbuild": "its base, onbuild-parent, is the image tests/functional/test_build.py builds from the instructions case",
+    "onbuild": (
+        "its base, onbuild-parent, is the image tests/functional/test_build.py builds "
+        "from the instructions case"
+    ),
     # docker keeps the backslash, as bb does
     "escape": "under `# escape=``, buildah 1.28 still drops the backslash of LABEL path=C:\\dir",
 }
@@ -70,7 +74,7 @@ def _bb_env(base: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def bare_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A docker-archive of `bare`: busybox's tree made by `bb import`, so its config has no Env at all."""
+    """A docker-archive of `bare`: busybox's tree made by `bb import`, so its config has no Env."""
     work = tmp_path_factory.mktemp("bare")
     rootfs = work / "rootfs"
     (rootfs / "bin").mkdir(parents=True)
@@ -97,7 +101,7 @@ def bare_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def buildah(busybox_stores, bare_archive, tmp_path_factory):  # type: ignore[no-untyped-def]
-    """buildah on a private vfs store holding the very busybox and bare images bb's tests build on."""
+    """buildah on a private vfs store with the very busybox and bare images bb's tests build on."""
     work = tmp_path_factory.mktemp("buildah")
     archive = work / "busybox.tar"
     subprocess.run(
@@ -146,7 +150,8 @@ def image_from_archive(path: Path) -> tuple[dict, dict]:
                             if p != gone and not p.startswith(gone + "/")
                         }
                     elif member.islnk():
-                        # which of two hard-linked names a tar stores first is arbitrary: both show the file
+                        # which of two hard-linked names a tar stores first is arbitrary: both show
+                        # the file
                         tree[name] = tree[member.linkname.rstrip("/").removeprefix("./")]
                     else:
                         contents = _member(layer, member).read() if member.isreg() else b""

@@ -42,7 +42,8 @@ class Store:
         base.mkdir(parents=True, exist_ok=True)
         config = base / "storage.toml"
         lines = [
-            f'[storage]\ndriver = "{driver}"\ngraphroot = "{base / "root"}"\nrunroot = "{base / "run"}"\n',
+            f'[storage]\ndriver = "{driver}"\n',
+            f'graphroot = "{base / "root"}"\nrunroot = "{base / "run"}"\n',
             "[storage.options]\n",
         ] + [f'"{key}" = "{value}"\n' for key, value in options.items()]
         config.write_text("".join(lines))
@@ -91,7 +92,8 @@ def data_used(store: Store) -> float:
 def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Image IDs of the corpus built on overlay, the reference every devicemapper store must match.
 
-    tests/vm/test_devicemapper.py builds them on the host (fast) and passes them in BB_TEST_OVERLAY_IDS.
+    tests/vm/test_devicemapper.py builds them on the host (fast) and passes them in
+    BB_TEST_OVERLAY_IDS.
     """
     if os.environ.get("BB_TEST_OVERLAY_IDS"):
         return json.loads(os.environ["BB_TEST_OVERLAY_IDS"])

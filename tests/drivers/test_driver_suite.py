@@ -17,7 +17,7 @@ from bb.archive.changes import ChangeKind
 from bb.archive.layer_tar import write_layer_tar
 from bb.drivers.base import driver_class
 
-# devicemapper runs in each pool mode (loop-lvm files, or a pool made with dmsetup) with each filesystem
+# devicemapper in each pool mode (loop-lvm files, or a pool made with dmsetup) with each filesystem
 DEVICEMAPPER_CONFIGURATIONS = [
     "devicemapper/loop/ext4",
     "devicemapper/loop/xfs",
@@ -110,7 +110,7 @@ BASE = [
 def driver_instance(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, thin_pool_factory
 ):  # type: ignore[no-untyped-def]
-    """One driver of each kind per module (a devicemapper pool and base device are costly to make)."""
+    """One driver of each kind per module (a devicemapper pool and base device are slow to make)."""
     name, _, variant = request.param.partition("/")
     cls = driver_class(name)
     cls.check_supported()
@@ -141,7 +141,7 @@ def driver(driver_instance):  # type: ignore[no-untyped-def]
 
 
 def release_pool_devices(instance, loop: bool) -> None:  # type: ignore[no-untyped-def]
-    """Deactivate the driver's base device; tear down a loop-lvm pool so loop devices don't pile up."""
+    """Deactivate the base device; tear down a loop-lvm pool so loop devices don't pile up."""
     import subprocess
 
     subprocess.run(["dmsetup", "remove", f"{instance.prefix}-base"], capture_output=True)
@@ -198,8 +198,9 @@ def test_snapshot_sees_parent_and_stays_separate(driver):
 
 @pytest.mark.parametrize("reuse", [False, True], ids=["copied", "reused"])
 def test_changes_and_round_trip(driver, tmp_path, reuse):
-    """A layer made from the container's changes shows the container's tree; with `reuse`, as a commit
-    that drops its container does, the layer takes over the container's files where the file system allows."""
+    """A layer made from the container's changes shows the container's tree; with `reuse`, as a
+    commit that drops its container does, the layer takes over the container's files where the
+    file system allows."""
     make_base(driver)
     driver.create("ctr", "base", writable=True)
     root = driver.mount("ctr")
@@ -225,7 +226,8 @@ def test_changes_and_round_trip(driver, tmp_path, reuse):
                 driver.apply_diff(
                     "copy", "base", layer, reuse_files_from=content_root if reuse else None
                 )
-            # the container's etc/new and data/fresh/hard, and the layer's two when it took over the file
+            # the container's etc/new and data/fresh/hard, and the layer's two when it took over
+            # the file
             shares_files = (
                 reuse and driver.name != "devicemapper"
             )  # its layers are separate devices

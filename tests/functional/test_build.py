@@ -16,7 +16,7 @@ def inspect(bb, image):
 
 
 def build(bb, name, *flags):
-    """Build the Dockerfile case tests/bud/<name>/ with its build arguments and `flags`; the image ID."""
+    """Build the Dockerfile case tests/bud/<name>/ with its arguments and `flags`; the image ID."""
     case = bud_case(name)
     return build_context(bb, case.context, *case.arguments, *flags)
 
@@ -110,7 +110,10 @@ def test_multistage_builds_only_needed_stages(bb):
     image = build(bb, "multistage", "-t", "multi")
     out = bb.run_in(
         image,
-        "cat /copied-by-name.txt /copied-by-index.txt /second.txt /source.txt; head -c4 /passwd-from-image",
+        (
+            "cat /copied-by-name.txt /copied-by-index.txt /second.txt /source.txt; "
+            "head -c4 /passwd-from-image"
+        ),
     )
     assert out.splitlines() == ["built-in-first", "built-in-first", "second", "src", "root"]
     # intermediate stages leave no image and no container
@@ -184,7 +187,8 @@ def test_layer_cache(bb, tmp_path):
     context.mkdir()
     (context / "input.txt").write_text("one")
     (context / "Dockerfile").write_text(
-        "FROM busybox\nRUN echo first > /first\nCOPY input.txt /\nRUN cat /input.txt > /copy\nENV DONE=yes\n"
+        "FROM busybox\nRUN echo first > /first\nCOPY input.txt /\n"
+        "RUN cat /input.txt > /copy\nENV DONE=yes\n"
     )
     base_layers = len(inspect(bb, "busybox")["Layers"])
     plain = build_context(bb, context)
@@ -268,7 +272,8 @@ def test_failing_run_passes_status_and_keep_failed(bb, tmp_path):
     context = tmp_path / "ctx"
     context.mkdir()
     (context / "Dockerfile").write_text(
-        "FROM busybox\nRUN echo before > /before\nENV STAGE=debug\nRUN echo partial > /partial; exit 7\n"
+        "FROM busybox\nRUN echo before > /before\nENV STAGE=debug\n"
+        "RUN echo partial > /partial; exit 7\n"
     )
     images_before = set(bb("images", "-q", "--notruncate").split())
     error = bb.fails("build", str(context), code=7)
@@ -277,7 +282,8 @@ def test_failing_run_passes_status_and_keep_failed(bb, tmp_path):
     error = bb.fails("build", "--keep-failed", str(context), code=7)
     kept = error.split("kept the container before this step as ")[1].split(":")[0]
     assert bb("containers", "--noheading").split()[-1] == kept
-    # exactly as before the failing step: the earlier RUN and ENV are there, the failing one's file is not
+    # exactly as before the failing step: the earlier RUN and ENV are there, the failing one's
+    # file is not
     assert (
         bb(
             "run",

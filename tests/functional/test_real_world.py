@@ -1,4 +1,5 @@
-"""A real-world Dockerfile on a real Debian base: `debootstrap --variant=minbase` imported with `bb import`.
+"""A real-world Dockerfile on a real Debian base: `debootstrap --variant=minbase` imported with
+`bb import`.
 
 The imported image's config has no Env at all, as every imported rootfs; the Dockerfile extends
 PATH, adds a user, installs a package from Debian's mirror and copies a context under a
@@ -18,9 +19,11 @@ DOCKERFILE = """\
 FROM debian-minbase
 ENV PATH=/opt/x/bin:$PATH
 RUN useradd --create-home --uid 1000 app
-RUN apt-get update && apt-get install -y --no-install-recommends hello && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends hello \\
+    && rm -rf /var/lib/apt/lists/*
 COPY . /app
-RUN mkdir -p /opt/x/bin && printf '#!/bin/sh\\necho from-opt-x\\n' > /opt/x/bin/greet && chmod 755 /opt/x/bin/greet
+RUN mkdir -p /opt/x/bin && printf '#!/bin/sh\\necho from-opt-x\\n' > /opt/x/bin/greet \\
+    && chmod 755 /opt/x/bin/greet
 USER app
 WORKDIR /home/app/work
 CMD ["hello"]
@@ -46,7 +49,7 @@ def driver() -> str:
 
 @pytest.fixture(scope="module")
 def debian_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tarball of Debian bookworm's minbase, straight from debootstrap (no Docker config at all)."""
+    """A tarball of Debian bookworm's minbase, straight from debootstrap (no Docker config)."""
     work = tmp_path_factory.mktemp("debian")
     subprocess.run(
         ["debootstrap", "--variant=minbase", "bookworm", str(work / "rootfs"), MIRROR],

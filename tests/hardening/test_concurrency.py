@@ -1,4 +1,4 @@
-"""Many bb processes on one store at once: all succeed or fail cleanly, and the store stays exact."""
+"""Many bb processes on one store at once: all succeed or fail cleanly; the store stays exact."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def test_twenty_concurrent_builds_with_images_and_rmi(bb, tmp_path):
         context.mkdir()
         (context / "data").write_text(f"build {number}\n")
         (context / "Dockerfile").write_text(
-            f"FROM busybox\nCOPY data /data\nRUN echo {number} > /number && cat /data\nLABEL build={number}\n"
+            f"FROM busybox\nCOPY data /data\nRUN echo {number} > /number && cat /data\n"
+            f"LABEL build={number}\n"
         )
         processes.append(
             subprocess.Popen(

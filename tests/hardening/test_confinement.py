@@ -57,7 +57,7 @@ def driver() -> str:
 
 
 def parse_report(text: str) -> dict:
-    """The step's status fields, and for each of PATHS how far it is closed (rw, ro, masked, absent)."""
+    """The step's status fields, and how far each of PATHS is closed (rw, ro, masked, absent)."""
     status_part, mounts_part, existing_part = text.split("---\n")
     status = dict(line.split(":\t") for line in status_part.splitlines())
     mounts: list[dict] = []
@@ -133,7 +133,8 @@ ESCAPE = (
     # the quotes keep the markers out of the script's own text, which bb build echoes
     "mknod /tmp/node b {major} {minor} && echo mknod''-done; "
     # into the host's root devices cgroup (v1), or the root of the unified hierarchy (v2)
-    "for f in /sys/fs/cgroup/devices/cgroup.procs /sys/fs/cgroup/devices/tasks /sys/fs/cgroup/cgroup.procs; do "
+    "for f in /sys/fs/cgroup/devices/cgroup.procs /sys/fs/cgroup/devices/tasks "
+    "/sys/fs/cgroup/cgroup.procs; do "
     "  [ -e $f ] && echo $$ > $f 2>/dev/null && echo moved''-by-$f; done; "
     "head -c 64 /tmp/node; rm -f /tmp/node; true"
 )
@@ -173,7 +174,7 @@ def test_cgroups_are_private_and_read_only(bb):
 
 @pytest.fixture
 def buildah(tmp_path: Path, bb):  # type: ignore[no-untyped-def]
-    """buildah on a private store under tmp_path, with the bb busybox image as a working container."""
+    """buildah on a private store in tmp_path, with the bb busybox image as a working container."""
     if shutil.which("buildah") is None:
         pytest.skip("buildah is not installed")
     base = tmp_path / "buildah"
@@ -191,7 +192,7 @@ def buildah(tmp_path: Path, bb):  # type: ignore[no-untyped-def]
 
 
 def test_no_wider_than_buildah(bb, buildah):
-    """Capabilities, seccomp, no_new_privs, masked and read-only paths, cgroup mounts: bb <= buildah."""
+    """Capabilities, seccomp, no_new_privs, masked/read-only paths, cgroup mounts: bb <= buildah."""
     command, ctr = buildah
     # buildah's own network namespace would need CNI on the host; the rest does not depend on it
     theirs = parse_report(
@@ -266,7 +267,8 @@ def test_seccomp_profiles(bb, tmp_path):
     )
     result = run_script(bb, "mkdir /made", "--security-opt", f"seccomp={profile}", check=False)
     assert result.returncode == 1 and "Operation not permitted" in result.stderr
-    # a missing profile: one Error line naming it, nothing run, nothing left mounted (the fixture checks)
+    # a missing profile: one Error line naming it, nothing run, nothing left mounted (the
+    # fixture checks)
     ctr = bb("from", "busybox")
     result = bb.run(
         "run",
@@ -280,7 +282,10 @@ def test_seccomp_profiles(bb, tmp_path):
     )
     assert result.returncode == 125
     assert result.stderr.strip().splitlines() == [
-        f"Error: seccomp profile {tmp_path}/missing.json: no such file (run with --security-opt seccomp=unconfined)"
+        (
+            f"Error: seccomp profile {tmp_path}/missing.json: no such file "
+            "(run with --security-opt seccomp=unconfined)"
+        )
     ]
     assert bb.run("run", ctr, "--", "test", "-e", "/ran", check=False).returncode == 1
     fifo = tmp_path / "fifo.json"
@@ -320,7 +325,7 @@ def test_network_none_has_only_loopback(bb, tmp_path):
 
 
 def image_with_env(bb, tmp_path: Path, entry: str) -> str:
-    """An OCI layout of busybox whose config's Env has `entry` added, as another tool could write it."""
+    """A busybox OCI layout whose config's Env has `entry` added, as another tool could write it."""
     layout = tmp_path / "layout"
     bb("push", "busybox", f"oci:{layout}:latest")
     blobs = layout / "blobs" / "sha256"

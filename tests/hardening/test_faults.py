@@ -1,4 +1,5 @@
-"""kill -9 at random points of commit (with and without --rm), pull, load and rmi (fixed seeds); a full disk during commit."""
+"""kill -9 at random points of commit (with and without --rm), pull, load and rmi (fixed seeds);
+a full disk during commit."""
 
 from __future__ import annotations
 

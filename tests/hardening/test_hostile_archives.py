@@ -1,5 +1,6 @@
 """Hostile image archives and OCI layouts: nothing followed out, only regular files read, JSON
-bounded and typed, every blob checked; deep trees unpack in linear time; outputs never half-written."""
+bounded and typed, every blob checked; deep trees unpack in linear time; outputs never
+half-written."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def images(bb) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def refused(bb, *args: str) -> str:  # type: ignore[no-untyped-def]
-    """Run bb expecting one `Error:` line (exit 125) and a store left as it was; return that line."""
+    """Run bb expecting one `Error:` line (exit 125) and an untouched store; return that line."""
     before = images(bb)
     result = bb.run(*args, check=False, timeout=QUICKLY)
     assert result.returncode == 125, result.stderr
@@ -93,7 +94,7 @@ def layout(bb, tmp_path) -> Layout:  # type: ignore[no-untyped-def]
 
 
 def test_layout_symlinks_do_not_lead_out(bb, layout, tmp_path):
-    """index.json or a blob that is a symlink onto the host is resolved inside the layout (and missing)."""
+    """index.json or a blob symlinked onto the host is resolved inside the layout (and missing)."""
     host_index = tmp_path / "host-index.json"
     shutil.move(layout.root / "index.json", host_index)
     (layout.root / "index.json").symlink_to(host_index)
@@ -111,7 +112,7 @@ def test_layout_symlinks_do_not_lead_out(bb, layout, tmp_path):
 
 
 def test_fifos_and_devices_are_refused_at_once(bb, layout, tmp_path):
-    """A FIFO would block the reader, /dev/zero would feed it forever: neither is opened for reading."""
+    """A FIFO would block the reader, /dev/zero feed it forever: neither is opened for reading."""
     config = layout.config
     config.unlink()
     os.mkfifo(config)
@@ -126,7 +127,7 @@ def test_fifos_and_devices_are_refused_at_once(bb, layout, tmp_path):
     index.unlink()
     os.mkfifo(index)
     assert "not a regular file" in refused(bb, "pull", f"oci:{layout.root}:t")
-    # the same inside archives: a FIFO named as docker-archive's config, a /dev/zero node as its layer
+    # the same in archives: a FIFO named as docker-archive's config, a /dev/zero node as its layer
     for kind, device in ((tarfile.FIFOTYPE, None), (tarfile.CHRTYPE, (1, 5))):
         archive = tmp_path / f"special-{kind.decode()}.tar"
         with tarfile.open(archive, "w") as tar:
@@ -231,7 +232,8 @@ def test_malformed_docker_archive_json_is_one_error(bb, tmp_path, manifest, mess
 
 
 def test_every_blob_is_checked_against_its_descriptor(bb, layout):
-    """A config swapped for another (its Env and Entrypoint) or a layer longer than its descriptor is refused."""
+    """A config swapped for another (its Env and Entrypoint) or a layer longer than its
+    descriptor is refused."""
     original = layout.config.read_bytes()
     evil = json.loads(original)
     evil["config"]["Env"] = ["EVIL=1"]
@@ -273,7 +275,7 @@ print(time.monotonic() - started)
 
 
 def test_deep_directory_chain_unpacks_in_linear_time(tmp_path):
-    """A 2,000-deep a/a/a/... chain (a 15 KiB xz tar) took ~15 minutes (cubic); now a few seconds."""
+    """A 2,000-deep a/a/a/... chain (a 15 KiB xz tar) took ~15 min (cubic); now a few seconds."""
     root = (
         Path(os.path.realpath("/tmp")) / f"deep-{os.getpid()}"
     )  # short: the deepest path must fit PATH_MAX
@@ -311,7 +313,8 @@ def _size(path: str) -> int:
 
 
 def _start_and_kill(bb, signal_number: int, *args: str, temps) -> subprocess.Popen:  # type: ignore[no-untyped-def]
-    """Start `bb args`, wait until it has written part of its output (a new one of `temps()`), signal it."""
+    """Start `bb args`, wait until it has written part of its output (a new one of `temps()`),
+    signal it."""
     earlier = set(temps())
     process = subprocess.Popen(
         [bb.executable, *args],

@@ -1,4 +1,5 @@
-"""Hostile layers, archives, contexts and Dockerfiles: refused or made harmless, never escaping the root."""
+"""Hostile layers, archives, contexts and Dockerfiles: refused or made harmless, never escaping
+the root."""
 
 from __future__ import annotations
 

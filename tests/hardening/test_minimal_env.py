@@ -21,7 +21,8 @@ test ! -e /dev/fd && test ! -e /dev/pts
 
 
 def in_minimal_dev(bb, script: str) -> subprocess.CompletedProcess[str]:
-    """Run a shell script (with $BB the bb command) where /dev is minimal; the host's /dev is untouched."""
+    """Run a shell script (with $BB the bb command) where /dev is minimal; the host's /dev is
+    untouched."""
     return subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", MINIMAL_DEV + script],
         env={**bb.env(), "BB": bb.executable},

@@ -43,7 +43,8 @@ def _start_registry(base: Path, htpasswd: Path | None) -> tuple[subprocess.Popen
     auth = f"auth:\n  htpasswd:\n    realm: bb-test\n    path: {htpasswd}\n" if htpasswd else ""
     config = base / "config.yml"
     config.write_text(
-        f"version: 0.1\nlog:\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {base / 'data'}\n"
+        "version: 0.1\nlog:\n  accesslog:\n    disabled: false\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {base / 'data'}\n"
         f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}"
     )
     log = base / "registry.log"

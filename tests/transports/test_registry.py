@@ -69,7 +69,8 @@ def test_second_push_uploads_nothing(bb, registry):
     bb("push", "busybox", f"docker://{registry.address}/again/busybox:2")
     bb("push", "--format", "docker", "busybox", f"docker://{registry.address}/again/busybox:3")
     assert registry.uploads() == uploads
-    # another repository on the same registry gets the layer by cross-repository mount: only the config goes up
+    # another repository on the same registry gets the layer by cross-repository mount: only the
+    # config goes up
     bb("push", "busybox", f"docker://{registry.address}/elsewhere/busybox:1")
     assert registry.uploads() == uploads + 1
     assert "mount=" in registry.log.read_text()

@@ -24,7 +24,8 @@ from bb.errors import DockerfileError
         (["a[0-9]"], "a5", True),
         (["# comment", "", "  spaced.txt  "], "spaced.txt", True),
         (["**"], "anything/at/all", True),
-        # as in moby and containers/storage: ** before more pattern stands for whole directories only
+        # as in moby and containers/storage: ** before more pattern stands for whole
+        # directories only
         (["**.log"], ".log", True),
         (["**.log"], "dir/.log", True),
         (["**.log"], "a.log", False),
@@ -47,7 +48,8 @@ def test_matching(patterns, path, excluded):
         (["**", "!folder/sub/file"], "folder/sub", True),
         (["**", "!/folder/sub/file"], "folder/sub", True),
         (["**", "!folder/sub/file"], "other", False),
-        # only an exception's text counts: a wildcard exception names nothing below an excluded directory
+        # only an exception's text counts: a wildcard exception names nothing below an excluded
+        # directory
         (["**/build", "!**/release"], "app/build", False),
         (["volume/", "!**/notes.txt"], "volume", False),
     ],

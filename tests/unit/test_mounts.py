@@ -1,4 +1,5 @@
-"""Mounting through mount(2): mount(8)-style options, real mounts, and failures that leave nothing behind."""
+"""Mounting through mount(2): mount(8)-style options, real mounts, and failures that leave
+nothing behind."""
 
 import os
 

@@ -52,7 +52,8 @@ def test_flags():
 
 def test_heredocs():
     run, copy = instructions(
-        "FROM busybox\nRUN <<EOF <<-'TWO'\nline $X\nEOF\n\tliteral\n\tTWO\nCOPY <<A /a\nx\nA\nENV AFTER=1\n"
+        "FROM busybox\nRUN <<EOF <<-'TWO'\nline $X\nEOF\n\tliteral\n\tTWO\n"
+        "COPY <<A /a\nx\nA\nENV AFTER=1\n"
     )[:2]
     assert [(h.name, h.content, h.expand, h.strip_tabs) for h in run.heredocs] == [
         ("EOF", "line $X\n", True, False),

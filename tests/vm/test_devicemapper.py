@@ -1,4 +1,4 @@
-"""The devicemapper driver, tested for real: the shared driver suite and bb's CLI, inside a dm-thin VM.
+"""The devicemapper driver tested for real: the shared driver suite and bb's CLI, in a dm-thin VM.
 
 This kernel has no device-mapper, so one scripts/vm/run-in-vm boot runs the
 devicemapper selection of the suite in a guest kernel that has it. To add a

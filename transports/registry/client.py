@@ -166,7 +166,8 @@ class RegistryClient:
         body: object = None,
         stream: bool = False,
     ) -> tuple[_Response, http.client.HTTPResponse | None, http.client.HTTPConnection | None]:
-        """Send a request (authenticating when challenged); return the response, its open stream if asked."""
+        """Send a request (authenticating when challenged); return the response, its open stream
+        if asked."""
         headers = headers or {}
         for attempt in range(2):
             connection, response = self._send(method, url, headers, body)
@@ -333,7 +334,7 @@ class RegistryClient:
         return response.status == 200
 
     def mount_blob(self, digest: str, source_repository: str) -> bool:
-        """Ask the registry to link a blob from another repository (no upload); return whether it did."""
+        """Ask the registry to link a blob from another repository (no upload); whether it did."""
         query = urllib.parse.urlencode({"mount": digest, "from": source_repository})
         response, _, _ = self.request(
             "POST", self._url(f"blobs/uploads/?{query}"), {"Content-Length": "0"}, b""

@@ -1,4 +1,4 @@
-"""Pulling from a registry: this machine's image (chosen from a list), each blob held to its descriptor."""
+"""Registry pulls: this machine's image (chosen from a list), each blob held to its descriptor."""
 
 from __future__ import annotations
 

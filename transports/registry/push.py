@@ -32,7 +32,7 @@ def push_image(
     options: TransportOptions,
     by_digest: bool = False,
 ) -> tuple[str, int, str]:
-    """Upload the image's blobs the registry lacks, then its manifest under the tag (or only its digest).
+    """Upload the blobs the registry lacks, then the manifest under the tag (or only its digest).
 
     Returns the pushed manifest's (digest, size, media type).
     """
@@ -107,7 +107,8 @@ def push_manifest_list(
     reference: Reference,
     options: TransportOptions,
 ) -> str:
-    """Push each image by digest, then the list (OCI index or Docker manifest list) under the tag; return its digest."""
+    """Push each image by digest, then the list (OCI index or Docker manifest list) under the tag;
+    return its digest."""
     docker = options.image_format == FORMAT_DOCKER
     manifests = []
     for image, platform in images:
