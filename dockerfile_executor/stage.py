@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import os
 import posixpath
@@ -30,6 +31,7 @@ from bb.dockerfile_executor.cache_keys import chain_key, sources_digest
 from bb.errors import BBError, BuildStepFailed, DockerfileError, Interrupted, RunFailed
 from bb.image.config import new_image_config
 from bb.image.healthcheck import OPTION_NAMES
+from bb.runtime.spec import NETWORK_MODES
 from bb.store.images import ImageRecord
 from bb.working_container.commit import CommitOptions, commit_step
 from bb.working_container.configuration import ImageConfig
@@ -313,11 +315,11 @@ class StageBuild:
                     else f"{instruction.keyword}: an option is not supported"
                 )
                 raise DockerfileError(self.path, instruction.line, unsupported)
-            if name == "network" and value not in ("host", "default"):
+            if name == "network" and value not in ("default", *NETWORK_MODES):
                 raise DockerfileError(
                     self.path,
                     instruction.line,
-                    "RUN --network: only host (the default) is supported",
+                    "RUN --network: expected default, host or none",
                 )
             if (
                 name == "platform"
@@ -518,17 +520,22 @@ class StageBuild:
         self.build.consumed_args.update(
             name for name in self.build.options.build_args if name in PROXY_ARGS
         )
+        confinement = self.build.options.confinement
+        network = instruction.flag("network") or "default"
+        if network != "default":
+            # the step's own network (BuildKit's RUN --network) over the build's --network
+            confinement = dataclasses.replace(confinement, network=network)
         options = RunOptions(
             command=command,
             env=build_env + proxies,
-            # RUN --network= (a later issue) would replace(...) this per step
-            confinement=self.build.options.confinement,
+            confinement=confinement,
             created_by=instruction.original,
             discard_output=self.build.options.quiet,
         )
         self._filesystem_step(
             instruction,
-            ["RUN", json.dumps(command), json.dumps(sorted(build_env))],
+            ["RUN", json.dumps(command), json.dumps(sorted(build_env))]
+            + ([f"network={network}"] if network != "default" else []),
             lambda container: run_step(container, options),
         )
 

@@ -324,6 +324,30 @@ def test_network_none_has_only_loopback(bb, tmp_path):
     assert error.strip() == 'Error: --network "bridge": expected host or none'
 
 
+def test_run_network_per_step(bb, tmp_path):
+    # BuildKit's RUN --network: the step's own value beats the build's --network
+    host_interfaces = sorted(os.listdir("/sys/class/net"))
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM busybox\n"
+        "RUN --network=none ls /sys/class/net > /none\n"
+        "RUN --network=host ls /sys/class/net > /host\n"
+        "RUN --network=default ls /sys/class/net > /default\n"
+    )
+    for build_network, default in (("host", host_interfaces), ("none", ["lo"])):
+        image = bb("build", "-q", "--network", build_network, str(context)).splitlines()[-1]
+        ctr = bb("from", image)
+        seen = {
+            name: bb("run", ctr, "--", "cat", f"/{name}").split()
+            for name in ("none", "host", "default")
+        }
+        assert seen == {"none": ["lo"], "host": host_interfaces, "default": default}
+    (context / "Dockerfile").write_text("FROM busybox\nRUN --network=bridge true\n")
+    error = bb.fails("build", str(context))
+    assert error.strip() == "Error: Dockerfile:2: RUN --network: expected default, host or none"
+
+
 def image_with_env(bb, tmp_path: Path, entry: str) -> str:
     """A busybox OCI layout whose config's Env has `entry` added, as another tool could write it."""
     layout = tmp_path / "layout"
