@@ -10,6 +10,7 @@ from bb.dockerfile_executor.executor import (
     parse_build_args,
     parse_build_static,
 )
+from bb.dockerfile_executor.run_mounts import parse_secret
 from bb.runtime.spec import parse_confinement
 from bb.system.atomic import write_atomic
 
@@ -44,6 +45,11 @@ def build(
     ),
     network: str | None = typer.Option(
         None, "--network", help="RUN steps' network: host (the default) or none."
+    ),
+    secret: list[str] = typer.Option(
+        [],
+        "--secret",
+        help="id=ID,src=FILE or id=ID,env=VAR for RUN --mount=type=secret (repeatable).",
     ),
     proxy: bool = typer.Option(
         True, "--proxy/--no-proxy", help="Pass the caller's *_proxy variables to RUN steps."
@@ -91,6 +97,7 @@ def build(
         target=target,
         confinement=parse_confinement(list(cap_add), list(cap_drop), list(security_opt), network),
         proxy=proxy,
+        secrets=dict(parse_secret(text) for text in secret),
         timestamp=parse_build_static(build_static) if build_static is not None else timestamp,
         layers=layers,
         no_cache=no_cache,

@@ -11,6 +11,7 @@ from bb.dockerfile.dockerignore import DockerIgnore, read_dockerignore
 from bb.dockerfile.expand import split_words_keeping_quotes
 from bb.dockerfile.instructions import assignments, expanded_word
 from bb.dockerfile.parser import Dockerfile, read_dockerfile
+from bb.dockerfile_executor.run_mounts import mounted_stages
 from bb.dockerfile_executor.stage import ArgEnvironment, StageBuild
 from bb.errors import BBError, InvalidArgument
 from bb.image.config import check_format, host_architecture, host_variant
@@ -35,6 +36,8 @@ class BuildOptions:
     target: str | None = None
     #: how RUN steps are confined (capabilities, seccomp, network)
     confinement: Confinement = field(default_factory=Confinement)
+    #: `--secret` ids -> "file:PATH" or "env:NAME" (see run_mounts.parse_secret)
+    secrets: dict[str, str] = field(default_factory=dict)
     proxy: bool = True
     #: fixes created times and file mtimes (reproducible image IDs)
     timestamp: int | None = None
@@ -199,7 +202,7 @@ class Build:
         return index
 
     def _dependencies(self, index: int) -> set[int]:
-        """Stages the stage at `index` starts from or copies from."""
+        """Stages the stage at `index` starts from, copies from or mounts."""
         stage = self.dockerfile.stages[index]
         references = [
             expanded_word(
@@ -216,6 +219,8 @@ class Build:
                 references.append(
                     split_words_keeping_quotes(source)[0] if source.strip() else source
                 )
+            if instruction.keyword == "RUN":
+                references += mounted_stages(instruction)
         found = set()
         for reference in references:
             dependency = self.stage_index(reference, allow_index=reference is not references[0])

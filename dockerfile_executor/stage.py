@@ -28,7 +28,15 @@ from bb.dockerfile.instructions import (
 )
 from bb.dockerfile.parser import Instruction, Stage, parse_instruction
 from bb.dockerfile_executor.cache_keys import chain_key, sources_digest
-from bb.errors import BBError, BuildStepFailed, DockerfileError, Interrupted, RunFailed
+from bb.dockerfile_executor.run_mounts import parse_mount, step_mounts
+from bb.errors import (
+    BBError,
+    BuildStepFailed,
+    DockerfileError,
+    Interrupted,
+    InvalidArgument,
+    RunFailed,
+)
 from bb.image.config import new_image_config
 from bb.image.healthcheck import OPTION_NAMES
 from bb.runtime.spec import NETWORK_MODES
@@ -64,7 +72,7 @@ PROXY_ARGS = (
 )
 SUPPORTED_FLAGS = {
     "FROM": {"platform"},
-    "RUN": {"network"},
+    "RUN": {"network", "mount"},
     "COPY": {"from", "chown", "chmod", "link"},
     "ADD": {"chown", "chmod", "link"},
     "HEALTHCHECK": OPTION_NAMES,
@@ -525,6 +533,15 @@ class StageBuild:
         if network != "default":
             # the step's own network (BuildKit's RUN --network) over the build's --network
             confinement = dataclasses.replace(confinement, network=network)
+        env = self.environment()
+        try:
+            requests = [
+                parse_mount(expanded_word(instruction, self.path, value or "", env, self.escape))
+                for name, value in instruction.flags
+                if name == "mount"
+            ]
+        except InvalidArgument as failure:
+            raise DockerfileError(self.path, instruction.line, f"RUN {failure}") from None
         options = RunOptions(
             command=command,
             env=build_env + proxies,
@@ -532,11 +549,18 @@ class StageBuild:
             created_by=instruction.original,
             discard_output=self.build.options.quiet,
         )
+
+        def run(container: WorkingContainer) -> None:
+            workdir = lexical_path(self.config.get("WorkingDir") or "/")
+            with step_mounts(self.build, requests, self.build.stage_images, workdir) as mounts:
+                run_step(container, dataclasses.replace(options, mounts=mounts))
+
         self._filesystem_step(
             instruction,
             ["RUN", json.dumps(command), json.dumps(sorted(build_env))]
-            + ([f"network={network}"] if network != "default" else []),
-            lambda container: run_step(container, options),
+            + ([f"network={network}"] if network != "default" else [])
+            + [request.cache_key() for request in requests],
+            run,
         )
 
     def _copy(self, instruction: Instruction) -> None:

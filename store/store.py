@@ -10,6 +10,7 @@ Layout of the graph root:
   tmp/                blobs being written (named by the writing process's PID)
   compressed/         gzip digest and size of pushed layers, by diff ID (compressed_layers.py)
   build-cache/        `bb build --layers`: the image committed for each step key (build_cache.py)
+  run-cache/          RUN --mount=type=cache directories by id (kept across builds, never imaged)
   <driver name>/      the driver's home
 Run root: `mounts/<container id>` marks a container mounted by `bb mount`; `bundles/` and `runc/`
 hold the steps running now (see bb.runtime.runc).
@@ -70,6 +71,7 @@ class Store:
         self.temp_dir = os.path.join(self.root, "tmp")
         self.compressed_dir = os.path.join(self.root, "compressed")
         self.build_cache_dir = os.path.join(self.root, "build-cache")
+        self.run_cache_dir = os.path.join(self.root, "run-cache")
         self.mounts_dir = os.path.join(self.run_root, "mounts")
         for directory in (self.locks_dir, self.temp_dir, self.mounts_dir):
             os.makedirs(directory, mode=0o700, exist_ok=True)

@@ -42,6 +42,8 @@ class RunOptions:
     terminal: bool = False
     confinement: Confinement = field(default_factory=Confinement)
     volumes: list[str] = field(default_factory=list)
+    #: further OCI mounts, ready made (RUN --mount)
+    mounts: list[dict[str, Any]] = field(default_factory=list)
     created_by: str | None = None
     #: send the command's output to /dev/null (quiet builds)
     discard_output: bool = False
@@ -223,7 +225,7 @@ def run_step(container: WorkingContainer, options: RunOptions) -> None:
                         "options": ["rbind", "rw"],
                     }
                 )
-            mounts += volumes
+            mounts += volumes + options.mounts
             process = ProcessSpec(
                 args=list(options.command),
                 env=env,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -249,9 +251,14 @@ BAD_DOCKERFILES = [
     ("FROM nosuchimage\n", "Dockerfile:1: FROM"),
     ("FROM busybox AS " + "x" * 65 + "\n", "longer than 64 characters"),
     (
-        "FROM busybox\nRUN --mount=type=cache,target=/x true\n",
-        "Dockerfile:2: RUN --mount is not supported",
+        "FROM busybox\nRUN --mount=type=ssh true\n",
+        'Dockerfile:2: RUN --mount: type "ssh" is not one of bind, cache, tmpfs, secret',
     ),
+    (
+        "FROM busybox\nRUN --mount=type=bind,source=../..,target=/x true\n",
+        'Dockerfile:2: RUN: --mount source "../..": outside its root',
+    ),
+    ("FROM busybox\nRUN --mount=type=cache true\n", "RUN --mount type=cache: target= is required"),
     ("FROM busybox\nADD https://example.com/file.tar /\n", "Dockerfile:2: ADD"),
 ]
 
@@ -362,3 +369,62 @@ def test_where_peers_disagree_bb_keeps_volume_changes_and_no_mount_points(bb, tm
         assert left == []
     finally:
         bb("umount", ctr)
+
+
+def test_secrets_reach_the_step_and_nothing_else(bb, tmp_path):
+    secret = f"s3cr3t-{os.getpid()}-{os.urandom(8).hex()}"
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    (tmp_path / "token").write_text(secret)
+    context = tmp_path / "context"
+    context.mkdir()
+    check = f"test $(sha256sum < /run/secrets/token | cut -d' ' -f1) = {digest}"
+    (context / "Dockerfile").write_text(
+        "FROM busybox\n"
+        f"RUN --mount=type=secret,id=token {check} && stat -c %a /run/secrets/token > /mode\n"
+        "RUN --mount=type=secret,id=token,target=/custom,mode=0440,uid=65534 "
+        "stat -c '%a %u' /custom > /custom-stat\n"
+        "RUN --mount=type=secret,id=from-env wc -c < /run/secrets/from-env > /env-length\n"
+        "RUN --mount=type=secret,id=not-given test ! -e /run/secrets/not-given\n"
+    )
+    env = {**bb.env(), "SECRET_VARIABLE": secret}
+    result = subprocess.run(
+        [
+            bb.executable,
+            "build",
+            "-q",
+            "--layers",
+            "--secret",
+            f"id=token,src={tmp_path / 'token'}",
+            "--secret",
+            "id=from-env,env=SECRET_VARIABLE",
+            str(context),
+        ],
+        env=env,
+        cwd=bb.cwd,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert secret not in result.stdout + result.stderr
+    image = result.stdout.splitlines()[-1]
+    ctr = bb("from", image)
+    assert bb("run", ctr, "--", "cat", "/mode", "/custom-stat", "/env-length").split("\n") == [
+        "400",
+        "440 65534",
+        str(len(secret)),
+    ]
+    assert bb("run", ctr, "--", "sh", "-c", "test -e /run || echo gone") == "gone"  # no mount point
+    assert secret not in bb("inspect", ctr) + bb("inspect", "--type", "image", image)
+    # not in any blob (layer tars are stored uncompressed), record, cache entry or temp file
+    found = subprocess.run(
+        ["grep", "-rlF", secret, str(bb.root), str(bb.runroot)], capture_output=True, text=True
+    )
+    assert found.stdout == ""
+    (context / "Dockerfile").write_text(
+        "FROM busybox\nRUN --mount=type=secret,id=x,required=true true\n"
+    )
+    error = bb.fails("build", str(context))
+    assert error.strip() == (
+        'Error: Dockerfile:2: RUN: --mount type=secret: no secret "x" given '
+        "(bb build --secret id=x,src=FILE)"
+    )
