@@ -3,6 +3,7 @@
 import typer
 
 from bb.cmd.common import open_store, verb_app
+from bb.errors import InvalidArgument
 from bb.store.removal import prune_images, remove_all_images, remove_images
 
 app = verb_app()
@@ -19,6 +20,8 @@ def rmi(
     force: bool = typer.Option(False, "-f", "--force", help="Also remove containers using them."),
 ) -> None:
     """Remove each IMAGE (a name that is one of several tags is only untagged)."""
+    if all_images and (images or prune):
+        raise InvalidArgument("--all removes every image: name no image and no --prune with it")
     store = open_store(ctx)
     if all_images:
         report = remove_all_images(store, force)
