@@ -2,7 +2,7 @@
 
 import typer
 
-from bb.cmd.common import open_store, verb_app
+from bb.cmd.common import isula_build_mode, open_store, verb_app
 from bb.dockerfile_executor.executor import (
     Build,
     BuildOptions,
@@ -99,6 +99,7 @@ def build(
         keep_failed=keep_failed,
         pull=pull,
         remove_containers=remove,
+        isula_build_steps=isula_build_mode(ctx),
     )
     store = open_store(ctx)
     image = Build(store, options, report=lambda line: print(line, flush=True)).run()
@@ -109,4 +110,4 @@ def build(
             export_image(store, image, destination)
     if iidfile:
         write_atomic(iidfile, f"sha256:{image.id}".encode(), mode=0o644)
-    print(image.id)
+    print(f"Build success with image id: {image.id}" if isula_build_mode(ctx) else image.id)

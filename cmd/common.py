@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import click
 import typer
 
-from bb.errors import EXIT_FAILURE, BBError
+from bb.errors import EXIT_FAILURE, EXIT_ISULA_BUILD_FAILURE, BBError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,6 +66,20 @@ def open_store(ctx: typer.Context, repair: bool = True):  # type: ignore[no-unty
     return Store.open(store_options, repair=repair)
 
 
+def isula_build_mode(ctx: click.Context | None) -> bool:
+    """Whether `ctx` is a verb run as `bb ctr-img VERB`: isula-build's messages and exit codes."""
+    while ctx is not None:
+        if ctx.info_name == "ctr-img":
+            return True
+        ctx = ctx.parent
+    return False
+
+
+def exit_code(code: int, ctx: click.Context | None) -> int:
+    """The status an error of exit code `code` ends bb with: under `ctr-img`, isula-build's 1."""
+    return EXIT_ISULA_BUILD_FAILURE if isula_build_mode(ctx) else code
+
+
 def reports_errors(function: F) -> F:
     """Print a BBError (or OS error) as one `Error: ...` line and exit with its code."""
 
@@ -74,11 +89,12 @@ def reports_errors(function: F) -> F:
             return function(*args, **kwargs)
         except BBError as failure:
             _report(str(failure), failure)
-            raise typer.Exit(failure.exit_code) from None
+            code = failure.exit_code
         except OSError as failure:
             where = f": {failure.filename}" if failure.filename else ""
             _report(f"{failure.strerror or failure}{where}", failure)
-            raise typer.Exit(EXIT_FAILURE) from None
+            code = EXIT_FAILURE
+        raise typer.Exit(exit_code(code, click.get_current_context(silent=True)))
 
     return wrapper  # type: ignore[return-value]
 

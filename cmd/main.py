@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from bb.cmd.common import GlobalOptions
+from bb.cmd.common import GlobalOptions, exit_code
 from bb.errors import EXIT_FAILURE, Interrupted
 
 # verb -> module in bb.cmd defining `app`, a Typer with that one command
@@ -125,7 +125,7 @@ def run() -> None:
         status = command.main(args=sys.argv[1:], prog_name="bb", standalone_mode=False)
     except ClickException as failure:
         print(f"Error: {failure.format_message()}", file=sys.stderr)
-        sys.exit(EXIT_FAILURE)
+        sys.exit(exit_code(EXIT_FAILURE, getattr(failure, "ctx", None)))
     except typer.Abort:
         sys.exit(EXIT_FAILURE)
     except Interrupted as stop:

@@ -2,7 +2,7 @@
 
 import typer
 
-from bb.cmd.common import open_store, verb_app
+from bb.cmd.common import isula_build_mode, open_store, verb_app
 from bb.errors import InvalidArgument
 from bb.store.removal import prune_images, remove_all_images, remove_images
 
@@ -31,5 +31,13 @@ def rmi(
         report = remove_images(store, list(images), force)
     else:
         raise typer.BadParameter("name an image, or use --all or --prune", param_hint="IMAGE")
-    for line in report:
-        print(line)
+    if isula_build_mode(ctx):  # isula-build names what it untags only when the image stays
+        deleted = {removal.image_id for removal in report if removal.untagged is None}
+        for image_id, untagged in report:
+            if untagged is None:
+                print(f"Deleted: sha256:{image_id}")
+            elif image_id not in deleted:
+                print(f"Untagged image: {untagged}")
+        return
+    for image_id, untagged in report:
+        print(image_id if untagged is None else f"untagged: {untagged}")

@@ -2,7 +2,7 @@
 
 import typer
 
-from bb.cmd.common import open_store, verb_app
+from bb.cmd.common import isula_build_mode, open_store, verb_app
 from bb.errors import InvalidArgument
 from bb.store.images import normalize_name
 from bb.transports import export_images
@@ -35,3 +35,5 @@ def save(
         [(record, list(dict.fromkeys(names))) for record, names in chosen.values()],
         f"{transport}:{output}",
     )
+    if isula_build_mode(ctx):
+        print(f"Save success with image: {' '.join(images)}")

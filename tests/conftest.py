@@ -182,6 +182,31 @@ def empty_store_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
         assert not leaked, f"bb left mounts behind: {leaked}"
 
 
+@pytest.fixture
+def isula_build(bb, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """`isula-build ARGS...` as an isula-build user's script runs it: a PATH alias of `bb`."""
+    directory = tmp_path / "alias"
+    directory.mkdir()
+    alias = directory / "isula-build"
+    alias.write_text(f'#!/bin/sh\nexec {bb.executable} "$@"\n')
+    alias.chmod(0o755)
+
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = bb.env()
+        env["PATH"] = f"{directory}:{os.environ['PATH']}"
+        return subprocess.run(
+            ["isula-build", *args],
+            env=env,
+            cwd=bb.cwd,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=300,
+        )
+
+    return run
+
+
 def device_mapper_available() -> bool:
     """Whether this kernel can run the devicemapper driver (true inside scripts/vm/run-in-vm)."""
     try:

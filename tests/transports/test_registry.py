@@ -253,3 +253,17 @@ def test_malformed_registries_config_is_one_error_naming_it(
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 125 and len(lines) == 1, (command, result.stderr)
         assert lines[0].startswith(f"Error: {path}: "), lines[0]
+
+
+def test_ctr_img_push_and_pull_say_so(bb, registry, isula_build):
+    """isula-build's push/pull lines, naming the image as the user gave it."""
+    target = f"{registry.address}/team/isula:1"
+    bb("tag", "busybox", target)
+    pushed = isula_build("ctr-img", "push", target)
+    assert pushed.returncode == 0, pushed.stderr
+    assert pushed.stdout.splitlines()[-1] == f"Push success with image: {target}"
+    bb("rmi", target)
+    pulled = isula_build("ctr-img", "pull", target)
+    assert pulled.returncode == 0, pulled.stderr
+    assert pulled.stdout.splitlines()[-1] == f"Pull success with image: {target}"
+    assert bb("images", "-q", target) == bb("images", "-q", "busybox")
