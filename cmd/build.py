@@ -76,17 +76,21 @@ def build(
         raise typer.BadParameter("give --build-static or --timestamp, not both")
     if iidfile:
         check_output_file("--iidfile", iidfile)
+    tags = list(tag)
     if output:
-        from bb.transports import output_path
+        from bb.transports import destination_name, output_path
 
         for destination in output:  # a bad -o fails before the build, not after it
             archive = output_path(destination)
             if archive is not None:
                 check_output_file("-o", archive)
+            named = destination_name(destination)
+            if isula_build_mode(ctx) and named:  # isula-build names the stored image as well
+                tags.append(named)
     options = BuildOptions(
         context_dir=context,
         dockerfile=file,
-        tags=list(tag),
+        tags=tags,
         build_args=parse_build_args(list(build_arg)),
         target=target,
         confinement=parse_confinement(list(cap_add), list(cap_drop), list(security_opt), network),

@@ -142,6 +142,34 @@ def print_table(headers: list[str], rows: Iterable[list[Any]], noheading: bool =
         print(text)
 
 
+def print_ruled_table(headers: list[str], rows: Iterable[list[str]], widths: list[int]) -> None:
+    """Print rows as isula-build does: dashed rules above and below the header and at the end.
+
+    Columns are at least `widths` wide (isula-build's manual's) and two spaces apart, so
+    `tail -n +4 | awk '{print $3}'` lines written for isula-build keep working."""
+    rows = list(rows)
+    widths = [
+        max([width, *(len(row[column]) + 2 for row in rows)]) for column, width in enumerate(widths)
+    ]
+    rule = "  ".join("-" * width for width in widths)
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip()
+
+    print("\n".join([rule, line(headers), rule, *(line(row) for row in rows), rule]))
+
+
+def local_time(timestamp: str) -> str:
+    """An RFC 3339 timestamp as local `YYYY-MM-DD HH:MM:SS` (isula-build's CREATED column)."""
+    import datetime
+
+    try:
+        when = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return timestamp
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
 def print_json(value: Any) -> None:
     """Print a JSON document, indented."""
     print(json.dumps(value, indent=4))

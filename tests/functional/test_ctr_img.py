@@ -69,3 +69,40 @@ def test_isula_build_errors_exit_1(bb, isula_build, tmp_path):
     bb.fails("rmi", "foo:bar", code=125)
     bb.fails("images", "--no-such-flag", code=125)
     bb.fails("build", str(context), code=3)
+
+
+def test_images_table_in_isula_builds_layout(bb, isula_build, tmp_path):
+    """Names as the user gave them, between isula-build's dashed rules, columns two spaces apart."""
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nRUN echo hi > /hi\n")
+    archive = tmp_path / "app.tar"
+    built = isula_build(
+        "ctr-img",
+        "build",
+        "-t",
+        "app:1",
+        "-o",
+        f"docker-archive:{archive}:isula/app:2",
+        str(context),
+    )
+    assert built.returncode == 0, built.stderr
+    image_id = bb("images", "-q", "app:1")
+    listed = isula_build("ctr-img", "images").stdout.splitlines()
+    rule = "  ".join("-" * width for width in (39, 11, 17, 24, 12))
+    assert listed[0] == listed[2] == listed[-1] == rule
+    assert listed[1] == (
+        "REPOSITORY                               TAG          IMAGE ID           "
+        "CREATED                   SIZE"
+    )
+    rows = [line.split() for line in listed[3:-1]]
+    assert [row[:3] for row in rows if row[2] == image_id] == [
+        ["app", "1", image_id],
+        ["isula/app", "2", image_id],
+    ]
+    assert ["busybox", "latest"] in [row[:2] for row in rows]
+    assert all(len(row[3]) == 10 and len(row[4]) == 8 for row in rows), "YYYY-MM-DD HH:MM:SS"
+    one = isula_build("ctr-img", "images", "isula/app:2").stdout.splitlines()
+    assert len(one) == 5 and one[3].split()[:2] == ["isula/app", "2"]
+    assert isula_build("ctr-img", "rm", "isula/app:2").returncode == 0, "-o named it in the store"
+    assert "localhost/app" in bb("images"), "bb's own list keeps the qualified names"
