@@ -20,8 +20,10 @@ def rmi(
     force: bool = typer.Option(False, "-f", "--force", help="Also remove containers using them."),
 ) -> None:
     """Remove each IMAGE (a name that is one of several tags is only untagged)."""
-    if all_images and (images or prune):
-        raise InvalidArgument("--all removes every image: name no image and no --prune with it")
+    if all_images and images:  # isula-build's words
+        raise InvalidArgument("imageID/name is not allowed when using --all")
+    if all_images and prune:
+        raise InvalidArgument("--prune is not allowed when using --all")
     store = open_store(ctx)
     if all_images:
         report = remove_all_images(store, force)

@@ -1,9 +1,11 @@
 """bb save: write images to a docker-archive or oci-archive file."""
 
+import os
+
 import typer
 
 from bb.cmd.common import isula_build_mode, open_store, verb_app
-from bb.errors import InvalidArgument
+from bb.errors import InvalidArgument, OutputError
 from bb.store.images import normalize_name
 from bb.transports import export_images
 
@@ -16,12 +18,17 @@ def save(
     images: list[str] = typer.Argument(..., help="Images (names, IDs or ID prefixes)."),
     output: str = typer.Option(..., "-o", "--output", help="Archive file to write."),
     image_format: str = typer.Option(
-        "docker", "--format", help="docker (docker-archive) or oci (oci-archive)."
+        "docker", "-f", "--format", help="docker (docker-archive) or oci (oci-archive)."
     ),
 ) -> None:
     """Save IMAGES into one archive file."""
     if image_format not in ("docker", "oci"):
         raise InvalidArgument(f'--format "{image_format}": must be docker or oci')
+    if isula_build_mode(ctx) and os.path.lexists(output):  # isula-build never overwrites
+        raise OutputError(
+            f'output file already exist: "{os.path.abspath(output)}", '
+            "try to remove existing tarball or rename output file"
+        )
     store = open_store(ctx, repair=False)
     chosen: dict[str, tuple] = {}
     for name in images:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tarfile
 
 
 def test_rm_all_with_a_name_is_refused(bb, isula_build):
@@ -106,3 +107,43 @@ def test_images_table_in_isula_builds_layout(bb, isula_build, tmp_path):
     assert len(one) == 5 and one[3].split()[:2] == ["isula/app", "2"]
     assert isula_build("ctr-img", "rm", "isula/app:2").returncode == 0, "-o named it in the store"
     assert "localhost/app" in bb("images"), "bb's own list keeps the qualified names"
+
+
+def test_save_flags_and_no_overwrite(bb, isula_build, tmp_path):
+    """save -f docker|oci; isula-build's save never overwrites a file (bb save does, as buildah)."""
+    docker, oci = tmp_path / "docker.tar", tmp_path / "oci.tar"
+    assert (
+        isula_build("ctr-img", "save", "-f", "docker", "busybox", "-o", str(docker)).returncode == 0
+    )
+    assert isula_build("ctr-img", "save", "-f", "oci", "busybox", "-o", str(oci)).returncode == 0
+    with tarfile.open(docker) as tar:
+        assert "manifest.json" in tar.getnames()
+    with tarfile.open(oci) as tar:
+        assert "index.json" in tar.getnames()
+    before = docker.read_bytes()
+    again = isula_build("ctr-img", "save", "busybox", "-o", str(docker))
+    assert again.returncode == 1 and "output file already exist" in again.stderr
+    assert docker.read_bytes() == before
+    bb("save", "-f", "oci", "-o", str(docker), "busybox")
+    with tarfile.open(docker) as tar:
+        assert "index.json" in tar.getnames()
+
+
+def test_info_and_version_layouts(bb, isula_build):
+    """info -H -V in isula-build's sections; version as Client and Server."""
+    shown = isula_build("info", "-H", "-V")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    sections = [line for line in lines if not line.startswith(" ")]
+    assert sections == ["General:", "Store:", "Registry:", "Runtime:"]
+    rows = {
+        label.strip(): value.strip()
+        for label, _, value in (line.partition(": ") for line in lines if line.startswith("  "))
+    }
+    assert rows["DataRoot"] == str(bb.root) and rows["RunRoot"] == str(bb.runroot)
+    assert rows["Storage Driver"] == bb.driver and rows["MemTotal"].endswith("B")
+    assert "Search Registries:" in rows and "Insecure Registries:" in rows
+    assert json.loads(bb("info"))["store"]["GraphDriverName"] == bb.driver, "plain info: JSON"
+    version = isula_build("version").stdout.split("\n\n")
+    assert [part.splitlines()[0] for part in version] == ["Client:", "Server:"]
+    assert all(part.splitlines()[1].startswith("  Version:       ") for part in version)
