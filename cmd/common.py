@@ -62,7 +62,12 @@ def open_store(ctx: typer.Context, repair: bool = True):  # type: ignore[no-unty
         run_root=options.runroot,
         driver=options.storage_driver,
         storage_opts=options.storage_opts,
+        isula_build=isula_build_mode(ctx),
     )
+    if store_options.registries_config:  # isula-build's registries.toml, unless one is named
+        os.environ.setdefault("BB_REGISTRIES_CONFIG", store_options.registries_config)
+    if store_options.debug:
+        os.environ["BB_DEBUG"] = "1"
     return Store.open(store_options, repair=repair)
 
 

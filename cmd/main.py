@@ -78,7 +78,11 @@ app = typer.Typer(
 def main(
     ctx: typer.Context,
     root: str | None = typer.Option(
-        None, "--root", envvar="BB_ROOT", help="Storage graph root (default /var/lib/bb)."
+        None,
+        "--root",
+        "--dataroot",
+        envvar="BB_ROOT",
+        help="Storage graph root (default /var/lib/bb; --dataroot: isula-builder's name).",
     ),
     runroot: str | None = typer.Option(
         None, "--runroot", envvar="BB_RUNROOT", help="Storage run root (default /run/bb)."
@@ -96,7 +100,8 @@ def main(
         None,
         "--config",
         envvar="BB_CONFIG",
-        help="Storage configuration file (default /etc/bb/storage.toml).",
+        help="Storage configuration file (default /etc/bb/storage.toml), or isula-build's "
+        "DIR/configuration.toml (then DIR/storage.toml and DIR/registries.toml).",
     ),
     debug: bool = typer.Option(False, "--debug", help="Print tracebacks with errors."),
 ) -> None:

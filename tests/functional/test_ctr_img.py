@@ -147,3 +147,82 @@ def test_info_and_version_layouts(bb, isula_build):
     version = isula_build("version").stdout.split("\n\n")
     assert [part.splitlines()[0] for part in version] == ["Client:", "Server:"]
     assert all(part.splitlines()[1].startswith("  Version:       ") for part in version)
+
+
+def _isula_build_config(directory, data_root, run_root, driver, extra_storage=""):
+    """isula-build's three files as it ships them, with the roots and driver given."""
+    directory.mkdir()
+    (directory / "configuration.toml").write_text(
+        'debug = false\nloglevel = ""\ngroup = "isula"\n'
+        f'run_root = "{run_root}"\ndata_root = "{data_root}"\nruntime = ""\n'
+    )
+    (directory / "storage.toml").write_text(
+        f'[storage]\ndriver = "{driver}"\nrunroot = "/nonexistent/run"\n'
+        'graphroot = "/nonexistent/graph"\n\n[storage.options]\n\n'
+        f'[storage.options.overlay]\nmountopt = "nodev"\n{extra_storage}'
+    )
+    (directory / "registries.toml").write_text(
+        '[registries.search]\nregistries = ["search.example"]\n\n'
+        '[registries.insecure]\nregistries = ["localhost:5000"]\n'
+    )
+    return directory / "configuration.toml"
+
+
+def test_isula_build_configuration_files(bb, tmp_path):
+    """--config DIR/configuration.toml: its roots (beating storage.toml's), storage.toml's
+    driver and options, registries.toml; flags beat the files."""
+    data_root, run_root = tmp_path / "isula-data", tmp_path / "isula-run"
+    config = _isula_build_config(tmp_path / "etc", data_root, run_root, bb.driver)
+    env = {k: v for k, v in bb.env().items() if not k.startswith("BB_")}
+
+    def run(*args):
+        return subprocess.run(
+            [bb.executable, "--config", str(config), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=bb.cwd,
+        )
+
+    shown = run("info", "-H")
+    assert shown.returncode == 0, shown.stderr
+    rows = [line.strip() for line in shown.stdout.splitlines()]
+    assert f"DataRoot:     {data_root}" in rows and f"RunRoot:      {run_root}" in rows
+    assert f"Storage Driver:     {bb.driver}" in rows
+    registries = rows[rows.index("Registry:") + 1 :]
+    assert registries[:4] == [
+        "Search Registries:",
+        "search.example",
+        "Insecure Registries:",
+        "localhost:5000",
+    ]
+    assert run("ctr-img", "import", str(_rootfs(tmp_path)), "in-isula-root:1").returncode == 0
+    assert (data_root / bb.driver).is_dir() and not (tmp_path / "nonexistent").exists()
+    assert "in-isula-root" in run("ctr-img", "images").stdout
+    flagged = run("--dataroot", str(tmp_path / "flag-root"), "info", "-H").stdout
+    assert f"DataRoot:     {tmp_path / 'flag-root'}" in [s.strip() for s in flagged.splitlines()]
+
+
+def _rootfs(tmp_path):
+    tarball = tmp_path / "rootfs.tar"
+    (tmp_path / "rootfs").mkdir()
+    (tmp_path / "rootfs" / "hello").write_text("hello\n")
+    subprocess.run(["tar", "-C", str(tmp_path / "rootfs"), "-cf", str(tarball), "."], check=True)
+    return tarball
+
+
+def test_isula_build_configuration_errors_name_the_key(bb, tmp_path):
+    """A key bb cannot honour is an error naming it, not silently ignored."""
+    env = {k: v for k, v in bb.env().items() if not k.startswith("BB_")}
+    roots = (tmp_path / "d", tmp_path / "r")
+    bad_storage = _isula_build_config(tmp_path / "a", *roots, "overlay", 'size = "10G"\n')
+    bad_key = _isula_build_config(tmp_path / "b", *roots, "vfs")
+    bad_key.write_text(bad_key.read_text() + 'foo = "bar"\n')
+    for config, key in ((bad_storage, "overlay.size"), (bad_key, "foo")):
+        result = subprocess.run(
+            [bb.executable, "--config", str(config), "ctr-img", "images"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 1 and key in result.stderr, result.stderr
