@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import subprocess
 import tarfile
 
@@ -226,3 +228,95 @@ def test_isula_build_configuration_errors_name_the_key(bb, tmp_path):
             text=True,
         )
         assert result.returncode == 1 and key in result.stderr, result.stderr
+
+
+def _layered_apps(bb, tmp_path):
+    """lib:latest on busybox (one layer), app1 and app2 on lib, each adding a file."""
+    for name, base in (("lib", "busybox"), ("app1", "lib:latest"), ("app2", "lib:latest")):
+        context = tmp_path / f"context-{name}"
+        context.mkdir()
+        (context / "Dockerfile").write_text(f"FROM {base}\nRUN echo {name} > /{name}.txt\n")
+        bb("build", "-q", "-t", f"{name}:latest", str(context))
+    assert len(json.loads(bb("inspect", "--type", "image", "busybox"))["Layers"]) == 1
+
+
+def test_separated_images_save_and_load(bb, isula_build, tmp_path):
+    """save -b/-l/-d/-r writes base, lib and app tarballs and a manifest; load -d/-b/-l/-i
+    assembles an app again, checking every tarball's sha256 unless --no-check."""
+    _layered_apps(bb, tmp_path)
+    ids = {app: bb("images", "-q", "--notruncate", f"{app}:latest") for app in ("app1", "app2")}
+    renames = tmp_path / "rename.json"
+    renames.write_text(
+        json.dumps(
+            [
+                {"name": "app1_latest_app_image.tar.gz", "rename": "app1.tar.gz"},
+                {"name": "app1_latest_base_image.tar.gz", "rename": "base1.tar.gz"},
+                {"name": "app1_latest_lib_image.tar.gz", "rename": "lib1.tar.gz"},
+            ]
+        )
+    )
+    images = tmp_path / "Images"
+    saved = isula_build(
+        "ctr-img", "save", "-b", "busybox:latest", "-l", "lib:latest", "-d", str(images),
+        "-r", str(renames), "app1:latest", "app2:latest",
+    )  # fmt: skip
+    assert saved.returncode == 0, saved.stderr
+    assert saved.stdout.splitlines()[-1] == "Save success with image: app1:latest app2:latest"
+    assert sorted(os.listdir(images)) == [
+        "app1.tar.gz", "app2_latest_app_image.tar.gz", "base1.tar.gz", "lib1.tar.gz", "manifest",
+    ]  # fmt: skip
+    manifest = json.loads((images / "manifest").read_text())
+    assert sorted(manifest) == ["app1:latest", "app2:latest"]
+    for entry in manifest.values():
+        assert (entry["base"], entry["lib"]) == ("base1.tar.gz", "lib1.tar.gz"), "shared, once"
+        assert (entry["baseImageName"], entry["libImageName"]) == ("busybox:latest", "lib:latest")
+        for kind in ("base", "lib", "app"):
+            digest = hashlib.sha256((images / entry[kind]).read_bytes()).hexdigest()
+            assert entry[f"{kind}Hash"] == digest
+    for app in ("app1", "app2", "lib"):
+        bb("rmi", f"{app}:latest")
+    loaded = isula_build(
+        "ctr-img", "load", "-d", str(images), "-b", str(images / "base1.tar.gz"),
+        "-l", str(images / "lib1.tar.gz"), "-i", "app1:latest",
+    )  # fmt: skip
+    assert loaded.stdout.splitlines() == [f"Loaded image as {ids['app1']}"], loaded.stderr
+    assert bb.run_in("app1:latest", "cat /lib.txt /app1.txt") == "lib\napp1"
+    assert isula_build("ctr-img", "load", "-d", str(images), "-i", "app2").returncode == 0
+    assert bb("images", "-q", "--notruncate", "app2:latest") == ids["app2"]
+    bb("rmi", "app2:latest")
+    manifest["app2:latest"]["appHash"] = "0" * 64
+    (images / "manifest").write_text(json.dumps(manifest))
+    tampered = isula_build("ctr-img", "load", "-d", str(images), "-i", "app2:latest")
+    assert tampered.returncode == 1 and "check sum" in tampered.stderr
+    assert bb.run("images", "app2:latest", check=False).returncode != 0
+    unchecked = ("ctr-img", "load", "-d", str(images), "-i", "app2:latest", "--no-check")
+    assert isula_build(*unchecked).returncode == 0
+    assert bb("images", "-q", "--notruncate", "app2:latest") == ids["app2"]
+
+
+def test_separated_images_refusals(bb, isula_build, tmp_path):
+    """What isula-build's manual and tests refuse, refused with exit 1 and nothing written."""
+    _layered_apps(bb, tmp_path)
+    app_id = bb("images", "-q", "app1:latest")
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    fresh = str(tmp_path / "fresh")
+    for args in (
+        ["-b", "busybox", "-d", str(existing), "app1:latest"],  # the directory must be new
+        ["-b", "busybox", "-o", str(tmp_path / "x.tar"), "app1:latest"],  # -o is the other save
+        ["-l", "lib:latest", "-d", fresh, "app1:latest"],  # -b is required
+        ["-b", "busybox", "-l", "busybox", "-d", fresh, "app1:latest"],
+        ["-b", "lib:latest", "-d", fresh, "app1:latest"],  # a base has one layer
+        ["-b", "busybox", "-l", "app2:latest", "-d", fresh, "app1:latest"],  # not its lib
+        ["-b", "busybox", "-d", fresh, app_id],  # an ID does not say what name to load
+    ):
+        result = isula_build("ctr-img", "save", *args)
+        assert result.returncode == 1 and result.stderr.startswith("Error: "), (args, result)
+        assert not os.path.exists(fresh) and os.listdir(existing) == []
+    assert isula_build("ctr-img", "load", "-d", str(existing), "-i", "app1:latest").returncode == 1
+    assert (
+        isula_build("ctr-img", "save", "-b", "busybox", "-d", fresh, "app1:latest").returncode == 0
+    )
+    assert sorted(os.listdir(fresh)) == [
+        "app1_latest_app_image.tar.gz", "app1_latest_base_image.tar.gz", "manifest",
+    ]  # fmt: skip
