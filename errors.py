@@ -9,6 +9,8 @@ import signal
 EXIT_FAILURE = 125
 EXIT_CANNOT_INVOKE = 126
 EXIT_NOT_FOUND = 127
+# isula-build's: under `bb ctr-img`, every error exits 1 (its DefaultFailedCode)
+EXIT_ISULA_BUILD_FAILURE = 1
 
 
 class BBError(Exception):

@@ -2,7 +2,7 @@
 
 import typer
 
-from bb.cmd.common import open_store, verb_app
+from bb.cmd.common import isula_build_mode, open_store, verb_app
 from bb.dockerfile_executor.executor import (
     Build,
     BuildOptions,
@@ -82,17 +82,21 @@ def build(
         raise typer.BadParameter("give --build-static or --timestamp, not both")
     if iidfile:
         check_output_file("--iidfile", iidfile)
+    tags = list(tag)
     if output:
-        from bb.transports import output_path
+        from bb.transports import destination_name, output_path
 
         for destination in output:  # a bad -o fails before the build, not after it
             archive = output_path(destination)
             if archive is not None:
                 check_output_file("-o", archive)
+            named = destination_name(destination)
+            if isula_build_mode(ctx) and named:  # isula-build names the stored image as well
+                tags.append(named)
     options = BuildOptions(
         context_dir=context,
         dockerfile=file,
-        tags=list(tag),
+        tags=tags,
         build_args=parse_build_args(list(build_arg)),
         target=target,
         confinement=parse_confinement(list(cap_add), list(cap_drop), list(security_opt), network),
@@ -106,6 +110,7 @@ def build(
         keep_failed=keep_failed,
         pull=pull,
         remove_containers=remove,
+        isula_build_steps=isula_build_mode(ctx),
     )
     store = open_store(ctx)
     image = Build(store, options, report=lambda line: print(line, flush=True)).run()
@@ -116,4 +121,4 @@ def build(
             export_image(store, image, destination)
     if iidfile:
         write_atomic(iidfile, f"sha256:{image.id}".encode(), mode=0o644)
-    print(image.id)
+    print(f"Build success with image id: {image.id}" if isula_build_mode(ctx) else image.id)

@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import click
 import typer
 
-from bb.errors import EXIT_FAILURE, BBError
+from bb.errors import EXIT_FAILURE, EXIT_ISULA_BUILD_FAILURE, BBError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,8 +62,27 @@ def open_store(ctx: typer.Context, repair: bool = True):  # type: ignore[no-unty
         run_root=options.runroot,
         driver=options.storage_driver,
         storage_opts=options.storage_opts,
+        isula_build=isula_build_mode(ctx),
     )
+    if store_options.registries_config:  # isula-build's registries.toml, unless one is named
+        os.environ.setdefault("BB_REGISTRIES_CONFIG", store_options.registries_config)
+    if store_options.debug:
+        os.environ["BB_DEBUG"] = "1"
     return Store.open(store_options, repair=repair)
+
+
+def isula_build_mode(ctx: click.Context | None) -> bool:
+    """Whether `ctx` is a verb run as `bb ctr-img VERB`: isula-build's messages and exit codes."""
+    while ctx is not None:
+        if ctx.info_name == "ctr-img":
+            return True
+        ctx = ctx.parent
+    return False
+
+
+def exit_code(code: int, ctx: click.Context | None) -> int:
+    """The status an error of exit code `code` ends bb with: under `ctr-img`, isula-build's 1."""
+    return EXIT_ISULA_BUILD_FAILURE if isula_build_mode(ctx) else code
 
 
 def reports_errors(function: F) -> F:
@@ -74,11 +94,12 @@ def reports_errors(function: F) -> F:
             return function(*args, **kwargs)
         except BBError as failure:
             _report(str(failure), failure)
-            raise typer.Exit(failure.exit_code) from None
+            code = failure.exit_code
         except OSError as failure:
             where = f": {failure.filename}" if failure.filename else ""
             _report(f"{failure.strerror or failure}{where}", failure)
-            raise typer.Exit(EXIT_FAILURE) from None
+            code = EXIT_FAILURE
+        raise typer.Exit(exit_code(code, click.get_current_context(silent=True)))
 
     return wrapper  # type: ignore[return-value]
 
@@ -124,6 +145,34 @@ def print_table(headers: list[str], rows: Iterable[list[Any]], noheading: bool =
         text = tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True)
     if text:
         print(text)
+
+
+def print_ruled_table(headers: list[str], rows: Iterable[list[str]], widths: list[int]) -> None:
+    """Print rows as isula-build does: dashed rules above and below the header and at the end.
+
+    Columns are at least `widths` wide (isula-build's manual's) and two spaces apart, so
+    `tail -n +4 | awk '{print $3}'` lines written for isula-build keep working."""
+    rows = list(rows)
+    widths = [
+        max([width, *(len(row[column]) + 2 for row in rows)]) for column, width in enumerate(widths)
+    ]
+    rule = "  ".join("-" * width for width in widths)
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip()
+
+    print("\n".join([rule, line(headers), rule, *(line(row) for row in rows), rule]))
+
+
+def local_time(timestamp: str) -> str:
+    """An RFC 3339 timestamp as local `YYYY-MM-DD HH:MM:SS` (isula-build's CREATED column)."""
+    import datetime
+
+    try:
+        when = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return timestamp
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
 def print_json(value: Any) -> None:

@@ -1,18 +1,35 @@
 """bb images: list images."""
 
+import dataclasses
+
 import typer
 
-from bb.cmd.common import human_age, open_store, print_json, print_table, short_id, verb_app
+from bb.cmd.common import (
+    human_age,
+    isula_build_mode,
+    local_time,
+    open_store,
+    print_json,
+    print_ruled_table,
+    print_table,
+    short_id,
+    verb_app,
+)
 from bb.errors import ImageNotFound
 from bb.image.reference import matches_repository_filter, parse_reference
 from bb.system.units import human_size
 
 app = verb_app()
 
+HEADERS = ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+# the column widths of isula-build's manual's tables
+ISULA_BUILD_WIDTHS = [39, 11, 17, 24, 12]
 
-def _repository_and_tag(name: str) -> tuple[str, str]:
+
+def _repository_and_tag(name: str, familiar: bool) -> tuple[str, str]:
     reference = parse_reference(name)
-    return reference.name, reference.tag or "<none>"
+    repository = dataclasses.replace(reference, tag=None, digest=None)
+    return repository.familiar() if familiar else repository.name, reference.tag or "<none>"
 
 
 @app.command("images")
@@ -53,20 +70,24 @@ def images(
         for record in records:
             print(short_id(record.id, not notruncate))
         return
+    isula_build = isula_build_mode(ctx)
     rows = []
     for record in records:
         shown = [
             n for n in record.names if image is None or matches_repository_filter(n, image)
         ] or record.names
-        names = [_repository_and_tag(name) for name in shown] or [("<none>", "<none>")]
+        names = [_repository_and_tag(name, isula_build) for name in shown] or [("<none>", "<none>")]
         for repository, tag in names:
             rows.append(
                 [
                     repository,
                     tag,
                     short_id(record.id, not notruncate),
-                    human_age(record.created),
+                    local_time(record.created) if isula_build else human_age(record.created),
                     human_size(record.size),
                 ]
             )
-    print_table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows, noheading)
+    if isula_build:
+        print_ruled_table(HEADERS, rows, ISULA_BUILD_WIDTHS)
+    else:
+        print_table(HEADERS, rows, noheading)

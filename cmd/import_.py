@@ -4,7 +4,7 @@ import os
 
 import typer
 
-from bb.cmd.common import open_store, verb_app
+from bb.cmd.common import isula_build_mode, open_store, verb_app
 from bb.errors import ArchiveError
 from bb.store.image_io import add_image, opened_file, rootfs_config
 
@@ -27,4 +27,4 @@ def import_(
         [lambda: opened_file(tarball)],
         [image] if image else [],
     )
-    print(record.id)
+    print(f'Import success with image id: "{record.id}"' if isula_build_mode(ctx) else record.id)

@@ -20,10 +20,11 @@ def login(
     server: str = typer.Argument(..., help="Registry (host[:port])."),
     username: str | None = typer.Option(None, "-u", "--username", help="User name."),
     password: str | None = typer.Option(
-        None, "-p", "--password", help="Password (prefer --password-stdin)."
+        None, "--password", help="Password (prefer --password-stdin)."
     ),
+    # -p is isula-build's: it reads the password from stdin, it does not take one
     password_stdin: bool = typer.Option(
-        False, "--password-stdin", help="Read the password from standard input."
+        False, "-p", "--password-stdin", help="Read the password from standard input."
     ),
     authfile: str | None = typer.Option(None, "--authfile", help="auth.json to write."),
     tls_verify: bool | None = typer.Option(
@@ -43,4 +44,4 @@ def login(
     options = TransportOptions(tls_verify=tls_verify, credentials=f"{username}:{password}")
     RegistryClient(Reference(server, "bb/login-check"), options).check()
     store_credentials(server, username, password, authfile)
-    print("Login Succeeded!")
+    print("Login Succeeded")

@@ -22,4 +22,4 @@ def logout(
         raise typer.BadParameter("name a registry, or use --all", param_hint="SERVER")
     if not forget_credentials(None if all_servers else server, authfile) and not all_servers:
         raise NotFound(f"not logged in to {server}")
-    print("Removed login credentials" + ("" if all_servers else f" for {server}"))
+    print("Removed authentications" if all_servers else f"Removed authentication for {server}")

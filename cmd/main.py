@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from bb.cmd.common import GlobalOptions
+from bb.cmd.common import GlobalOptions, exit_code
 from bb.errors import EXIT_FAILURE, Interrupted
 
 # verb -> module in bb.cmd defining `app`, a Typer with that one command
@@ -78,7 +78,11 @@ app = typer.Typer(
 def main(
     ctx: typer.Context,
     root: str | None = typer.Option(
-        None, "--root", envvar="BB_ROOT", help="Storage graph root (default /var/lib/bb)."
+        None,
+        "--root",
+        "--dataroot",
+        envvar="BB_ROOT",
+        help="Storage graph root (default /var/lib/bb; --dataroot: isula-builder's name).",
     ),
     runroot: str | None = typer.Option(
         None, "--runroot", envvar="BB_RUNROOT", help="Storage run root (default /run/bb)."
@@ -96,7 +100,8 @@ def main(
         None,
         "--config",
         envvar="BB_CONFIG",
-        help="Storage configuration file (default /etc/bb/storage.toml).",
+        help="Storage configuration file (default /etc/bb/storage.toml), or isula-build's "
+        "DIR/configuration.toml (then DIR/storage.toml and DIR/registries.toml).",
     ),
     debug: bool = typer.Option(False, "--debug", help="Print tracebacks with errors."),
 ) -> None:
@@ -125,7 +130,7 @@ def run() -> None:
         status = command.main(args=sys.argv[1:], prog_name="bb", standalone_mode=False)
     except ClickException as failure:
         print(f"Error: {failure.format_message()}", file=sys.stderr)
-        sys.exit(EXIT_FAILURE)
+        sys.exit(exit_code(EXIT_FAILURE, getattr(failure, "ctx", None)))
     except typer.Abort:
         sys.exit(EXIT_FAILURE)
     except Interrupted as stop:

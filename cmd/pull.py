@@ -2,7 +2,7 @@
 
 import typer
 
-from bb.cmd.common import open_store, verb_app
+from bb.cmd.common import isula_build_mode, open_store, verb_app
 from bb.transports import import_image, split_transport
 from bb.transports.base import TransportOptions
 
@@ -28,4 +28,4 @@ def pull(
     location = source if split_transport(source) is not None else f"docker://{source}"
     options = TransportOptions(tls_verify=tls_verify, authfile=authfile, credentials=creds)
     record = import_image(open_store(ctx), location, options)
-    print(record.id)
+    print(f"Pull success with image: {source}" if isula_build_mode(ctx) else record.id)

@@ -2,7 +2,7 @@
 
 import typer
 
-from bb.cmd.common import open_store, verb_app
+from bb.cmd.common import isula_build_mode, open_store, verb_app
 from bb.image.config import check_format
 from bb.transports import export_image, split_transport
 from bb.transports.base import TransportOptions
@@ -40,5 +40,7 @@ def push(
         credentials=creds,
     )
     export_image(store, record, target, options)
-    if not quiet:
+    if isula_build_mode(ctx):
+        print(f"Push success with image: {image}")
+    elif not quiet:
         print(record.id)

@@ -1,9 +1,11 @@
-"""bb save: write images to a docker-archive or oci-archive file."""
+"""bb save: write images to a docker-archive or oci-archive file, or as separated images."""
+
+import os
 
 import typer
 
-from bb.cmd.common import open_store, verb_app
-from bb.errors import InvalidArgument
+from bb.cmd.common import isula_build_mode, open_store, verb_app
+from bb.errors import InvalidArgument, OutputError
 from bb.store.images import normalize_name
 from bb.transports import export_images
 
@@ -14,14 +16,44 @@ app = verb_app()
 def save(
     ctx: typer.Context,
     images: list[str] = typer.Argument(..., help="Images (names, IDs or ID prefixes)."),
-    output: str = typer.Option(..., "-o", "--output", help="Archive file to write."),
+    output: str | None = typer.Option(None, "-o", "--output", help="Archive file to write."),
     image_format: str = typer.Option(
-        "docker", "--format", help="docker (docker-archive) or oci (oci-archive)."
+        "docker", "-f", "--format", help="docker (docker-archive) or oci (oci-archive)."
+    ),
+    base: str | None = typer.Option(
+        None, "-b", "--base", help="Separated images: the base image (one layer) NAME:TAG."
+    ),
+    lib: str | None = typer.Option(
+        None, "-l", "--lib", help="Separated images: the lib image NAME:TAG."
+    ),
+    dest: str | None = typer.Option(
+        None, "-d", "--dest", help="Separated images: a new directory for them (default Images)."
+    ),
+    rename: str | None = typer.Option(
+        None, "-r", "--rename", help="Separated images: rename.json for the tarballs' names."
     ),
 ) -> None:
-    """Save IMAGES into one archive file."""
+    """Save IMAGES into one archive file, or (-b) as isula-build's separated images."""
+    if any(option is not None for option in (base, lib, dest, rename)):
+        if output is not None:
+            raise InvalidArgument("conflict flags between -o and [-b -l -r -d]")
+        if base is None:
+            raise InvalidArgument("base image name(-b) must be provided")
+        from bb.transports.separated import save_separated
+
+        save_separated(open_store(ctx, repair=False), list(images), base, lib, dest, rename)
+        if isula_build_mode(ctx):
+            print(f"Save success with image: {' '.join(images)}")
+        return
+    if output is None:
+        raise InvalidArgument("output path(-o) should not be empty")
     if image_format not in ("docker", "oci"):
         raise InvalidArgument(f'--format "{image_format}": must be docker or oci')
+    if isula_build_mode(ctx) and os.path.lexists(output):  # isula-build never overwrites
+        raise OutputError(
+            f'output file already exist: "{os.path.abspath(output)}", '
+            "try to remove existing tarball or rename output file"
+        )
     store = open_store(ctx, repair=False)
     chosen: dict[str, tuple] = {}
     for name in images:
@@ -35,3 +67,5 @@ def save(
         [(record, list(dict.fromkeys(names))) for record, names in chosen.values()],
         f"{transport}:{output}",
     )
+    if isula_build_mode(ctx):
+        print(f"Save success with image: {' '.join(images)}")

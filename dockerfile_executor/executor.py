@@ -49,6 +49,8 @@ class BuildOptions:
     pull: str = "missing"
     #: remove each step's working container when done with it (--rm)
     remove_containers: bool = True
+    #: isula-build's step lines (`STEP  3: RUN ...`, numbered across stages; no COMMIT line)
+    isula_build_steps: bool = False
 
 
 def parse_build_args(values: list[str]) -> dict[str, str]:
@@ -154,7 +156,16 @@ class Build:
         self.platform_args = platform_args()
         self.meta_args: dict[str, str] = {}
         self.valueless_meta_args: set[str] = set()
+        self.steps_reported = 0
         self._read_meta_args()
+
+    def report_step(self, stage_label: str, number: int, total: int, text: str) -> None:
+        """Announce step `number` of a stage's `total` (buildah's numbering, or isula-build's)."""
+        self.steps_reported += 1
+        if self.options.isula_build_steps:
+            self.report(f"STEP {self.steps_reported:2d}: {text}")
+        else:
+            self.report(f"{stage_label}STEP {number}/{total}: {text}")
 
     def _read_meta_args(self) -> None:
         for instruction in self.dockerfile.meta_args:
@@ -274,7 +285,8 @@ class Build:
         final = self.store.images.get(self.stage_images[stages[-1]])
         if self.options.tags:
             final = tag_image(self.store, final.id, self.options.tags)
-            self.report(f"COMMIT {', '.join(self.options.tags)}")
+            if not self.options.isula_build_steps:
+                self.report(f"COMMIT {', '.join(self.options.tags)}")
         self._remove_intermediate_images(keep=final.id)
         unused = sorted(set(self.options.build_args) - self.consumed_args)
         if unused:

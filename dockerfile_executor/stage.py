@@ -215,14 +215,11 @@ class StageBuild:
         """Build the stage; return its image ID."""
         triggers = self._start()
         steps = [*triggers, *self.stage.instructions]
-        self.build.report(
-            f"{self.label}STEP 1/{len(steps) + 1}: {self.stage.from_instruction.original}"
-        )
+        total = len(steps) + 1
+        self.build.report_step(self.label, 1, total, self.stage.from_instruction.original)
         try:
             for number, instruction in enumerate(steps, start=2):
-                self.build.report(
-                    f"{self.label}STEP {number}/{len(steps) + 1}: {instruction.original}"
-                )
+                self.build.report_step(self.label, number, total, instruction.original)
                 self._step(instruction)
             return self._finish()
         except BBError:

@@ -35,12 +35,16 @@ class Reference:
         return f"{self.registry}/{self.repository}"
 
     def __str__(self) -> str:
-        text = self.name
-        if self.tag:
-            text += ":" + self.tag
-        if self.digest:
-            text += "@" + self.digest
-        return text
+        return self.name + self._suffix()
+
+    def familiar(self) -> str:
+        """The name as a user gives a local image: no `localhost/` (isula-build's, iSulad's)."""
+        if self.registry == LOCAL_REGISTRY:
+            return self.repository + self._suffix()
+        return str(self)
+
+    def _suffix(self) -> str:
+        return (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
 
 
 def _looks_like_domain(component: str) -> bool:

@@ -1,4 +1,8 @@
-"""Storage configuration: `/etc/bb/storage.toml` (containers-storage form), overridden by flags."""
+"""Storage configuration: `/etc/bb/storage.toml` (containers-storage form), overridden by flags.
+
+isula-build's files are read instead with `--config DIR/configuration.toml`, or under
+`bb ctr-img` when `/etc/isula-build/configuration.toml` exists: its data_root and run_root
+beat the storage.toml beside it, and flags beat both, as isula-builder's do."""
 
 from __future__ import annotations
 
@@ -22,6 +26,13 @@ OPTION_TABLE_PREFIXES = {
 }
 DRIVER_OPTION_PREFIXES = {"devicemapper": "dm.", "overlay": "overlay.", "vfs": "vfs."}
 
+ISULA_BUILD_CONFIGURATION = "/etc/isula-build/configuration.toml"
+ISULA_BUILD_DATA_ROOT = "/var/lib/isula-build"
+ISULA_BUILD_RUN_ROOT = "/var/run/isula-build"
+ISULA_BUILD_LOG_LEVELS = ("", "debug", "info", "warn", "error")
+# configuration.toml keys with nothing to do in bb: no daemon, so no socket group, no hosts
+ISULA_BUILD_DAEMON_KEYS = frozenset({"group", "hosts"})
+
 
 @dataclass
 class StoreOptions:
@@ -34,6 +45,10 @@ class StoreOptions:
     driver_options: dict[str, str] = field(default_factory=dict)
     #: options given with --storage-opt, checked strictly against the driver
     flag_options: dict[str, str] = field(default_factory=dict)
+    #: isula-build's registries.toml, when its configuration is the one read
+    registries_config: str | None = None
+    #: configuration.toml's `debug = true` (or loglevel "debug"): tracebacks with errors
+    debug: bool = False
 
     def options_for(self, driver: str) -> dict[str, str]:
         """The options that apply to `driver`: the file's (minus other drivers') then the flags'."""
@@ -75,24 +90,72 @@ def parse_storage_opts(values: list[str]) -> dict[str, str]:
     return options
 
 
+def _read_toml(path: str) -> dict[str, Any]:
+    import toml
+
+    try:
+        return toml.load(path)
+    except (toml.TomlDecodeError, OSError, UnicodeDecodeError) as failure:
+        raise InvalidArgument(f"{path}: {failure}") from None
+
+
+def _text(document: dict[str, Any], key: str, path: str) -> str:
+    value = document.get(key, "")
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{path}: {key} must be a string")
+    return value
+
+
+def _read_isula_build_configuration(path: str, options: StoreOptions) -> str:
+    """Apply isula-build's configuration.toml to `options`; return the storage.toml beside it."""
+    if not os.path.isfile(path):
+        raise InvalidArgument(f"--config {path}: no such file")
+    document = _read_toml(path)
+    known = {"debug", "loglevel", "run_root", "data_root", "runtime", "experimental"}
+    unknown = sorted(set(document) - known - ISULA_BUILD_DAEMON_KEYS)
+    if unknown:
+        raise InvalidArgument(f'{path}: unknown key "{unknown[0]}"')
+    for key in ("debug", "experimental"):
+        if not isinstance(document.get(key, False), bool):
+            raise InvalidArgument(f"{path}: {key} must be true or false")
+    level = _text(document, "loglevel", path)
+    if level not in ISULA_BUILD_LOG_LEVELS:
+        raise InvalidArgument(f'{path}: loglevel "{level}": use debug, info, warn or error')
+    runtime = _text(document, "runtime", path)
+    if runtime and os.path.basename(runtime) != "runc":
+        raise InvalidArgument(f'{path}: runtime "{runtime}": bb runs steps with runc only')
+    options.graph_root = _text(document, "data_root", path) or ISULA_BUILD_DATA_ROOT
+    options.run_root = _text(document, "run_root", path) or ISULA_BUILD_RUN_ROOT
+    options.debug = bool(document.get("debug")) or level == "debug"
+    directory = os.path.dirname(os.path.abspath(path))
+    options.registries_config = os.path.join(directory, "registries.toml")
+    return os.path.join(directory, "storage.toml")
+
+
 def load_store_options(
     config_path: str | None = None,
     graph_root: str | None = None,
     run_root: str | None = None,
     driver: str | None = None,
     storage_opts: list[str] | None = None,
+    isula_build: bool = False,
 ) -> StoreOptions:
-    """Read the config file (if any), then let each flag that was given override it."""
-    explicit = config_path is not None
-    path = config_path or DEFAULT_CONFIG_PATH
-    options = StoreOptions()
-    if os.path.exists(path):
-        import toml
+    """Read the config file (if any), then let each flag that was given override it.
 
-        try:
-            document = toml.load(path)
-        except (toml.TomlDecodeError, OSError, UnicodeDecodeError) as failure:
-            raise InvalidArgument(f"{path}: {failure}") from None
+    `isula_build` (a `bb ctr-img` verb) reads isula-build's files when they exist and no
+    --config was given."""
+    explicit = config_path is not None
+    options = StoreOptions()
+    if not explicit and isula_build and os.path.exists(ISULA_BUILD_CONFIGURATION):
+        config_path = ISULA_BUILD_CONFIGURATION
+    path = config_path or DEFAULT_CONFIG_PATH
+    isula_build_roots = None
+    if os.path.basename(path) == "configuration.toml":
+        path = _read_isula_build_configuration(path, options)
+        isula_build_roots = (options.graph_root, options.run_root)
+        explicit = False  # isula-build's storage.toml may be absent: its defaults then
+    if os.path.exists(path):
+        document = _read_toml(path)
         storage = document.get("storage", {})
         if not isinstance(storage, dict):
             raise InvalidArgument(f"{path}: [storage] must be a table")
@@ -102,6 +165,8 @@ def load_store_options(
         options.driver_options = _flatten_options(storage.get("options", {}), path)
     elif explicit:
         raise InvalidArgument(f"--config {path}: no such file")
+    if isula_build_roots is not None:  # isula-build: configuration.toml's roots beat storage.toml's
+        options.graph_root, options.run_root = isula_build_roots
     options.graph_root = os.path.abspath(graph_root or options.graph_root)
     options.run_root = os.path.abspath(run_root or options.run_root)
     options.driver = driver or options.driver

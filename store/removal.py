@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from bb.errors import ImageNotFound, InUse, InvalidArgument
 from bb.store.images import ImageRecord, normalize_name
 from bb.store.store import Store
+
+
+class Removal(NamedTuple):
+    """One thing an image removal did: one of the image's names untagged, or the image deleted."""
+
+    image_id: str
+    untagged: str | None = None
 
 
 def _users_of(store: Store, record: ImageRecord) -> list[str]:
@@ -14,14 +23,14 @@ def _users_of(store: Store, record: ImageRecord) -> list[str]:
     ]
 
 
-def remove_images(store: Store, names: list[str], force: bool = False) -> list[str]:
-    """Untag or delete each named image; return what happened, one line each.
+def remove_images(store: Store, names: list[str], force: bool = False) -> list[Removal]:
+    """Untag or delete each named image; return what happened, in order.
 
     A name that is one of several tags only untags; an ID, or an image's last
     name, deletes the image, which a container still uses only with `force`
     (which removes the containers too).
     """
-    report: list[str] = []
+    report: list[Removal] = []
     for name in names:
         record = store.images.lookup(name)
         try:
@@ -32,7 +41,7 @@ def remove_images(store: Store, names: list[str], force: bool = False) -> list[s
             record = store.images.get(record.id)
             if tag in record.names and len(record.names) > 1:
                 store.images.remove_name(record, tag)
-                report.append(f"untagged: {tag}")
+                report.append(Removal(record.id, tag))
                 continue
             users = _users_of(store, record)
             if users and not force:
@@ -43,21 +52,21 @@ def remove_images(store: Store, names: list[str], force: bool = False) -> list[s
             if container.image_id == record.id:
                 store.containers.remove(container)
         with store.lock():
-            report.extend(f"untagged: {tag_name}" for tag_name in record.names)
+            report.extend(Removal(record.id, tag_name) for tag_name in record.names)
             store.images.remove(record)
-        report.append(record.id)
+        report.append(Removal(record.id))
     store.collect_garbage()
     return report
 
 
-def remove_all_images(store: Store, force: bool = False) -> list[str]:
+def remove_all_images(store: Store, force: bool = False) -> list[Removal]:
     """`bb rmi -a`: every image."""
     return remove_images(store, [record.id for record in store.images.list()], force)
 
 
-def prune_images(store: Store) -> list[str]:
+def prune_images(store: Store) -> list[Removal]:
     """`bb rmi -p`: images with no name that no container uses (after running builds end)."""
-    report = []
+    report: list[Removal] = []
     with store.builds_running(shared=False):
         for listed in store.images.list():
             with store.lock():  # looked at again: it may have been named or used since the listing
@@ -68,7 +77,7 @@ def prune_images(store: Store) -> list[str]:
                 if record.names or _users_of(store, record):
                     continue
                 store.images.remove(record)
-            report.append(record.id)
+            report.append(Removal(record.id))
     store.collect_garbage()
     return report
 

@@ -34,5 +34,7 @@ def host_facts() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "MemTotal": _memory("MemTotal"),
         "MemFree": _memory("MemAvailable"),
+        "SwapTotal": _memory("SwapTotal"),
+        "SwapFree": _memory("SwapFree"),
         "OCIRuntime": _runtime_version(),
     }

@@ -182,6 +182,43 @@ def empty_store_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
         assert not leaked, f"bb left mounts behind: {leaked}"
 
 
+@dataclass
+class IsulaBuildAlias:
+    """`isula-build` on PATH, as an isula-build user's scripts call it: a script execing bb."""
+
+    bb: BB
+    directory: Path
+
+    def env(self) -> dict[str, str]:
+        """The bb store's environment, with the alias first on PATH."""
+        env = self.bb.env()
+        env["PATH"] = f"{self.directory}:{os.environ['PATH']}"
+        return env
+
+    def __call__(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run `isula-build args...` (not checked: tests look at the exit status)."""
+        return subprocess.run(
+            ["isula-build", *args],
+            env=self.env(),
+            cwd=self.bb.cwd,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=300,
+        )
+
+
+@pytest.fixture
+def isula_build(bb, tmp_path: Path) -> IsulaBuildAlias:  # type: ignore[no-untyped-def]
+    """The `isula-build` alias of the `bb` fixture's store."""
+    directory = tmp_path / "alias"
+    directory.mkdir()
+    alias = directory / "isula-build"
+    alias.write_text(f'#!/bin/sh\nexec {bb.executable} "$@"\n')
+    alias.chmod(0o755)
+    return IsulaBuildAlias(bb, directory)
+
+
 def device_mapper_available() -> bool:
     """Whether this kernel can run the devicemapper driver (true inside scripts/vm/run-in-vm)."""
     try:

@@ -70,6 +70,20 @@ def output_path(destination: str) -> str | None:
     return split_location(parsed[1])[0]
 
 
+def destination_name(destination: str) -> str | None:
+    """The image name a destination gives (`docker-archive:PATH:NAME:TAG`, `isulad:NAME:TAG`,
+    `docker://REF`, ...), None if it names none (an OCI layout's ref is only a tag)."""
+    parsed = split_transport(destination)
+    if parsed is None:
+        raise _unknown(destination)
+    name, location = parsed
+    if name in ("docker-archive", "oci-archive"):
+        from bb.transports.docker_archive import split_location
+
+        return split_location(location)[1]
+    return None if name == "oci" else location or None
+
+
 def export_images(
     store: Store,
     records: list[tuple[ImageRecord, list[str] | None]],

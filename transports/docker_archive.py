@@ -14,6 +14,7 @@ from bb.errors import ArchiveError
 from bb.image.reference import DOCKER_HUB, parse_reference
 from bb.store.image_io import add_image
 from bb.store.images import ImageRecord
+from bb.store.layers import LayerRecord
 from bb.store.store import Store
 from bb.system.limits import MAX_DOCUMENT_BYTES, parse_json_array, read_at_most
 from bb.transports.base import (
@@ -42,8 +43,23 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def write_docker_archive(store: Store, images: list[StoredImage], output: Any) -> None:
-    """Write `images` as a docker-archive tar to the binary stream `output`."""
+def add_layer_entry(tar: tarfile.TarFile, path: str, layer: LayerRecord) -> None:
+    """Add a layer (its uncompressed tar at `path`) as docker-archive's `HEX/layer.tar`."""
+    directory = layer.diff_id.split(":", 1)[1]
+    info = tarfile.TarInfo(f"{directory}/layer.tar")
+    info.mode, info.size = 0o644, layer.size
+    with open(path, "rb") as blob:
+        tar.addfile(info, blob)
+    _add_bytes(tar, f"{directory}/VERSION", b"1.0")
+
+
+def write_docker_archive(
+    store: Store, images: list[StoredImage], output: Any, omit_layers: frozenset[str] = frozenset()
+) -> None:
+    """Write `images` as a docker-archive tar to the binary stream `output`.
+
+    Layers in `omit_layers` (diff IDs) are listed in manifest.json but not written: they
+    travel in another tarball (separated images)."""
     manifest: list[dict[str, Any]] = []
     repositories: dict[str, dict[str, str]] = {}
     written: set[str] = set()
@@ -60,14 +76,10 @@ def write_docker_archive(store: Store, images: list[StoredImage], output: Any) -
             for layer in image.layers:
                 directory = layer.diff_id.split(":", 1)[1]
                 layer_paths.append(f"{directory}/layer.tar")
-                if directory in written:
+                if directory in written or layer.diff_id in omit_layers:
                     continue
                 written.add(directory)
-                info = tarfile.TarInfo(f"{directory}/layer.tar")
-                info.mode, info.size = 0o644, layer.size
-                with open(image.layer_path(store, layer), "rb") as blob:
-                    tar.addfile(info, blob)
-                _add_bytes(tar, f"{directory}/VERSION", b"1.0")
+                add_layer_entry(tar, image.layer_path(store, layer), layer)
             config_name = f"{image.record.id}.json"
             if config_name not in written:
                 written.add(config_name)

@@ -25,7 +25,9 @@ class IsuladTransport(Transport):
     ) -> None:
         """Write a docker-archive to /var/tmp, `isula load` it, remove it."""
         for image in images:
-            image.names = [str(parse_reference(location))] if location else image.names
+            # iSulad keeps names as given: `isula rmi NAME` must find what `-o isulad:NAME` wrote
+            names = [location] if location else image.names
+            image.names = [parse_reference(name).familiar() for name in names]
         fd, path = tempfile.mkstemp(prefix="bb-isulad-", suffix=".tar", dir=ARCHIVE_DIRECTORY)
         try:
             with os.fdopen(fd, "wb") as archive:

@@ -66,9 +66,16 @@ Blob = tuple[str, "bytes | str"]
 
 
 def _layout_contents(
-    store: Store, images: list[StoredImage], ref: str | None, index: dict[str, Any]
+    store: Store,
+    images: list[StoredImage],
+    ref: str | None,
+    index: dict[str, Any],
+    full_names: bool = False,
 ) -> list[Blob]:
-    """The blobs of `images` (layers first), adding each image to `index` under its ref name."""
+    """The blobs of `images` (layers first), adding each image to `index` under its ref name.
+
+    With no `ref`, each of an image's names gives one: its tag, or with `full_names` (an
+    archive, which is all one load reads) the whole name, so loading it restores the name."""
     blobs: dict[str, bytes | str] = {}
     for image in images:
         for layer in image.layers:
@@ -82,7 +89,8 @@ def _layout_contents(
         )
         manifest_digest = digest_of(manifest)
         blobs[manifest_digest] = manifest
-        refs: list[str | None] = [ref] if ref else [tag_of(name) for name in image.names] or [None]
+        own = image.names if full_names else [tag_of(name) for name in image.names]
+        refs: list[str | None] = [ref] if ref else list(own) or [None]
         for name in refs:
             index["manifests"] = [
                 m
@@ -147,7 +155,7 @@ def write_layout_archive(
         ) as tar,
     ):
         index = _new_index()
-        blobs = _layout_contents(store, images, ref, index)
+        blobs = _layout_contents(store, images, ref, index, full_names=True)
         _add_member(tar, "oci-layout", LAYOUT)
         for digest, content in blobs:
             if isinstance(content, bytes):
@@ -228,11 +236,11 @@ def _verified_layer(layout: str, descriptor: Descriptor) -> Iterator[BinaryIO]:
 
 
 def _name_for(ref_name: object, layout: str) -> list[str]:
-    """A stored name for a layout's image: its ref if that is a full reference, else the layout's
-    name with it as tag."""
+    """A stored name for a layout's image: its ref if that is a reference ("name:tag",
+    "registry/name"), else (a bare tag) the layout's name with it as tag."""
     if not ref_name or not isinstance(ref_name, str):
         return []
-    if "/" in ref_name:
+    if "/" in ref_name or ":" in ref_name:
         return [str(parse_reference(ref_name))]
     repository = os.path.basename(os.path.abspath(layout)).lower()
     return [str(parse_reference(f"{repository}:{ref_name}"))]

@@ -1,5 +1,6 @@
 """bb config, checked through the committed image's config."""
 
+import hashlib
 import json
 
 
@@ -94,3 +95,43 @@ def test_config_bad_values(bb):
     )
     assert "--volume" in bb.fails("config", "--volume", "relative", ctr)
     assert 'container "nope" not known' in bb.fails("config", "--env", "A=1", "nope")
+
+
+def _image_with_null_maps(bb, layout):
+    """busybox as `docker import` writes its config: Labels, Volumes, ExposedPorts and Env null."""
+    bb("push", "busybox", f"oci:{layout}:nulls")
+    index = json.loads((layout / "index.json").read_text())
+    blobs = layout / "blobs" / "sha256"
+
+    def blob(descriptor):
+        return json.loads((blobs / descriptor["digest"].removeprefix("sha256:")).read_text())
+
+    def store(document, descriptor):
+        data = json.dumps(document).encode()
+        digest = hashlib.sha256(data).hexdigest()
+        (blobs / digest).write_bytes(data)
+        descriptor.update(digest=f"sha256:{digest}", size=len(data))
+
+    entry = index["manifests"][0]
+    manifest = blob(entry)
+    config = blob(manifest["config"])
+    config["config"].update(Labels=None, Volumes=None, ExposedPorts=None, Env=None)
+    store(config, manifest["config"])
+    store(manifest, entry)
+    (layout / "index.json").write_text(json.dumps(index))
+    return f"oci:{layout}:nulls"
+
+
+def test_config_over_null_labels_and_volumes(bb, tmp_path):
+    """A base whose Labels/Volumes are null (as docker import writes them) takes new ones."""
+    base = _image_with_null_maps(bb, tmp_path / "layout")
+    ctr = bb("from", base)
+    bb("config", "--label", "a=b", "--volume", "/v", "--port", "80", "--env", "A=1", ctr)
+    runtime = image_config(bb, bb("commit", ctr, "from-nulls"))["config"]
+    assert runtime["Labels"] == {"a": "b"} and runtime["Volumes"] == {"/v": {}}
+    assert runtime["ExposedPorts"] == {"80/tcp": {}} and runtime["Env"] == ["A=1"]
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {base}\nLABEL x=y\nVOLUME /data\nEXPOSE 81\n")
+    runtime = image_config(bb, bb("build", "-q", "-t", "built-on-nulls", str(context)))["config"]
+    assert runtime["Labels"] == {"x": "y"} and runtime["Volumes"] == {"/data": {}}

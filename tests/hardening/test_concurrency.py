@@ -90,7 +90,7 @@ def test_prune_spares_an_image_named_after_it_was_listed(bb, monkeypatch):
     listed_while_nameless = store.images.list()
     bb("tag", image_id, "named-meanwhile")
     monkeypatch.setattr(store.images, "list", lambda: listed_while_nameless)
-    assert image_id not in prune_images(store)
+    assert image_id not in [removal.image_id for removal in prune_images(store)]
     assert bb("images", "-q", "--notruncate", "named-meanwhile") == image_id
 
 

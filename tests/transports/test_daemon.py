@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
+from testbed import EXAMPLES
+
 
 def test_docker_load_and_run_what_bb_saved(bb, dockerd, tmp_path):
     archive = tmp_path / "busybox.tar"
@@ -58,3 +60,28 @@ def test_docker_daemon_transport(bb, dockerd, tmp_path):
         [bb.executable, "pull", "docker-daemon:nothere:1"], env=env, capture_output=True, text=True
     )
     assert missing.returncode == 125 and "no image nothere:1" in missing.stderr
+
+
+def test_isula_build_migration_example(bb, dockerd, isula_build, empty_store_factory, tmp_path):
+    """scripts/examples/isula-build-migration.sh runs unchanged through the isula-build alias;
+    what it saves loads into Docker and into another bb store."""
+    out = tmp_path / "out"
+    out.mkdir()
+    result = subprocess.run(
+        ["sh", str(EXAMPLES / "isula-build-migration.sh"), str(out)],
+        env=isula_build.env(),
+        cwd=bb.cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Storage Driver:     overlay" in result.stdout
+    assert bb("images", "-q", "hello:1") and bb("images", "-q", "hello-archive:1")
+    for archive, name in (("hello.tar", "hello:1"), ("hello-archive.tar", "hello-archive:1")):
+        dockerd.docker("load", "-i", str(out / archive))
+        ran = dockerd.docker("run", "--rm", "--network", "none", f"localhost/{name}")
+        assert ran.stdout.strip() == "hello from an isula-build script"
+        other = empty_store_factory(name.replace(":", "-"), "overlay")
+        other("load", "-i", str(out / archive))
+        assert other.run_in(name, "cat /hello.txt") == "hello from an isula-build script"

@@ -104,7 +104,9 @@ def test_login_push_logout(bb, auth_registry, tmp_path):
         "push", "--authfile", str(authfile), "busybox", f"docker://{address}/private/busybox:1"
     )
     assert "authentication" in error
-    error = bb.fails("login", "--authfile", str(authfile), "-u", "tester", "-p", "wrong", address)
+    error = bb.fails(
+        "login", "--authfile", str(authfile), "-u", "tester", "--password", "wrong", address
+    )
     assert "authentication failed" in error and not authfile.exists()
     bb.run(
         "login",
@@ -213,7 +215,7 @@ def test_malformed_auth_file_is_one_error_naming_it(
     # a broken one and logout drop it
     if b'"auth": "' not in content:
         commands += [
-            ["login", *flag, "-u", "u", "-p", "p", registry.address],
+            ["login", *flag, "-u", "u", "--password", "p", registry.address],
             ["logout", *flag, registry.address],
         ]
     for command in commands:
@@ -254,3 +256,29 @@ def test_malformed_registries_config_is_one_error_naming_it(
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 125 and len(lines) == 1, (command, result.stderr)
         assert lines[0].startswith(f"Error: {path}: "), lines[0]
+
+
+def test_ctr_img_push_and_pull_say_so(bb, registry, isula_build):
+    """isula-build's push/pull lines, naming the image as the user gave it."""
+    target = f"{registry.address}/team/isula:1"
+    bb("tag", "busybox", target)
+    pushed = isula_build("ctr-img", "push", target)
+    assert pushed.returncode == 0, pushed.stderr
+    assert pushed.stdout.splitlines()[-1] == f"Push success with image: {target}"
+    bb("rmi", target)
+    pulled = isula_build("ctr-img", "pull", target)
+    assert pulled.returncode == 0, pulled.stderr
+    assert pulled.stdout.splitlines()[-1] == f"Pull success with image: {target}"
+    assert bb("images", "-q", target) == bb("images", "-q", "busybox")
+
+
+def test_isula_build_login_reads_the_password_from_stdin(bb, auth_registry, isula_build):
+    """isula-build's `login -u USER -p SERVER` (-p: password on stdin) and `logout -a`."""
+    address = auth_registry.address
+    logged = isula_build("login", "-u", "tester", "-p", address, input="s3cret\n")
+    assert logged.returncode == 0, logged.stderr
+    assert logged.stdout.strip() == "Login Succeeded"
+    assert bb.run("push", "busybox", f"docker://{address}/private/isula:1").returncode == 0
+    out = isula_build("logout", "-a")
+    assert out.returncode == 0 and out.stdout.strip() == "Removed authentications"
+    assert "authentication" in bb.fails("push", "busybox", f"docker://{address}/private/isula:2")

@@ -44,3 +44,29 @@ def test_bad_input(tmp_path):
     unknown.write_text("[storage.options.zfs]\nx = 1\n")
     with pytest.raises(InvalidArgument, match="storage.options.zfs"):
         load_store_options(str(unknown))
+
+
+def test_ctr_img_reads_isula_builds_files_when_present(tmp_path, monkeypatch):
+    """Under ctr-img with no --config: /etc/isula-build/configuration.toml (here, its stand-in)."""
+    configuration = tmp_path / "isula-build" / "configuration.toml"
+    monkeypatch.setattr("bb.store.config.ISULA_BUILD_CONFIGURATION", str(configuration))
+    monkeypatch.setattr("bb.store.config.DEFAULT_CONFIG_PATH", str(tmp_path / "absent.toml"))
+    assert load_store_options(isula_build=True).graph_root == "/var/lib/bb", "no file: bb's"
+    configuration.parent.mkdir()
+    configuration.write_text('group = "isula"\nexperimental = true\nloglevel = "debug"\n')
+    (configuration.parent / "storage.toml").write_text(
+        '[storage]\ndriver = "vfs"\n[storage.options.thinpool]\nbasesize = "20G"\n'
+    )
+    options = load_store_options(isula_build=True)
+    assert (options.graph_root, options.run_root) == (
+        "/var/lib/isula-build",
+        "/var/run/isula-build",
+    )
+    assert options.driver == "vfs" and options.options_for("devicemapper") == {"dm.basesize": "20G"}
+    assert options.registries_config == str(configuration.parent / "registries.toml")
+    assert options.debug
+    assert load_store_options(isula_build=False).graph_root == "/var/lib/bb"
+    assert load_store_options(isula_build=True, graph_root="/flag").graph_root == "/flag"
+    configuration.write_text('runtime = "/usr/bin/kata-runtime"\n')
+    with pytest.raises(InvalidArgument, match="runtime"):
+        load_store_options(isula_build=True)
