@@ -34,6 +34,7 @@ VERBS = {
     "logout": "logout",
     "manifest": "manifest",
     "mount": "mount",
+    "prune": "prune",
     "pull": "pull",
     "push": "push",
     "rm": "rm",

@@ -11,7 +11,6 @@ the cache key or a message).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import tempfile
@@ -22,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from bb.archive.securejoin import clean_relative, resolve_in_root
 from bb.dockerfile.parser import Instruction
 from bb.errors import ArchiveError, InvalidArgument
+from bb.store.run_cache import cache_directory
 from bb.system.limits import read_at_most
-from bb.system.locks import FileLock
 
 if TYPE_CHECKING:
     from bb.dockerfile_executor.executor import Build
@@ -209,7 +208,16 @@ def step_mounts(
                 if source is None:
                     continue
             elif request.type == "cache":
-                source = stack.enter_context(_cache_directory(build, request, target))
+                source = stack.enter_context(
+                    cache_directory(
+                        build.store,
+                        request.get("id") or target,
+                        request.get("sharing") or "shared",
+                        _octal(request.get("mode") or "0755"),
+                        int(request.get("uid") or 0),
+                        int(request.get("gid") or 0),
+                    )
+                )
             else:
                 root = stack.enter_context(_source_root(build, request, stage_images))
                 try:
@@ -274,39 +282,3 @@ def _source_root(
         return
     with build.store.driver.read_only_view(record.top_layer) as root:
         yield root
-
-
-@contextlib.contextmanager
-def _cache_directory(build: Build, request: MountRequest, target: str) -> Iterator[str]:
-    """The store's directory for a cache mount (by id, else target); `locked` holds it a step."""
-    cache_id = request.get("id") or target
-    directory = os.path.join(
-        build.store.run_cache_dir, hashlib.sha256(cache_id.encode()).hexdigest()
-    )
-    os.makedirs(build.store.run_cache_dir, mode=0o700, exist_ok=True)
-    if not os.path.isdir(directory):
-        made = tempfile.mkdtemp(prefix=".new-", dir=build.store.run_cache_dir)
-        os.chmod(made, _octal(request.get("mode") or "0755"))
-        os.chown(made, int(request.get("uid") or 0), int(request.get("gid") or 0))
-        with contextlib.suppress(OSError):  # another build made it first
-            os.rename(made, directory)
-        if os.path.isdir(made):
-            os.rmdir(made)
-    sharing = request.get("sharing") or "shared"
-    if sharing == "shared":
-        yield directory
-        return
-    lock = FileLock(directory + ".lock")
-    if sharing == "locked":
-        with lock:
-            yield directory
-        return
-    # private: the shared directory when no other step holds it, else a fresh one of this step's
-    if lock.acquire(blocking=False):
-        try:
-            yield directory
-        finally:
-            lock.release()
-        return
-    with tempfile.TemporaryDirectory(dir=build.store.temp_dir) as fresh:
-        yield fresh

@@ -10,7 +10,7 @@ Layout of the graph root:
   tmp/                blobs being written (named by the writing process's PID)
   compressed/         gzip digest and size of pushed layers, by diff ID (compressed_layers.py)
   build-cache/        `bb build --layers`: the image committed for each step key (build_cache.py)
-  run-cache/          RUN --mount=type=cache directories by id (kept across builds, never imaged)
+  run-cache/          RUN --mount=type=cache directories by id (run_cache.py; `bb prune` empties)
   <driver name>/      the driver's home
 Run root: `mounts/<container id>` marks a container mounted by `bb mount`; `bundles/` and `runc/`
 hold the steps running now (see bb.runtime.runc).

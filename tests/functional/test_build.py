@@ -428,3 +428,20 @@ def test_secrets_reach_the_step_and_nothing_else(bb, tmp_path):
         'Error: Dockerfile:2: RUN: --mount type=secret: no secret "x" given '
         "(bb build --secret id=x,src=FILE)"
     )
+
+
+def test_cache_mounts_persist_across_builds_until_pruned(bb, tmp_path):
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox\nRUN --mount=type=cache,id=counter,target=/c sh -c 'echo x >> /c/runs'\n"
+        "RUN --mount=type=cache,id=counter,target=/c,sharing=locked wc -l < /c/runs > /runs\n"
+    )
+    counts = []
+    for _ in range(2):
+        ctr = bb("from", build_context(bb, tmp_path, "--no-cache"))
+        counts.append(bb("run", ctr, "--", "cat", "/runs"))
+        # the cache is the store's, never the image's
+        assert bb("run", ctr, "--", "sh", "-c", "test -e /c || echo absent") == "absent"
+    assert counts == ["1", "2"]
+    assert bb("prune") == "removed 1 cache directory"
+    ctr = bb("from", build_context(bb, tmp_path))
+    assert bb("run", ctr, "--", "cat", "/runs") == "1"
