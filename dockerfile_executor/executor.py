@@ -272,6 +272,12 @@ class Build:
 
     def _build(self) -> ImageRecord:
         stages = self.needed_stages()
+        for directive in ("syntax", "check"):
+            if directive in self.dockerfile.directives:
+                # as buildah: no frontend image is fetched (nor is the directive's text echoed)
+                self.report(
+                    f"[Warning] # {directive}= is ignored: bb's own Dockerfile frontend is used"
+                )
         try:
             for number, index in enumerate(stages, start=1):
                 stage = self.dockerfile.stages[index]

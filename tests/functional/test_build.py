@@ -445,3 +445,13 @@ def test_cache_mounts_persist_across_builds_until_pruned(bb, tmp_path):
     assert bb("prune") == "removed 1 cache directory"
     ctr = bb("from", build_context(bb, tmp_path))
     assert bb("run", ctr, "--", "cat", "/runs") == "1"
+
+
+def test_syntax_and_check_directives_are_noted_and_ignored(bb, tmp_path):
+    (tmp_path / "Dockerfile").write_text(
+        "# syntax=docker/dockerfile:1.7\n# check=skip=all\nFROM busybox\nRUN true\n"
+    )
+    output = bb("build", str(tmp_path))
+    assert "[Warning] # syntax= is ignored: bb's own Dockerfile frontend is used" in output
+    assert "[Warning] # check= is ignored: bb's own Dockerfile frontend is used" in output
+    assert "docker/dockerfile" not in output
