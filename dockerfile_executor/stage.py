@@ -28,6 +28,7 @@ from bb.dockerfile.instructions import (
 )
 from bb.dockerfile.parser import Instruction, Stage, parse_instruction
 from bb.dockerfile_executor.cache_keys import chain_key, sources_digest
+from bb.dockerfile_executor.remote_sources import download, is_remote
 from bb.dockerfile_executor.run_mounts import parse_mount, step_mounts
 from bb.errors import (
     BBError,
@@ -74,7 +75,7 @@ SUPPORTED_FLAGS = {
     "FROM": {"platform"},
     "RUN": {"network", "mount"},
     "COPY": {"from", "chown", "chmod", "link"},
-    "ADD": {"chown", "chmod", "link"},
+    "ADD": {"chown", "chmod", "link", "checksum"},
     "HEALTHCHECK": OPTION_NAMES,
 }
 
@@ -575,9 +576,30 @@ class StageBuild:
             verb=instruction.keyword,
             timestamp=self.build.options.timestamp,
         )
+        remote = [source for source in options.sources if is_remote(source)]
+        checksum = instruction.flag("checksum")
+        if (
+            instruction.keyword == "ADD"
+            and (remote or checksum)
+            and len(remote) != len(options.sources)
+        ):
+            raise DockerfileError(
+                self.path,
+                instruction.line,
+                "ADD: URLs and local sources in one ADD (or --checksum without a URL) "
+                "are not supported",
+            )
         with contextlib.ExitStack() as stack:
             from_source = instruction.flag("from")
-            if instruction.heredocs:
+            if instruction.keyword == "ADD" and remote:
+                directory = stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="bb-add-", dir=self.store.temp_dir)
+                )
+                options.sources = [download(url, directory, checksum) for url in remote]
+                options.source_root = directory
+                options.extract_archives = False  # docker's rule: a download is never unpacked
+                content_key = json.dumps([remote, sources_digest(options)])
+            elif instruction.heredocs:
                 directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="bb-heredoc-"))
                 options.sources = []
                 for heredoc in instruction.heredocs:

@@ -259,7 +259,7 @@ BAD_DOCKERFILES = [
         'Dockerfile:2: RUN: --mount source "../..": outside its root',
     ),
     ("FROM busybox\nRUN --mount=type=cache true\n", "RUN --mount type=cache: target= is required"),
-    ("FROM busybox\nADD https://example.com/file.tar /\n", "Dockerfile:2: ADD"),
+    ("FROM busybox\nADD https://example.com/file.tar local.txt /d/\n", "Dockerfile:2: ADD: URLs"),
 ]
 
 
@@ -455,3 +455,76 @@ def test_syntax_and_check_directives_are_noted_and_ignored(bb, tmp_path):
     assert "[Warning] # syntax= is ignored: bb's own Dockerfile frontend is used" in output
     assert "[Warning] # check= is ignored: bb's own Dockerfile frontend is used" in output
     assert "docker/dockerfile" not in output
+
+
+@pytest.fixture
+def file_server(tmp_path):
+    """A local HTTP server: /files/NAME with a Last-Modified time, /moved/NAME redirecting there."""
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            name = self.path.rsplit("/", 1)[-1]
+            if self.path.startswith("/moved/"):
+                self.send_response(302)
+                self.send_header("Location", f"/files/{name}")
+                self.end_headers()
+                return
+            path = served / name
+            if not self.path.startswith("/files/") or not path.is_file():
+                self.send_error(404)
+                return
+            data = path.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Last-Modified", "Tue, 14 Nov 2023 22:13:20 GMT")  # 1700000000
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield served, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_add_from_a_url(bb, tmp_path, file_server):
+    import tarfile
+
+    served, url = file_server
+    (served / "hello.txt").write_text("hello\n")
+    with tarfile.open(served / "bundle.tar", "w") as bundle:
+        bundle.add(served / "hello.txt", arcname="inside.txt")
+    digest = hashlib.sha256(b"hello\n").hexdigest()
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM busybox\n"
+        f"ADD {url}/files/hello.txt /downloads/\n"
+        f"ADD --checksum=sha256:{digest} {url}/moved/hello.txt /renamed.txt\n"
+        f"ADD {url}/files/bundle.tar /bundle/\n"
+    )
+    ctr = bb("from", build_context(bb, context))
+    stat = "stat -c '%a %Y %s' /downloads/hello.txt /renamed.txt; ls /bundle"
+    assert bb("run", ctr, "--", "sh", "-c", stat).split("\n") == [
+        "600 1700000000 6",
+        "600 1700000000 6",
+        "bundle.tar",  # docker's rule: a download is never unpacked
+    ]
+    (context / "Dockerfile").write_text(
+        f"FROM busybox\nADD --checksum=sha256:{'0' * 64} {url}/files/hello.txt /x\n"
+    )
+    assert bb.fails("build", str(context)).strip() == (
+        f"Error: Dockerfile:2: ADD: ADD {url}/files/hello.txt: "
+        f"checksum mismatch: got sha256:{digest}"
+    )
+    (context / "Dockerfile").write_text(f"FROM busybox\nADD {url}/files/missing /x\n")
+    assert bb.fails("build", str(context)).strip() == (
+        f"Error: Dockerfile:2: ADD: ADD {url}/files/missing: the server answered 404 Not Found"
+    )
