@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed import bud_case
+from testbed import bud_case, private_buildah
 
 
 def inspect(bb, image):
@@ -517,6 +517,27 @@ def test_add_from_a_url(bb, tmp_path, file_server):
         "600 1700000000 6",
         "bundle.tar",  # docker's rule: a download is never unpacked
     ]
+    # buildah 1.28 downloads the same way: mode 0600, Last-Modified as mtime
+    (context / "Dockerfile").write_text(f"FROM scratch\nADD {url}/files/hello.txt /downloads/\n")
+    with private_buildah(tmp_path / "buildah") as buildah:
+        subprocess.run(
+            [*buildah, "bud", "-q", "--isolation", "chroot", "-t", "add-url", str(context)],
+            check=True,
+            capture_output=True,
+        )
+        peer = subprocess.run(
+            [*buildah, "from", "add-url"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        root = subprocess.run(
+            [*buildah, "mount", peer], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        info = os.stat(Path(root) / "downloads" / "hello.txt")
+        assert (oct(info.st_mode & 0o7777), int(info.st_mtime), info.st_size) == (
+            "0o600",
+            1700000000,
+            6,
+        )
+        subprocess.run([*buildah, "umount", peer], check=True, capture_output=True)
     (context / "Dockerfile").write_text(
         f"FROM busybox\nADD --checksum=sha256:{'0' * 64} {url}/files/hello.txt /x\n"
     )
