@@ -67,7 +67,8 @@ def test_devicemapper_in_vm(tmp_path):
         sys.executable,
         str(RUN_IN_VM),
         "--timeout",
-        "1800",
+        # ~20 min on 2 idle cores; the margin is for a busy machine (TCG is CPU-bound)
+        "2700",
         "--cwd",
         str(REPO),
         "--show",
@@ -93,7 +94,7 @@ def test_devicemapper_in_vm(tmp_path):
         *GUEST_SELECTION,
     ]
     result = subprocess.run(
-        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=2000
+        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=2900
     )
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 0, (
