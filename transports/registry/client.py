@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
+import os
 import re
 import ssl
 import urllib.parse
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from bb.errors import AuthenticationFailed, RegistryError
+from bb.errors import AuthenticationFailed, InvalidArgument, RegistryError
 from bb.image.config import (
     MEDIA_DOCKER_MANIFEST,
     MEDIA_DOCKER_MANIFEST_LIST,
@@ -33,6 +34,8 @@ from bb.transports.auth import credentials_for, parse_creds
 from bb.transports.base import TransportOptions
 from bb.transports.registries_config import load_registries_config
 
+# where containers/image and docker look for a registry's certificates (certs.d/HOST[:PORT])
+CERTS_D = ("/etc/containers/certs.d", "/etc/docker/certs.d")
 CHUNK = 8 << 20
 TIMEOUT = 60
 # what of a failed request's body an error message shows (the rest is not read)
@@ -116,11 +119,23 @@ class RegistryClient:
         self.repository = reference.repository
         config = load_registries_config()
         host = self.registry.rsplit(":", 1)[0].strip("[]")
-        self.plain_http = (
-            options.tls_verify is False
-            or self.registry in config.insecure
-            or host in ("localhost", "127.0.0.1", "::1")
+        self.cert_dir = options.cert_dir or next(
+            (
+                directory
+                for directory in (f"{base}/{self.registry}" for base in CERTS_D)
+                if os.path.isdir(directory)
+            ),
+            None,
         )
+        # a local registry is plain HTTP unless TLS is asked for or it has certificates
+        self.plain_http = options.tls_verify is False or (
+            options.tls_verify is None
+            and (
+                self.registry in config.insecure
+                or (host in ("localhost", "127.0.0.1", "::1") and self.cert_dir is None)
+            )
+        )
+        self._tls: ssl.SSLContext | None = None
         self.credentials = (
             parse_creds(options.credentials)
             if options.credentials
@@ -138,9 +153,9 @@ class RegistryClient:
         )
         if (scheme or ("http" if self.plain_http else "https")) == "http":
             return http.client.HTTPConnection(netloc, timeout=TIMEOUT)
-        return http.client.HTTPSConnection(
-            netloc, timeout=TIMEOUT, context=ssl.create_default_context()
-        )
+        if self._tls is None:
+            self._tls = _tls_context(self.cert_dir)
+        return http.client.HTTPSConnection(netloc, timeout=TIMEOUT, context=self._tls)
 
     def _send(
         self, method: str, url: str, headers: dict[str, str], body: object
@@ -392,6 +407,32 @@ class RegistryClient:
         )
         if response.status != 201:
             raise self._fail(f"storing manifest {reference}", response)
+
+
+def _tls_context(cert_dir: str | None) -> ssl.SSLContext:
+    """The system's CAs, and a certs.d directory's as containers-certs.d(5) lays it out: every
+    *.crt a CA, every *.cert with its *.key a client certificate."""
+    context = ssl.create_default_context()
+    if cert_dir is None:
+        return context
+    try:
+        names = sorted(os.listdir(cert_dir))
+    except OSError as failure:
+        raise InvalidArgument(f"{cert_dir}: {failure.strerror}") from None
+    for name in names:
+        path = os.path.join(cert_dir, name)
+        try:
+            if name.endswith(".crt"):
+                context.load_verify_locations(cafile=path)
+            elif name.endswith(".cert"):
+                key = path.removesuffix(".cert") + ".key"
+                if not os.path.exists(key):
+                    raise InvalidArgument(f"{path}: no {os.path.basename(key)} beside it")
+                context.load_cert_chain(path, key)
+        except (OSError, ssl.SSLError) as failure:
+            detail = getattr(failure, "strerror", None) or failure
+            raise InvalidArgument(f"{path}: not a usable certificate: {detail}") from None
+    return context
 
 
 def _read_failure(what: str, failure: Exception) -> RegistryError:
