@@ -84,7 +84,9 @@ def test_cert_dir_creds_and_authfile_against_a_tls_registry(
     bb("push", *certs, "--creds", "tester:s3cret", "busybox", f"docker://{name}")
     # skopeo, given the same certs.d directory, reads what bb pushed
     inspected = json.loads(
-        skopeo("inspect", "--cert-dir", str(cert_dir), "--creds", "tester:s3cret", f"docker://{name}")
+        skopeo(
+            "inspect", "--cert-dir", str(cert_dir), "--creds", "tester:s3cret", f"docker://{name}"
+        )
     )
     assert inspected["Labels"]["org.opencontainers.image.title"] == "busybox"
     # without the CA the server's certificate is not trusted; without the client pair the
