@@ -110,7 +110,15 @@ def build(
             named = destination_name(destination)
             if isula_build_mode(ctx) and named:  # isula-build names the stored image as well
                 tags.append(named)
-    registry = registry_options(tls_verify, authfile, creds, cert_dir, retry, retry_delay)
+    registry = registry_options(
+        tls_verify,
+        authfile,
+        creds,
+        cert_dir,
+        retry,
+        retry_delay,
+        short_local_names=not isula_build_mode(ctx),
+    )
     options = BuildOptions(
         context_dir=context,
         dockerfile=file,
