@@ -25,7 +25,6 @@ from bb.transports.base import (
     unpacked_archive,
 )
 
-
 # In a manifest.json entry bb writes: its short names are local ones (localhost/NAME)
 LOCAL_SHORT_KEY = "BbLocalShortNames"
 

@@ -209,9 +209,7 @@ def _base_image(
     return record, copy.deepcopy(store.images.config(record))
 
 
-def _pull_by_name(
-    store: Store, image: str, options: TransportOptions | None
-) -> ImageRecord | None:
+def _pull_by_name(store: Store, image: str, options: TransportOptions | None) -> ImageRecord | None:
     """Pull a name from its registry, a short name from the search registries (registries.toml)."""
     from bb.image.reference import is_qualified
     from bb.transports import import_image

@@ -80,6 +80,15 @@ def registry(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
 
 
 @pytest.fixture(scope="session")
+def mirror_registry(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A second plain registry (a mirror of the first, in registries.toml tests)."""
+    process, peer = _start_registry(tmp_path_factory.mktemp("mirror-registry"), None)
+    yield peer
+    process.terminate()
+    process.wait()
+
+
+@pytest.fixture(scope="session")
 def auth_registry(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """A registry that wants a user name and password (htpasswd basic auth)."""
     base = tmp_path_factory.mktemp("auth-registry")

@@ -120,3 +120,33 @@ def test_cert_dir_creds_and_authfile_against_a_tls_registry(
     other = tmp_path / "other.json"
     other.write_text('{"auths": {}}')
     assert "authentication" in bb.fails("pull", *certs, "--authfile", str(other), name)
+
+
+def test_registries_conf_mirrors_location_and_blocked(
+    bb, registry, mirror_registry, tmp_path, monkeypatch
+):
+    """containers-registries.conf(5) v2: names under a prefix come from its mirrors in order,
+    then from its location (the prefix rewritten); a blocked prefix is refused."""
+    config = tmp_path / "registries.toml"
+    config.write_text(
+        f'[[registry]]\nprefix = "example.test/team"\nlocation = "{registry.address}/team"\n'
+        f'[[registry.mirror]]\nlocation = "{mirror_registry.address}/team-mirror"\n'
+        '[[registry]]\nprefix = "example.test/blocked"\nblocked = true\n'
+        'location = "example.test/blocked"\n'
+    )
+    monkeypatch.setenv("BB_REGISTRIES_CONFIG", str(config))
+    bb("push", "busybox", f"docker://{registry.address}/team/app:1")
+    busybox = bb("images", "-q", "--notruncate", "busybox")
+    # the mirror lacks it: the location has it
+    assert bb("pull", "-q", "example.test/team/app:1") == busybox
+    assert "/v2/team-mirror/app/manifests/1" in mirror_registry.log.read_text()
+    assert "example.test/team/app:1" in bb("images", "--json")
+    # once the mirror has it (another image), it comes from the mirror
+    ctr = bb("from", "busybox")
+    bb("run", ctr, "--", "sh", "-c", "echo mirrored > /mirrored")
+    mirrored = bb("commit", "--rm", ctr, "mirrored")
+    bb("push", "mirrored", f"docker://{mirror_registry.address}/team-mirror/app:1")
+    assert bb("pull", "-q", "example.test/team/app:1") == mirrored
+    # a name under no prefix goes where it says; a blocked one nowhere
+    assert "blocked" in bb.fails("pull", "example.test/blocked/app:1")
+    assert bb("pull", "-q", f"{registry.address}/team/app:1") == busybox
