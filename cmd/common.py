@@ -8,13 +8,16 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import typer
 from typer.core import TyperCommand
 
 from bb.errors import EXIT_FAILURE, EXIT_ISULA_BUILD_FAILURE, BBError, InvalidArgument
+
+if TYPE_CHECKING:  # imported when used: the verbs that take no registry options stay fast
+    from bb.transports.base import TransportOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -242,7 +245,7 @@ def registry_options(
     retry: int = 3,
     retry_delay: str = "2s",
     **more: Any,
-) -> Any:
+) -> TransportOptions:
     """The TransportOptions the registry options give (`--creds USER` asks for the password)."""
     from bb.transports.base import TransportOptions
 
