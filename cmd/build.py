@@ -2,7 +2,20 @@
 
 import typer
 
-from bb.cmd.common import isula_build_mode, open_store, verb_app
+from bb.cmd.common import (
+    AUTHFILE,
+    CERT_DIR,
+    CREDS,
+    PULL,
+    RETRY,
+    RETRY_DELAY,
+    TLS_VERIFY,
+    isula_build_mode,
+    open_store,
+    pull_policy,
+    registry_options,
+    verb_app,
+)
 from bb.dockerfile_executor.executor import (
     Build,
     BuildOptions,
@@ -73,9 +86,13 @@ def build(
     keep_failed: bool = typer.Option(
         False, "--keep-failed", help="Keep the failing stage's container for debugging."
     ),
-    pull: str = typer.Option(
-        "missing", "--pull", help="Pull base images: always, missing or never."
-    ),
+    pull: str = PULL,
+    tls_verify: bool | None = TLS_VERIFY,
+    authfile: str | None = AUTHFILE,
+    creds: str | None = CREDS,
+    cert_dir: str | None = CERT_DIR,
+    retry: int = RETRY,
+    retry_delay: str = RETRY_DELAY,
 ) -> None:
     """Build an image from a Dockerfile and the CONTEXT directory; print its ID last."""
     if build_static is not None and timestamp is not None:
@@ -93,6 +110,15 @@ def build(
             named = destination_name(destination)
             if isula_build_mode(ctx) and named:  # isula-build names the stored image as well
                 tags.append(named)
+    registry = registry_options(
+        tls_verify,
+        authfile,
+        creds,
+        cert_dir,
+        retry,
+        retry_delay,
+        short_local_names=not isula_build_mode(ctx),
+    )
     options = BuildOptions(
         context_dir=context,
         dockerfile=file,
@@ -108,7 +134,8 @@ def build(
         image_format=image_format,
         quiet=quiet,
         keep_failed=keep_failed,
-        pull=pull,
+        pull=pull_policy(pull),
+        registry=registry,
         remove_containers=remove,
         isula_build_steps=isula_build_mode(ctx),
     )
@@ -118,7 +145,7 @@ def build(
         from bb.transports import export_image
 
         for destination in output:
-            export_image(store, image, destination)
+            export_image(store, image, destination, registry)
     if iidfile:
         write_atomic(iidfile, f"sha256:{image.id}".encode(), mode=0o644)
     print(f"Build success with image id: {image.id}" if isula_build_mode(ctx) else image.id)

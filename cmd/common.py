@@ -8,12 +8,16 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import typer
+from typer.core import TyperCommand
 
-from bb.errors import EXIT_FAILURE, EXIT_ISULA_BUILD_FAILURE, BBError
+from bb.errors import EXIT_FAILURE, EXIT_ISULA_BUILD_FAILURE, BBError, InvalidArgument
+
+if TYPE_CHECKING:  # imported when used: the verbs that take no registry options stay fast
+    from bb.transports.base import TransportOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -104,11 +108,67 @@ def reports_errors(function: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+_TRUE = ("true", "1", "t", "yes")
+_FALSE = ("false", "0", "f", "no")
+# options whose value may be left out (`--pull` alone): the value that stands for it, and the
+# values it takes when given as the next word (`--pull always`); any other next word is not its
+_BARE_VALUES = {"--pull": ("true", ("always", "missing", "never", "newer", "true", "false"))}
+
+
+def buildah_spellings(params: list[click.Parameter], args: list[str]) -> list[str]:
+    """The arguments with buildah's spellings rewritten to click's.
+
+    Boolean flags take `--flag=true|false` as well as `--flag` and `--no-flag` (pflag's
+    spelling, which buildah, podman and skopeo users type); `--pull` alone means `--pull=true`.
+    """
+    flags: dict[str, click.Option] = {}
+    bare: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for param in params:
+        if isinstance(param, click.Option) and param.is_flag and param.is_bool_flag:
+            flags.update((name, param) for name in param.opts)
+        elif isinstance(param, click.Option):
+            bare.update((name, _BARE_VALUES[name]) for name in param.opts if name in _BARE_VALUES)
+    result: list[str] = []
+    for index, word in enumerate(args):
+        if word == "--":
+            result += args[index:]
+            break
+        name, equals, value = word.partition("=")
+        if equals and name in flags:
+            option = flags[name]
+            if value.lower() in _TRUE:
+                result.append(name)
+            elif value.lower() not in _FALSE:
+                raise click.BadOptionUsage(name, f'{name}="{value}": expected true or false')
+            elif option.secondary_opts:
+                result.append(option.secondary_opts[0])
+            else:  # a flag that is off unless given: off is what it was before it
+                result = [earlier for earlier in result if earlier not in option.opts]
+        elif not equals and name in bare:
+            standing_for, takes = bare[name]
+            following = args[index + 1] if index + 1 < len(args) else None
+            # `--pull always` takes its value from the next word; `--pull .` does not
+            result.append(name if following in takes else f"{name}={standing_for}")
+        else:
+            result.append(word)
+    return result
+
+
+class BBCommand(TyperCommand):
+    """A verb's click command: takes buildah's spellings of flags (see buildah_spellings)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Parse the arguments, rewritten to click's spellings first."""
+        return super().parse_args(ctx, buildah_spellings(self.params, args))
+
+
 class VerbTyper(typer.Typer):
-    """A verb's Typer: every command it registers maps bb's errors the one way."""
+    """A verb's Typer: every command it registers maps bb's errors the one way and takes
+    buildah's spellings of flags."""
 
     def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         """Register a command, wrapped in `reports_errors`."""
+        kwargs.setdefault("cls", BBCommand)
         register = super().command(*args, **kwargs)
 
         def decorator(function: F) -> F:
@@ -123,6 +183,88 @@ def verb_app(**settings: Any) -> VerbTyper:
     # no rich markup: help such as `PORT[/proto]` must print as written, not parse as a tag
     return VerbTyper(
         rich_markup_mode=None, add_completion=False, pretty_exceptions_enable=False, **settings
+    )
+
+
+# The registry options of pull, push, from, build and manifest push (login takes the first
+# four), spelled and defaulted as buildah 1.28's.
+TLS_VERIFY = typer.Option(
+    None,
+    "--tls-verify/--no-tls-verify",
+    help="Require HTTPS with verified certificates (--tls-verify=false: plain HTTP).",
+)
+AUTHFILE = typer.Option(
+    None, "--authfile", help="auth.json with registry credentials (default $REGISTRY_AUTH_FILE)."
+)
+CREDS = typer.Option(
+    None, "--creds", help="USER[:PASSWORD] for the registry (asked for when left out)."
+)
+CERT_DIR = typer.Option(
+    None,
+    "--cert-dir",
+    help="Directory of *.crt CA certificates and *.cert/*.key client pairs "
+    "(default /etc/containers/certs.d/HOST).",
+)
+RETRY = typer.Option(
+    3, "--retry", min=0, max=100, help="Retries of a failed registry request (5xx, 429, reset)."
+)
+RETRY_DELAY = typer.Option(
+    "2s", "--retry-delay", help="First wait before a retry (doubled each time): 500ms, 2s, 1m."
+)
+PULL = typer.Option(
+    "missing",
+    "--pull",
+    help="Pull the image: always, missing, never, or newer (--pull, --pull=true); "
+    "--pull=false: missing.",
+)
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(flag: str, text: str) -> float:
+    """A Go-style duration (`2s`, `500ms`, `1m30s`; a bare number is seconds) in seconds."""
+    import re
+
+    parts = re.findall(r"([0-9]+(?:\.[0-9]*)?)(ms|s|m|h)", text)
+    if re.fullmatch(r"[0-9]+(\.[0-9]*)?", text):
+        return float(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise InvalidArgument(f'{flag} "{text}": expected a duration such as 500ms, 2s or 1m')
+    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+
+
+def pull_policy(text: str) -> str:
+    """--pull's policy, as buildah spells it: true is newer, false is missing."""
+    return {"true": "newer", "false": "missing"}.get(text.lower(), text.lower())
+
+
+def registry_options(
+    tls_verify: bool | None = None,
+    authfile: str | None = None,
+    creds: str | None = None,
+    cert_dir: str | None = None,
+    retry: int = 3,
+    retry_delay: str = "2s",
+    **more: Any,
+) -> TransportOptions:
+    """The TransportOptions the registry options give (`--creds USER` asks for the password)."""
+    from bb.transports.base import TransportOptions
+
+    if creds is not None and ":" not in creds:
+        if not sys.stdin.isatty():
+            raise InvalidArgument(f'--creds "{creds}": no password given, and not at a terminal')
+        import getpass
+
+        creds = f"{creds}:{getpass.getpass('Password: ')}"
+    if cert_dir is not None and not os.path.isdir(cert_dir):
+        raise InvalidArgument(f'--cert-dir "{cert_dir}": not a directory')
+    return TransportOptions(
+        tls_verify=tls_verify,
+        authfile=authfile,
+        credentials=creds,
+        cert_dir=cert_dir,
+        retries=retry,
+        retry_delay=parse_duration("--retry-delay", retry_delay),
+        **more,
     )
 
 

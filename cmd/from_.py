@@ -2,7 +2,19 @@
 
 import typer
 
-from bb.cmd.common import open_store, verb_app
+from bb.cmd.common import (
+    AUTHFILE,
+    CERT_DIR,
+    CREDS,
+    PULL,
+    RETRY,
+    RETRY_DELAY,
+    TLS_VERIFY,
+    open_store,
+    pull_policy,
+    registry_options,
+    verb_app,
+)
 from bb.working_container.container import WorkingContainer
 
 app = verb_app()
@@ -13,11 +25,20 @@ def from_(
     ctx: typer.Context,
     image: str = typer.Argument(..., help="Image name or ID, or `scratch`."),
     name: str | None = typer.Option(None, "--name", help="Name of the working container."),
-    pull: str = typer.Option("missing", "--pull", help="Pull the image: always, missing or never."),
+    pull: str = PULL,
     quiet: bool = typer.Option(
         False, "-q", "--quiet", help="Print nothing but the container name."
     ),
+    tls_verify: bool | None = TLS_VERIFY,
+    authfile: str | None = AUTHFILE,
+    creds: str | None = CREDS,
+    cert_dir: str | None = CERT_DIR,
+    retry: int = RETRY,
+    retry_delay: str = RETRY_DELAY,
 ) -> None:
     """Create a working container from IMAGE and print its name."""
-    container = WorkingContainer.create(open_store(ctx), image, name=name, pull=pull)
+    options = registry_options(tls_verify, authfile, creds, cert_dir, retry, retry_delay)
+    container = WorkingContainer.create(
+        open_store(ctx), image, name=name, pull=pull_policy(pull), options=options
+    )
     print(container.name)

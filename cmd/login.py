@@ -5,11 +5,10 @@ import sys
 
 import typer
 
-from bb.cmd.common import verb_app
+from bb.cmd.common import AUTHFILE, CERT_DIR, TLS_VERIFY, registry_options, verb_app
 from bb.errors import InvalidArgument
 from bb.image.reference import Reference
 from bb.transports.auth import store_credentials
-from bb.transports.base import TransportOptions
 from bb.transports.registry.client import RegistryClient
 
 app = verb_app()
@@ -26,10 +25,9 @@ def login(
     password_stdin: bool = typer.Option(
         False, "-p", "--password-stdin", help="Read the password from standard input."
     ),
-    authfile: str | None = typer.Option(None, "--authfile", help="auth.json to write."),
-    tls_verify: bool | None = typer.Option(
-        None, "--tls-verify/--no-tls-verify", help="Require HTTPS with verified certificates."
-    ),
+    authfile: str | None = AUTHFILE,
+    tls_verify: bool | None = TLS_VERIFY,
+    cert_dir: str | None = CERT_DIR,
 ) -> None:
     """Log in to SERVER: the credentials are checked, then kept in auth.json (mode 0600)."""
     server = server.removeprefix("https://").removeprefix("http://").rstrip("/")
@@ -41,7 +39,7 @@ def login(
         username = input("Username: ")
     if password is None:
         password = getpass.getpass("Password: ")
-    options = TransportOptions(tls_verify=tls_verify, credentials=f"{username}:{password}")
+    options = registry_options(tls_verify, authfile, f"{username}:{password}", cert_dir)
     RegistryClient(Reference(server, "bb/login-check"), options).check()
     store_credentials(server, username, password, authfile)
     print("Login Succeeded")

@@ -4,12 +4,22 @@ import json
 
 import typer
 
-from bb.cmd.common import open_store, verb_app
+from bb.cmd.common import (
+    AUTHFILE,
+    CERT_DIR,
+    CREDS,
+    RETRY,
+    RETRY_DELAY,
+    TLS_VERIFY,
+    open_store,
+    registry_options,
+    verb_app,
+)
 from bb.image.config import check_format
 from bb.image.reference import parse_reference
 from bb.store.manifest_lists import ListEntry, ManifestListStore
 from bb.transports import split_transport
-from bb.transports.base import TransportOptions, stored_image
+from bb.transports.base import stored_image
 
 app = verb_app(help="Create, change, inspect and push manifest lists.")
 
@@ -144,9 +154,12 @@ def push(
     image_format: str = typer.Option(
         "oci", "-f", "--format", help="oci (image index) or docker (manifest list)."
     ),
-    tls_verify: bool | None = typer.Option(None, "--tls-verify/--no-tls-verify"),
-    authfile: str | None = typer.Option(None, "--authfile"),
-    creds: str | None = typer.Option(None, "--creds"),
+    tls_verify: bool | None = TLS_VERIFY,
+    authfile: str | None = AUTHFILE,
+    creds: str | None = CREDS,
+    cert_dir: str | None = CERT_DIR,
+    retry: int = RETRY,
+    retry_delay: str = RETRY_DELAY,
 ) -> None:
     """Push every image of the list and then the list itself; print the list's digest."""
     from bb.errors import InvalidArgument
@@ -161,11 +174,14 @@ def push(
             f'"{target}": manifest lists can only be pushed to docker:// registries'
         )
     location = parsed[1] if parsed else target
-    options = TransportOptions(
+    options = registry_options(
+        tls_verify,
+        authfile,
+        creds,
+        cert_dir,
+        retry,
+        retry_delay,
         image_format=check_format(image_format),
-        tls_verify=tls_verify,
-        authfile=authfile,
-        credentials=creds,
     )
     images = [
         (stored_image(store, store.images.get(e.image_id)), _platform(e))

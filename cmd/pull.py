@@ -2,9 +2,19 @@
 
 import typer
 
-from bb.cmd.common import isula_build_mode, open_store, verb_app
+from bb.cmd.common import (
+    AUTHFILE,
+    CERT_DIR,
+    CREDS,
+    RETRY,
+    RETRY_DELAY,
+    TLS_VERIFY,
+    isula_build_mode,
+    open_store,
+    registry_options,
+    verb_app,
+)
 from bb.transports import import_image, split_transport
-from bb.transports.base import TransportOptions
 
 app = verb_app()
 
@@ -15,17 +25,16 @@ def pull(
     source: str = typer.Argument(
         ..., help="docker://REGISTRY/REPO:TAG, REGISTRY/REPO:TAG, docker-archive:PATH, ..."
     ),
-    tls_verify: bool | None = typer.Option(
-        None, "--tls-verify/--no-tls-verify", help="Require HTTPS with verified certificates."
-    ),
-    authfile: str | None = typer.Option(
-        None, "--authfile", help="auth.json with registry credentials."
-    ),
-    creds: str | None = typer.Option(None, "--creds", help="USER:PASSWORD for the registry."),
+    tls_verify: bool | None = TLS_VERIFY,
+    authfile: str | None = AUTHFILE,
+    creds: str | None = CREDS,
+    cert_dir: str | None = CERT_DIR,
+    retry: int = RETRY,
+    retry_delay: str = RETRY_DELAY,
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image ID."),
 ) -> None:
     """Pull SOURCE into the store and print the image ID."""
     location = source if split_transport(source) is not None else f"docker://{source}"
-    options = TransportOptions(tls_verify=tls_verify, authfile=authfile, credentials=creds)
+    options = registry_options(tls_verify, authfile, creds, cert_dir, retry, retry_delay)
     record = import_image(open_store(ctx), location, options)
     print(f"Pull success with image: {source}" if isula_build_mode(ctx) else record.id)

@@ -2,10 +2,20 @@
 
 import typer
 
-from bb.cmd.common import isula_build_mode, open_store, verb_app
+from bb.cmd.common import (
+    AUTHFILE,
+    CERT_DIR,
+    CREDS,
+    RETRY,
+    RETRY_DELAY,
+    TLS_VERIFY,
+    isula_build_mode,
+    open_store,
+    registry_options,
+    verb_app,
+)
 from bb.image.config import check_format
 from bb.transports import export_image, split_transport
-from bb.transports.base import TransportOptions
 
 app = verb_app()
 
@@ -15,13 +25,12 @@ def push(
     ctx: typer.Context,
     image: str = typer.Argument(..., help="Image name or ID."),
     destination: str | None = typer.Argument(None, help="Where to (default: docker://IMAGE)."),
-    tls_verify: bool | None = typer.Option(
-        None, "--tls-verify/--no-tls-verify", help="Require HTTPS with verified certificates."
-    ),
-    authfile: str | None = typer.Option(
-        None, "--authfile", help="auth.json with registry credentials."
-    ),
-    creds: str | None = typer.Option(None, "--creds", help="USER:PASSWORD for the registry."),
+    tls_verify: bool | None = TLS_VERIFY,
+    authfile: str | None = AUTHFILE,
+    creds: str | None = CREDS,
+    cert_dir: str | None = CERT_DIR,
+    retry: int = RETRY,
+    retry_delay: str = RETRY_DELAY,
     image_format: str = typer.Option(
         "oci", "-f", "--format", help="Manifest format: oci or docker."
     ),
@@ -33,11 +42,14 @@ def push(
     target = destination or image
     if split_transport(target) is None:
         target = f"docker://{target}"
-    options = TransportOptions(
+    options = registry_options(
+        tls_verify,
+        authfile,
+        creds,
+        cert_dir,
+        retry,
+        retry_delay,
         image_format=check_format(image_format),
-        tls_verify=tls_verify,
-        authfile=authfile,
-        credentials=creds,
     )
     export_image(store, record, target, options)
     if isula_build_mode(ctx):

@@ -8,6 +8,7 @@ from bb.cmd.common import isula_build_mode, open_store, verb_app
 from bb.errors import InvalidArgument, OutputError
 from bb.store.images import normalize_name
 from bb.transports import export_images
+from bb.transports.base import TransportOptions
 
 app = verb_app()
 
@@ -66,6 +67,7 @@ def save(
         store,
         [(record, list(dict.fromkeys(names))) for record, names in chosen.values()],
         f"{transport}:{output}",
+        TransportOptions(short_local_names=not isula_build_mode(ctx)),
     )
     if isula_build_mode(ctx):
         print(f"Save success with image: {' '.join(images)}")

@@ -20,6 +20,7 @@ from bb.store.build_cache import BuildCache
 from bb.store.images import ImageRecord, normalize_name
 from bb.store.removal import remove_images, tag_image
 from bb.store.store import Store
+from bb.transports.base import TransportOptions
 from bb.working_container.container import PULL_POLICIES, WorkingContainer
 
 DOCKERFILE_NAMES = ("Dockerfile", "dockerfile")
@@ -47,6 +48,8 @@ class BuildOptions:
     quiet: bool = False
     keep_failed: bool = False
     pull: str = "missing"
+    #: how base images are pulled (TLS, credentials, retries)
+    registry: TransportOptions = field(default_factory=TransportOptions)
     #: remove each step's working container when done with it (--rm)
     remove_containers: bool = True
     #: isula-build's step lines (`STEP  3: RUN ...`, numbered across stages; no COMMIT line)

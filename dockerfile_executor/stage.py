@@ -239,15 +239,22 @@ class StageBuild:
             instruction, self.path, self.stage.base, self.build.from_environment(), self.escape
         )
         stage_index = self.build.stage_index(base, allow_index=False)
+        from_stage = False
         if stage_index is not None and stage_index < self.stage.index:
-            base = self.build.stage_images[stage_index]
+            base, from_stage = self.build.stage_images[stage_index], True
         base_id = None
         if base.lower() != SCRATCH:
             record = self.store.images.find(base)
-            if record is None:
+            pulls = not from_stage and self.build.options.pull in ("always", "newer")
+            if record is None or pulls:
                 try:
                     self._adopt(
-                        WorkingContainer.create(self.store, base, pull=self.build.options.pull)
+                        WorkingContainer.create(
+                            self.store,
+                            base,
+                            pull=self.build.options.pull,
+                            options=self.build.options.registry,
+                        )
                     )
                 except BBError as failure:
                     raise DockerfileError(self.path, instruction.line, f"FROM: {failure}") from None

@@ -34,6 +34,14 @@ class TransportOptions:
     tls_verify: bool | None = None
     authfile: str | None = None
     credentials: str | None = None
+    #: --cert-dir: CA certificates (*.crt) and client pairs (*.cert/*.key) for TLS
+    cert_dir: str | None = None
+    #: how often a failed registry request is tried again, first after retry_delay seconds
+    retries: int = 3
+    retry_delay: float = 2.0
+    #: docker-archive: write names in localhost/ (where short names live) short, as docker
+    #: users type them, so `docker load` gives `x:1` (isula-build's ctr-img keeps localhost/)
+    short_local_names: bool = True
     #: what to print progress lines with (None: quiet)
     report: object = None
     extra: dict[str, str] = field(default_factory=dict)

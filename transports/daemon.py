@@ -72,7 +72,7 @@ class DockerDaemonTransport(Transport):
                 else image.names
             )
         with tempfile.TemporaryFile(dir=store.temp_dir) as archive:
-            write_docker_archive(store, images, archive)
+            write_docker_archive(store, images, archive, short_local=True)
             size = archive.tell()
             archive.seek(0)
             status, body = _call(

@@ -11,7 +11,7 @@ from typing import Any
 from bb.archive.layer_tar import COPY_BUFFER
 from bb.archive.securejoin import open_in_root
 from bb.errors import ArchiveError
-from bb.image.reference import DOCKER_HUB, parse_reference
+from bb.image.reference import DOCKER_HUB, LOCAL_REGISTRY, parse_reference
 from bb.store.image_io import add_image
 from bb.store.images import ImageRecord
 from bb.store.layers import LayerRecord
@@ -25,9 +25,16 @@ from bb.transports.base import (
     unpacked_archive,
 )
 
+# In a manifest.json entry bb writes: its short names are local ones (localhost/NAME)
+LOCAL_SHORT_KEY = "BbLocalShortNames"
 
-def docker_name(name: str) -> str:
-    """The name as Docker writes it: Docker Hub names without their registry."""
+
+def docker_name(name: str, short_local: bool = False) -> str:
+    """The name as Docker writes it: Docker Hub names without their registry; or with
+    `short_local`, local ones (localhost/NAME) without theirs and Docker Hub's in full (as
+    containers/image writes them), so that a short name in the archive is a local one."""
+    if short_local:
+        return name.removeprefix(f"{LOCAL_REGISTRY}/")
     return name.removeprefix(f"{DOCKER_HUB}/library/").removeprefix(f"{DOCKER_HUB}/")
 
 
@@ -54,7 +61,11 @@ def add_layer_entry(tar: tarfile.TarFile, path: str, layer: LayerRecord) -> None
 
 
 def write_docker_archive(
-    store: Store, images: list[StoredImage], output: Any, omit_layers: frozenset[str] = frozenset()
+    store: Store,
+    images: list[StoredImage],
+    output: Any,
+    omit_layers: frozenset[str] = frozenset(),
+    short_local: bool = False,
 ) -> None:
     """Write `images` as a docker-archive tar to the binary stream `output`.
 
@@ -84,10 +95,16 @@ def write_docker_archive(
             if config_name not in written:
                 written.add(config_name)
                 _add_bytes(tar, config_name, image.config)
-            tags = [docker_name(name) for name in image.names]
-            manifest.append(
-                {"Config": config_name, "RepoTags": tags or None, "Layers": layer_paths}
-            )
+            tags = [docker_name(name, short_local) for name in image.names]
+            entry: dict[str, Any] = {
+                "Config": config_name,
+                "RepoTags": tags or None,
+                "Layers": layer_paths,
+            }
+            if short_local and any(tag != name for tag, name in zip(tags, image.names)):
+                # docker ignores the key; bb's load reads those short names back as localhost/
+                entry[LOCAL_SHORT_KEY] = True
+            manifest.append(entry)
             for tag in tags:
                 repository, _, tag_name = tag.rpartition(":")
                 if image.layers:
@@ -129,10 +146,12 @@ def load_docker_archive(store: Store, root: str, rename: str | None = None) -> l
         what = f"docker-archive: config {config_path}"
         with open_in_root(root, config_path, what) as config_file:
             config = read_at_most(config_file, MAX_DOCUMENT_BYTES, what)
+        # Docker's rule: a short name is Docker Hub's; bb's own short names are its local ones
+        registry = LOCAL_REGISTRY if entry.get(LOCAL_SHORT_KEY) is True else DOCKER_HUB
         names = (
             [rename]
             if rename
-            else [str(parse_reference(tag, default_registry=DOCKER_HUB)) for tag in tags]
+            else [str(parse_reference(tag, default_registry=registry)) for tag in tags]
         )
         openers = [
             lambda path=path: open_in_root(root, path, f"docker-archive: layer {path}")
@@ -154,7 +173,7 @@ class DockerArchiveTransport(Transport):
             for image in images:
                 image.names = [str(parse_reference(rename))]
         with output_file(path) as output:
-            write_docker_archive(store, images, output)
+            write_docker_archive(store, images, output, short_local=options.short_local_names)
 
     def import_images(
         self, store: Store, location: str, options: TransportOptions

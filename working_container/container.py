@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bb.errors import BBError, ImageNotFound, InvalidArgument, NotFound
 from bb.image.config import new_image_config, timestamp_now
@@ -19,10 +19,14 @@ from bb.store.containers import ContainerRecord, check_container_name
 from bb.store.images import ImageRecord
 from bb.store.store import Store
 
+if TYPE_CHECKING:
+    from bb.transports.base import TransportOptions
+
 BUILDER_TYPE = "bb-working-container"
 BUILDER_VERSION = 1
 SCRATCH = "scratch"
-PULL_POLICIES = ("always", "missing", "never")
+# newer: pull, and use the image in the store if that fails (containers/common's PullPolicyNewer)
+PULL_POLICIES = ("always", "missing", "never", "newer")
 
 
 class WorkingContainer:
@@ -105,14 +109,19 @@ class WorkingContainer:
 
     @classmethod
     def create(
-        cls, store: Store, image: str, name: str | None = None, pull: str = "missing"
+        cls,
+        store: Store,
+        image: str,
+        name: str | None = None,
+        pull: str = "missing",
+        options: TransportOptions | None = None,
     ) -> WorkingContainer:
         """Start a container from `image` (or `scratch`), named `name` or after the image."""
         if pull not in PULL_POLICIES:
             raise InvalidArgument(f'--pull "{pull}": must be one of {", ".join(PULL_POLICIES)}')
         if name is not None:
             check_container_name(name)
-        pulled = _base_image(store, image, pull)
+        pulled = _base_image(store, image, pull, options)
         with store.content_in_flight():
             with store.lock():
                 image_record, image_config = pulled
@@ -173,7 +182,9 @@ class WorkingContainer:
             lock.release()
 
 
-def _base_image(store: Store, image: str, pull: str) -> tuple[ImageRecord | None, dict[str, Any]]:
+def _base_image(
+    store: Store, image: str, pull: str, options: TransportOptions | None
+) -> tuple[ImageRecord | None, dict[str, Any]]:
     """The image record and a copy of its config, or (None, empty config) for scratch; pulled as
     `pull` says."""
     if image == SCRATCH:
@@ -182,17 +193,23 @@ def _base_image(store: Store, image: str, pull: str) -> tuple[ImageRecord | None
 
     record = None
     if split_transport(image) is not None:
-        record = import_image(store, image)
-    elif pull != "always":
+        record = import_image(store, image, options)
+    else:
         record = store.images.find(image)
-    if record is None and pull != "never" and split_transport(image) is None:
-        record = _pull_by_name(store, image)
+        if pull in ("always", "newer") or (record is None and pull == "missing"):
+            local, record = record, None
+            try:
+                record = _pull_by_name(store, image, options)
+            except BBError:
+                if pull != "newer" or local is None:
+                    raise
+            record = record or (local if pull == "newer" else None)
     if record is None:
         raise ImageNotFound(image)
     return record, copy.deepcopy(store.images.config(record))
 
 
-def _pull_by_name(store: Store, image: str) -> ImageRecord | None:
+def _pull_by_name(store: Store, image: str, options: TransportOptions | None) -> ImageRecord | None:
     """Pull a name from its registry, a short name from the search registries (registries.toml)."""
     from bb.image.reference import is_qualified
     from bb.transports import import_image
@@ -206,7 +223,7 @@ def _pull_by_name(store: Store, image: str) -> ImageRecord | None:
     failures = []
     for candidate in candidates:
         try:
-            return import_image(store, f"docker://{candidate}")
+            return import_image(store, f"docker://{candidate}", options)
         except BBError as failure:
             failures.append(str(failure))
     if failures:

@@ -23,7 +23,7 @@ def test_from_unknown_image(bb):
 
 
 def test_from_bad_arguments(bb):
-    assert "must be one of" in bb.fails("from", "--pull", "sometimes", "busybox")
+    assert "must be one of" in bb.fails("from", "--pull=sometimes", "busybox")
     assert "invalid container name" in bb.fails("from", "--name", "bad name!", "busybox")
     bb("from", "--name", "taken", "busybox")
     assert "already in use" in bb.fails("from", "--name", "taken", "busybox")

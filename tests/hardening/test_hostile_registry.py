@@ -187,8 +187,13 @@ def pull_fails(
     """`bb pull` (or `from`) of `tag`: one `Error:` line, within seconds; the store unchanged."""
     before = store_tree(bb)
     started = time.monotonic()
+    # bb tries again after failures (test_registry_retries.py): here, with short waits
     result = bb.run(
-        verb, f"docker://{hostile.address}/{REPOSITORY}:{tag}", check=False, timeout=within * 2
+        verb,
+        "--retry-delay=10ms",
+        f"docker://{hostile.address}/{REPOSITORY}:{tag}",
+        check=False,
+        timeout=within * 2,
     )
     elapsed = time.monotonic() - started
     assert result.returncode == 125, result.stderr

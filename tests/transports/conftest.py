@@ -28,6 +28,7 @@ class Registry:
     log: Path
     user: str | None = None
     password: str | None = None
+    certificates: Path | None = None
 
     def uploads(self) -> int:
         """How many blob uploads the registry has completed (from its access log)."""
@@ -38,14 +39,23 @@ class Registry:
         )
 
 
-def _start_registry(base: Path, htpasswd: Path | None) -> tuple[subprocess.Popen, Registry]:
+def _start_registry(
+    base: Path, htpasswd: Path | None, tls: Path | None = None
+) -> tuple[subprocess.Popen, Registry]:
     port = free_port()
     auth = f"auth:\n  htpasswd:\n    realm: bb-test\n    path: {htpasswd}\n" if htpasswd else ""
+    # TLS with the server pair of `tls`, and client certificates signed by its CA required
+    tls_config = (
+        f"  tls:\n    certificate: {tls / 'server.crt'}\n    key: {tls / 'server.key'}\n"
+        f"    clientcas:\n      - {tls / 'ca.crt'}\n"
+        if tls
+        else ""
+    )
     config = base / "config.yml"
     config.write_text(
         "version: 0.1\nlog:\n  accesslog:\n    disabled: false\n"
         f"storage:\n  filesystem:\n    rootdirectory: {base / 'data'}\n"
-        f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}"
+        f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{tls_config}{auth}"
     )
     log = base / "registry.log"
     process = subprocess.Popen(
@@ -70,6 +80,15 @@ def registry(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
 
 
 @pytest.fixture(scope="session")
+def mirror_registry(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A second plain registry (a mirror of the first, in registries.toml tests)."""
+    process, peer = _start_registry(tmp_path_factory.mktemp("mirror-registry"), None)
+    yield peer
+    process.terminate()
+    process.wait()
+
+
+@pytest.fixture(scope="session")
 def auth_registry(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """A registry that wants a user name and password (htpasswd basic auth)."""
     base = tmp_path_factory.mktemp("auth-registry")
@@ -79,6 +98,53 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-
     )
     process, peer = _start_registry(base, htpasswd)
     peer.user, peer.password = "tester", "s3cret"
+    yield peer
+    process.terminate()
+    process.wait()
+
+
+def make_certificates(directory: Path) -> None:
+    """A CA (ca.crt), a server pair for 127.0.0.1 signed by it (server.crt/.key) and a client
+    pair signed by it (client.cert/.key, as certs.d names them)."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
+
+    openssl(
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=bb test CA",
+        "-keyout", "ca.key", "-out", "ca.crt",
+    )  # fmt: skip
+    for name, extension in (
+        ("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
+        ("client", "extendedKeyUsage=clientAuth"),
+    ):
+        (directory / f"{name}.ext").write_text(extension + "\n")
+        openssl(
+            "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+            "-keyout", f"{name}.key", "-out", f"{name}.csr",
+        )  # fmt: skip
+        openssl(
+            "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.crt",
+        )  # fmt: skip
+    (directory / "client.crt").rename(directory / "client.cert")
+
+
+@pytest.fixture(scope="session")
+def tls_registry(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A registry on HTTPS that wants a client certificate and a user name and password; its
+    certificates are in `peer.certificates` (ca.crt, client.cert, client.key, ...)."""
+    base = tmp_path_factory.mktemp("tls-registry")
+    certificates = base / "certificates"
+    certificates.mkdir()
+    make_certificates(certificates)
+    htpasswd = base / "htpasswd"
+    subprocess.run(
+        ["htpasswd", "-Bbc", str(htpasswd), "tester", "s3cret"], check=True, capture_output=True
+    )
+    process, peer = _start_registry(base, htpasswd, certificates)
+    peer.user, peer.password = "tester", "s3cret"
+    peer.certificates = certificates
     yield peer
     process.terminate()
     process.wait()

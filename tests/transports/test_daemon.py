@@ -8,27 +8,40 @@ from testbed import EXAMPLES
 
 
 def test_docker_load_and_run_what_bb_saved(bb, dockerd, tmp_path):
+    """Short names come out of `docker load` as typed (x:1, not localhost/x:1); qualified ones
+    as they are."""
+    names = ["x:1", "registry.example.com/team/x:2", "localhost:5000/x:3", "docker.io/hub/x:4"]
+    bb("tag", "busybox", *names)
     archive = tmp_path / "busybox.tar"
-    bb("save", "-o", str(archive), "busybox")
-    dockerd.docker("load", "-i", str(archive))
-    out = dockerd.docker(
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "localhost/busybox:latest",
-        "sh",
-        "-c",
-        "echo from-docker",
-    )
+    bb("save", "-o", str(archive), *names)
+    loaded = dockerd.docker("load", "-i", str(archive)).stdout
+    for name in [*names[:3], "hub/x:4"]:
+        assert f"Loaded image: {name}\n" in loaded, loaded
+    out = dockerd.docker("run", "--rm", "--network", "none", "x:1", "sh", "-c", "echo from-docker")
     assert out.stdout.strip() == "from-docker"
+    built = tmp_path / "built.tar"
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nRUN echo built > /built\n")
+    bb("build", "-q", "-o", f"docker-archive:{built}:y:1", str(context))
+    assert "Loaded image: y:1" in dockerd.docker("load", "-i", str(built)).stdout
+    out = dockerd.docker("run", "--rm", "--network", "none", "y:1", "cat", "/built")
+    assert out.stdout.strip() == "built"
+    # and bb loads them back under its own names for them
+    bb("rmi", "-a")
+    assert sorted(bb("load", "-i", str(archive)).splitlines()) == [
+        "Loaded image: docker.io/hub/x:4",
+        "Loaded image: localhost/x:1",
+        "Loaded image: localhost:5000/x:3",
+        "Loaded image: registry.example.com/team/x:2",
+    ]
 
 
 def test_bb_loads_what_docker_saved(bb, dockerd, empty_store_factory, tmp_path):
     archive = tmp_path / "busybox.tar"
     bb("save", "-o", str(archive), "busybox")
     dockerd.docker("load", "-i", str(archive))
-    dockerd.docker("tag", "localhost/busybox:latest", "fromdocker:1")
+    dockerd.docker("tag", "busybox:latest", "fromdocker:1")
     saved = tmp_path / "docker-saved.tar"
     dockerd.docker("save", "-o", str(saved), "fromdocker:1")
     other = empty_store_factory("other", "overlay")

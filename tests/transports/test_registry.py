@@ -153,7 +153,7 @@ def test_manifest_list(bb, registry):
 
 def test_registry_errors(bb, registry):
     before = bb("images", "-q")
-    assert "cannot connect" in bb.fails("pull", "127.0.0.1:1/nothing/here:1")
+    assert "cannot connect" in bb.fails("pull", "--retry=0", "127.0.0.1:1/nothing/here:1")
     assert "not found" in bb.fails("pull", f"{registry.address}/nothing/here:1")
     assert "lowercase" in bb.fails("push", "busybox", f"docker://{registry.address}/Upper/case:1")
     assert bb("images", "-q") == before

@@ -9,17 +9,20 @@ descriptor's size, and blobs are checked against their descriptor's digest as th
 from __future__ import annotations
 
 import base64
+import email.utils
 import hashlib
 import http.client
+import os
 import re
 import ssl
+import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from bb.errors import AuthenticationFailed, RegistryError
+from bb.errors import AuthenticationFailed, InvalidArgument, RegistryError
 from bb.image.config import (
     MEDIA_DOCKER_MANIFEST,
     MEDIA_DOCKER_MANIFEST_LIST,
@@ -33,7 +36,14 @@ from bb.transports.auth import credentials_for, parse_creds
 from bb.transports.base import TransportOptions
 from bb.transports.registries_config import load_registries_config
 
+# where containers/image and docker look for a registry's certificates (certs.d/HOST[:PORT])
+CERTS_D = ("/etc/containers/certs.d", "/etc/docker/certs.d")
 CHUNK = 8 << 20
+REDIRECTS = (301, 302, 303, 307, 308)
+# as Go's net/http, which containers/image follows redirects with
+MAX_REDIRECTS = 10
+# the longest wait before a retry, whatever Retry-After or the doubling --retry-delay say
+MAX_WAIT = 60.0
 TIMEOUT = 60
 # what of a failed request's body an error message shows (the rest is not read)
 ERROR_DETAIL = 4096
@@ -52,24 +62,51 @@ class _Response:
 
 
 class DigestCheckingReader:
-    """A blob from a response, held to its descriptor: refused once longer than its size, and at
-    its end if shorter or of another digest."""
+    """A blob from the registry, held to its descriptor: refused once longer than its size, and
+    at its end if shorter or of another digest. A connection that breaks off is opened again
+    (up to --retry times) with a Range request from where it broke: the registry may answer with
+    that range, or with the whole blob, whose start is then skipped."""
 
-    def __init__(
-        self,
-        response: http.client.HTTPResponse,
-        digest: str,
-        size: int,
-        what: str,
-        connection: http.client.HTTPConnection,
-    ):
-        self.response = response
+    def __init__(self, client: RegistryClient, url: str, digest: str, size: int, what: str):
+        self.client = client
+        self.url = url
         self.digest = digest
         self.size = size
         self.what = what
-        self.connection = connection
+        self.response: http.client.HTTPResponse | None = None
+        self.connection: http.client.HTTPConnection | None = None
         self._sha256 = hashlib.sha256()
         self._count = 0
+        self._resumed = 0
+
+    def open(self) -> None:
+        """GET the blob from where reading stands (the start, or where the connection broke)."""
+        headers = {"Range": f"bytes={self._count}-"} if self._count else {}
+        answer, self.response, self.connection = self.client.request(
+            "GET", self.url, headers, stream=True
+        )
+        if self.response is None:
+            raise self.client._fail(f"fetching blob {self.digest}", answer)
+        skip = self._count
+        if answer.status == 206 and self._count:
+            announced = answer.headers.get("content-range", "")
+            if not announced.startswith(f"bytes {self._count}-"):
+                raise RegistryError(
+                    f"{self.what}: asked for bytes from {self._count}, the registry sent "
+                    f"{announced[:80]!r}"
+                )
+            skip = 0
+        length = _content_length(self.response)
+        if length > self.size - self._count + skip:
+            raise RegistryError(
+                f"{self.what}: the registry announces {length + self._count - skip} "
+                f"bytes, its descriptor gives {self.size}"
+            )
+        while skip:  # the registry ignored the Range: what was read already is passed over
+            skipped = self.response.read(min(skip, CHUNK))
+            if not skipped:
+                raise RegistryError(f"{self.what}: the registry sent less when asked again")
+            skip -= len(skipped)
 
     def read(self, size: int = -1) -> bytes:
         """Read and hash; at the end, check the size and digest."""
@@ -77,10 +114,24 @@ class DigestCheckingReader:
             return b"".join(iter(lambda: self.read(CHUNK), b""))
         # one byte past the descriptor's size tells a longer blob from one that ends there
         wanted = min(size, self.size - self._count + 1)
+        assert self.response is not None
         try:
             data = self.response.read(wanted) if wanted else b""
+            if wanted and not data and self._count < self.size:
+                raise http.client.IncompleteRead(b"", self.size - self._count)
         except (OSError, http.client.HTTPException) as failure:
-            raise _read_failure(self.what, failure) from None
+            if not _retryable(failure) or self._resumed >= self.client.retries:
+                if isinstance(failure, http.client.IncompleteRead) and not failure.partial:
+                    raise RegistryError(
+                        f"{self.what}: the registry sent {self._count} of the "
+                        f"{self.size} bytes its descriptor gives"
+                    ) from None
+                raise _read_failure(self.what, failure) from None
+            self.close()
+            self.client.pause(self._resumed, None, f"{self.what}: {failure}")
+            self._resumed += 1
+            self.open()
+            return self.read(size)
         self._count += len(data)
         if self._count > self.size:
             raise RegistryError(
@@ -89,22 +140,17 @@ class DigestCheckingReader:
             )
         if data:
             self._sha256.update(data)
-        elif size:
-            if self._count != self.size:
-                raise RegistryError(
-                    f"{self.what}: the registry sent {self._count} of the "
-                    f"{self.size} bytes its descriptor gives"
-                )
-            if "sha256:" + self._sha256.hexdigest() != self.digest:
-                raise RegistryError(
-                    f"{self.what}: the registry sent content with digest "
-                    f"sha256:{self._sha256.hexdigest()}"
-                )
+        elif size and "sha256:" + self._sha256.hexdigest() != self.digest:
+            raise RegistryError(
+                f"{self.what}: the registry sent content with digest "
+                f"sha256:{self._sha256.hexdigest()}"
+            )
         return data
 
     def close(self) -> None:
         """Close the connection."""
-        self.connection.close()
+        if self.connection is not None:
+            self.connection.close()
 
 
 class RegistryClient:
@@ -116,11 +162,26 @@ class RegistryClient:
         self.repository = reference.repository
         config = load_registries_config()
         host = self.registry.rsplit(":", 1)[0].strip("[]")
-        self.plain_http = (
-            options.tls_verify is False
-            or self.registry in config.insecure
-            or host in ("localhost", "127.0.0.1", "::1")
+        self.cert_dir = options.cert_dir or next(
+            (
+                directory
+                for directory in (f"{base}/{self.registry}" for base in CERTS_D)
+                if os.path.isdir(directory)
+            ),
+            None,
         )
+        # a local registry is plain HTTP unless TLS is asked for or it has certificates
+        self.plain_http = options.tls_verify is False or (
+            options.tls_verify is None
+            and (
+                self.registry in config.insecure
+                or (host in ("localhost", "127.0.0.1", "::1") and self.cert_dir is None)
+            )
+        )
+        self._tls: ssl.SSLContext | None = None
+        self.retries = options.retries
+        self.retry_delay = options.retry_delay
+        self.report = options.report
         self.credentials = (
             parse_creds(options.credentials)
             if options.credentials
@@ -130,33 +191,44 @@ class RegistryClient:
 
     # --- HTTP ----------------------------------------------------------------------
 
-    def _connection(
-        self, netloc: str | None = None, scheme: str | None = None
-    ) -> http.client.HTTPConnection:
-        netloc = netloc or (
-            "registry-1.docker.io" if self.registry == "docker.io" else self.registry
-        )
-        if (scheme or ("http" if self.plain_http else "https")) == "http":
+    def _endpoint(self) -> str:
+        """`scheme://host[:port]` of the registry's API."""
+        netloc = "registry-1.docker.io" if self.registry == "docker.io" else self.registry
+        return f"{'http' if self.plain_http else 'https'}://{netloc}"
+
+    def _connection(self, netloc: str, scheme: str) -> http.client.HTTPConnection:
+        if scheme == "http":
             return http.client.HTTPConnection(netloc, timeout=TIMEOUT)
-        return http.client.HTTPSConnection(
-            netloc, timeout=TIMEOUT, context=ssl.create_default_context()
-        )
+        if self._tls is None:
+            self._tls = _tls_context(self.cert_dir)
+        return http.client.HTTPSConnection(netloc, timeout=TIMEOUT, context=self._tls)
 
     def _send(
         self, method: str, url: str, headers: dict[str, str], body: object
     ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        """One exchange with an absolute `url`. The registry's Authorization goes to the
+        registry's host only: never to where it redirects (a CDN, object storage)."""
         parsed = urllib.parse.urlsplit(url)
-        connection = self._connection(parsed.netloc or None, parsed.scheme or None)
-        path = urllib.parse.urlunsplit(("", "", parsed.path, parsed.query, ""))
+        connection = self._connection(parsed.netloc, parsed.scheme)
+        path = urllib.parse.urlunsplit(("", "", parsed.path or "/", parsed.query, ""))
         all_headers = dict(headers)
-        if self._authorization:
+        if self._authorization and parsed.netloc == urllib.parse.urlsplit(self._endpoint()).netloc:
             all_headers["Authorization"] = self._authorization
         try:
             connection.request(method, path, body=body, headers=all_headers)  # type: ignore[arg-type]
             return connection, connection.getresponse()
-        except (OSError, http.client.HTTPException) as failure:
+        except BaseException:
             connection.close()
-            raise RegistryError(f"registry {self.registry}: cannot connect: {failure}") from None
+            raise
+
+    def pause(self, failures: int, retry_after: float | None, why: str) -> None:
+        """Wait before trying again: Retry-After if the registry said (at most MAX_WAIT), else
+        --retry-delay doubled for each failure before."""
+        wait = retry_after if retry_after is not None else self.retry_delay * 2**failures
+        wait = min(wait, MAX_WAIT)
+        if callable(self.report):
+            self.report(f"Retrying in {wait:g}s ({failures + 1}/{self.retries}): {why}")
+        time.sleep(wait)
 
     def request(
         self,
@@ -166,28 +238,78 @@ class RegistryClient:
         body: object = None,
         stream: bool = False,
     ) -> tuple[_Response, http.client.HTTPResponse | None, http.client.HTTPConnection | None]:
-        """Send a request (authenticating when challenged); return the response, its open stream
-        if asked."""
+        """Send a request and return the response (its open stream if asked, on success).
+
+        Authenticates when challenged; follows redirects of GET and HEAD (to other hosts too);
+        tries again (--retry) after 5xx, 429 and connections refused, reset or broken off."""
         headers = headers or {}
-        for attempt in range(2):
-            connection, response = self._send(method, url, headers, body)
-            if response.status == 401 and attempt == 0 and not hasattr(body, "read"):
+        url = urllib.parse.urljoin(self._endpoint(), url)
+        what = f"{method} {urllib.parse.urlsplit(url).path}"
+        # a body sent again (after a challenge or a failure) is read again from its start
+        start = body.tell() if hasattr(body, "seek") else None  # type: ignore[attr-defined]
+        replayable = start is not None or not hasattr(body, "read")
+        authenticated = False
+        redirects = failures = 0
+        while True:
+            if start is not None:
+                body.seek(start)  # type: ignore[attr-defined]
+            try:
+                connection, response = self._send(method, url, headers, body)
+            except (OSError, http.client.HTTPException) as failure:
+                if replayable and _retryable(failure) and failures < self.retries:
+                    self.pause(failures, None, f"{what}: {failure}")
+                    failures += 1
+                    continue
+                raise RegistryError(
+                    f"registry {self.registry}: cannot connect: {failure}"
+                ) from None
+            status = response.status
+            if status == 401 and not authenticated and replayable:
                 challenge = response.getheader("WWW-Authenticate", "")
                 connection.close()
                 self._authenticate(challenge)
+                authenticated = True
                 continue
-            break
-        if response.status == 401:
-            connection.close()
-            raise self._refused()
-        result = _Response(response.status, {k.lower(): v for k, v in response.getheaders()}, b"")
-        if stream and 200 <= response.status < 300:
-            return result, response, connection
-        try:
-            result.body = self._body(response, f"{method} {urllib.parse.urlsplit(url).path}")
-        finally:
-            connection.close()
-        return result, None, None
+            if status == 401:
+                connection.close()
+                raise self._refused()
+            if status in REDIRECTS and method in ("GET", "HEAD"):
+                location = response.getheader("Location", "")
+                connection.close()
+                url = self._redirected(url, location, redirects)
+                redirects += 1
+                continue
+            if (status >= 500 or status == 429) and replayable and failures < self.retries:
+                retry_after = _retry_after(response) if status == 429 else None
+                connection.close()
+                self.pause(failures, retry_after, f"{what}: HTTP {status}")
+                failures += 1
+                continue
+            result = _Response(status, {k.lower(): v for k, v in response.getheaders()}, b"")
+            if stream and 200 <= status < 300:
+                return result, response, connection
+            try:
+                result.body = self._body(response, what)
+            except _BrokenOff as failure:
+                if not (replayable and failures < self.retries):
+                    raise
+                self.pause(failures, None, str(failure))
+                failures += 1
+                continue
+            finally:
+                connection.close()
+            return result, None, None
+
+    def _redirected(self, url: str, location: str, redirects: int) -> str:
+        """Where a redirect from `url` leads (bounded, http or https only)."""
+        if redirects >= MAX_REDIRECTS:
+            raise RegistryError(f"registry {self.registry}: more than {MAX_REDIRECTS} redirects")
+        target = urllib.parse.urljoin(url, location.strip())
+        parsed = urllib.parse.urlsplit(target)
+        if not location.strip() or parsed.scheme not in ("http", "https") or not parsed.netloc:
+            shown = "".join(c if c.isprintable() else "?" for c in location[:200])
+            raise RegistryError(f"registry {self.registry}: a redirect to {shown!r}")
+        return target
 
     def _body(self, response: http.client.HTTPResponse, what: str) -> bytes:
         """A response's body: a success's whole (at most MAX_DOCUMENT_BYTES), a failure's start."""
@@ -204,6 +326,8 @@ class RegistryClient:
                 RegistryError,
             )
         except (OSError, http.client.HTTPException) as failure:
+            if _retryable(failure):
+                raise _BrokenOff(_read_failure(what, failure)) from None
             raise _read_failure(what, failure) from None
 
     def _authenticate(self, challenge: str) -> None:
@@ -311,19 +435,10 @@ class RegistryClient:
     @contextmanager
     def blob(self, digest: str, size: int) -> Iterator[BinaryIO]:
         """A blob's content as a stream, held to its digest and size as it is read."""
-        response, stream, connection = self.request(
-            "GET", self._url(f"blobs/{digest}"), stream=True
-        )
-        if stream is None or connection is None:
-            raise self._fail(f"fetching blob {digest}", response)
         what = f"registry {self.registry}: blob {self.repository}@{digest}"
-        reader = DigestCheckingReader(stream, digest, size, what, connection)
+        reader = DigestCheckingReader(self, self._url(f"blobs/{digest}"), digest, size, what)
         try:
-            if _content_length(stream) > size:
-                raise RegistryError(
-                    f"{what}: the registry announces {_content_length(stream)} "
-                    f"bytes, its descriptor gives {size}"
-                )
+            reader.open()
             yield reader  # type: ignore[misc]
         finally:
             reader.close()
@@ -392,6 +507,56 @@ class RegistryClient:
         )
         if response.status != 201:
             raise self._fail(f"storing manifest {reference}", response)
+
+
+def _tls_context(cert_dir: str | None) -> ssl.SSLContext:
+    """The system's CAs, and a certs.d directory's as containers-certs.d(5) lays it out: every
+    *.crt a CA, every *.cert with its *.key a client certificate."""
+    context = ssl.create_default_context()
+    if cert_dir is None:
+        return context
+    try:
+        names = sorted(os.listdir(cert_dir))
+    except OSError as failure:
+        raise InvalidArgument(f"{cert_dir}: {failure.strerror}") from None
+    for name in names:
+        path = os.path.join(cert_dir, name)
+        try:
+            if name.endswith(".crt"):
+                context.load_verify_locations(cafile=path)
+            elif name.endswith(".cert"):
+                key = path.removesuffix(".cert") + ".key"
+                if not os.path.exists(key):
+                    raise InvalidArgument(f"{path}: no {os.path.basename(key)} beside it")
+                context.load_cert_chain(path, key)
+        except (OSError, ssl.SSLError) as failure:
+            detail = getattr(failure, "strerror", None) or failure
+            raise InvalidArgument(f"{path}: not a usable certificate: {detail}") from None
+    return context
+
+
+class _BrokenOff(RegistryError):
+    """A response whose body the connection broke off: the request may be sent again."""
+
+
+def _retryable(failure: BaseException) -> bool:
+    """Whether a failure is one that trying again may cure (as containers/common's retry
+    judges: refused, reset, timed out, broken off), not one of TLS trust or name lookup."""
+    if isinstance(failure, ssl.SSLError):
+        return isinstance(failure, (ssl.SSLEOFError, ssl.SSLZeroReturnError))
+    return isinstance(failure, (ConnectionError, TimeoutError, http.client.HTTPException))
+
+
+def _retry_after(response: http.client.HTTPResponse) -> float | None:
+    """A 429's Retry-After in seconds (a number or an HTTP date), None if absent or unreadable."""
+    value = (response.getheader("Retry-After") or "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _read_failure(what: str, failure: Exception) -> RegistryError:

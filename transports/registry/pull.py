@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from bb.errors import ArchiveError, RegistryError, StoreError
 from bb.image.manifest import LIST_TYPES, Descriptor, choose_platform, parse_manifest
-from bb.image.reference import Reference
+from bb.image.reference import Reference, parse_reference
 from bb.store.blobs import split_digest
 from bb.store.image_io import add_image
 from bb.store.images import ImageRecord
 from bb.store.store import Store
 from bb.system.limits import MAX_DOCUMENT_BYTES, parse_json_document
 from bb.transports.base import TransportOptions
+from bb.transports.registries_config import load_registries_config
 from bb.transports.registry.client import RegistryClient
 
 
@@ -25,11 +26,27 @@ def _checked(descriptor: Descriptor, what: str) -> Descriptor:
     return descriptor
 
 
+def _manifest_source(
+    reference: Reference, options: TransportOptions
+) -> tuple[RegistryClient, bytes, str]:
+    """The client of the first place registries.toml pulls the name from that has its manifest
+    (the mirrors in order, then the location), with the manifest and its media type."""
+    tag = reference.digest or reference.tag or "latest"
+    sources = load_registries_config().pull_sources(reference.name)
+    failures = []
+    for source in sources:
+        try:
+            client = RegistryClient(parse_reference(source, default_registry="docker.io"), options)
+            return client, *client.manifest(tag)
+        except RegistryError as failure:
+            failures.append(str(failure))
+    raise RegistryError("; ".join(failures))
+
+
 def pull_image(store: Store, reference: Reference, options: TransportOptions) -> ImageRecord:
     """Fetch the image (this machine's one, from a list) and store it under the reference's name."""
-    client = RegistryClient(reference, options)
     try:
-        data, media_type = client.manifest(reference.digest or reference.tag or "latest")
+        client, data, media_type = _manifest_source(reference, options)
         if media_type in LIST_TYPES:
             chosen = _checked(choose_platform(data), "the manifest list's entry")
             data, media_type = client.manifest(chosen.digest, chosen.size)
