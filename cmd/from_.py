@@ -2,7 +2,15 @@
 
 import typer
 
-from bb.cmd.common import open_store, verb_app
+from bb.cmd.common import (
+    ARCH_OPTION,
+    OS_OPTION,
+    PLATFORM_OPTION,
+    VARIANT_OPTION,
+    open_store,
+    verb_app,
+)
+from bb.image.platform import requested_platform
 from bb.working_container.container import WorkingContainer
 
 app = verb_app()
@@ -17,7 +25,17 @@ def from_(
     quiet: bool = typer.Option(
         False, "-q", "--quiet", help="Print nothing but the container name."
     ),
+    platform: list[str] = PLATFORM_OPTION,
+    arch: str | None = ARCH_OPTION,
+    os: str | None = OS_OPTION,
+    variant: str | None = VARIANT_OPTION,
 ) -> None:
     """Create a working container from IMAGE and print its name."""
-    container = WorkingContainer.create(open_store(ctx), image, name=name, pull=pull)
+    container = WorkingContainer.create(
+        open_store(ctx),
+        image,
+        name=name,
+        pull=pull,
+        platform=requested_platform(list(platform), arch, os, variant),
+    )
     print(container.name)

@@ -2,7 +2,16 @@
 
 import typer
 
-from bb.cmd.common import isula_build_mode, open_store, verb_app
+from bb.cmd.common import (
+    ARCH_OPTION,
+    OS_OPTION,
+    PLATFORM_OPTION,
+    VARIANT_OPTION,
+    isula_build_mode,
+    open_store,
+    verb_app,
+)
+from bb.image.platform import requested_platform
 from bb.transports import import_image, split_transport
 from bb.transports.base import TransportOptions
 
@@ -23,9 +32,18 @@ def pull(
     ),
     creds: str | None = typer.Option(None, "--creds", help="USER:PASSWORD for the registry."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image ID."),
+    platform: list[str] = PLATFORM_OPTION,
+    arch: str | None = ARCH_OPTION,
+    os: str | None = OS_OPTION,
+    variant: str | None = VARIANT_OPTION,
 ) -> None:
     """Pull SOURCE into the store and print the image ID."""
     location = source if split_transport(source) is not None else f"docker://{source}"
-    options = TransportOptions(tls_verify=tls_verify, authfile=authfile, credentials=creds)
+    options = TransportOptions(
+        tls_verify=tls_verify,
+        authfile=authfile,
+        credentials=creds,
+        platform=requested_platform(list(platform), arch, os, variant),
+    )
     record = import_image(open_store(ctx), location, options)
     print(f"Pull success with image: {source}" if isula_build_mode(ctx) else record.id)

@@ -10,14 +10,18 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bb.errors import BBError, ImageNotFound, InvalidArgument, NotFound
 from bb.image.config import new_image_config, timestamp_now
+from bb.image.platform import Platform
 from bb.image.reference import parse_reference
 from bb.store.containers import ContainerRecord, check_container_name
 from bb.store.images import ImageRecord
 from bb.store.store import Store
+
+if TYPE_CHECKING:
+    from bb.transports.base import TransportOptions
 
 BUILDER_TYPE = "bb-working-container"
 BUILDER_VERSION = 1
@@ -105,14 +109,20 @@ class WorkingContainer:
 
     @classmethod
     def create(
-        cls, store: Store, image: str, name: str | None = None, pull: str = "missing"
+        cls,
+        store: Store,
+        image: str,
+        name: str | None = None,
+        pull: str = "missing",
+        platform: Platform | None = None,
     ) -> WorkingContainer:
-        """Start a container from `image` (or `scratch`), named `name` or after the image."""
+        """Start a container from `image` (or `scratch`), named `name` or after the image; with
+        `platform`, the image must be that platform's (chosen from a list, pulled for it)."""
         if pull not in PULL_POLICIES:
             raise InvalidArgument(f'--pull "{pull}": must be one of {", ".join(PULL_POLICIES)}')
         if name is not None:
             check_container_name(name)
-        pulled = _base_image(store, image, pull)
+        pulled = _base_image(store, image, pull, platform)
         with store.content_in_flight():
             with store.lock():
                 image_record, image_config = pulled
@@ -173,26 +183,61 @@ class WorkingContainer:
             lock.release()
 
 
-def _base_image(store: Store, image: str, pull: str) -> tuple[ImageRecord | None, dict[str, Any]]:
-    """The image record and a copy of its config, or (None, empty config) for scratch; pulled as
-    `pull` says."""
-    if image == SCRATCH:
-        return None, new_image_config()
-    from bb.transports import import_image, split_transport
+def fits(store: Store, record: ImageRecord, platform: Platform | None) -> bool:
+    """Whether the image is `platform`'s (any image is, when no platform is asked for)."""
+    return platform is None or platform.matches(store.images.config(record))
 
-    record = None
+
+def _base_image(
+    store: Store, image: str, pull: str, platform: Platform | None
+) -> tuple[ImageRecord | None, dict[str, Any]]:
+    """The image record and a copy of its config, or (None, empty config) for scratch; pulled as
+    `pull` says. A local image of another platform than `platform` counts as missing, as in
+    buildah; if pulling does not give one that fits, it is refused."""
+    if image == SCRATCH:
+        return None, new_image_config(platform)
+    from bb.transports import import_image, split_transport
+    from bb.transports.base import TransportOptions
+
+    options = TransportOptions(platform=platform)
+    record: ImageRecord | None
+    local = None
+    pull_failure = ""
     if split_transport(image) is not None:
-        record = import_image(store, image)
-    elif pull != "always":
-        record = store.images.find(image)
-    if record is None and pull != "never" and split_transport(image) is None:
-        record = _pull_by_name(store, image)
+        record = import_image(store, image, options)
+    else:
+        local = _local_image(store, image, platform) if pull != "always" else None
+        record = local if local is not None and fits(store, local, platform) else None
+        if record is None and pull != "never":
+            try:
+                record = _pull_by_name(store, image, options)
+            except BBError as failure:
+                if local is None:
+                    raise
+                pull_failure = f", and pulling it for {platform} failed: {failure}"
+        record = record or local
     if record is None:
         raise ImageNotFound(image)
-    return record, copy.deepcopy(store.images.config(record))
+    config = store.images.config(record)
+    if not fits(store, record, platform):
+        raise InvalidArgument(
+            f'image "{image}" is for {Platform.of_document(config)}, not {platform}{pull_failure}'
+        )
+    return record, copy.deepcopy(config)
 
 
-def _pull_by_name(store: Store, image: str) -> ImageRecord | None:
+def _local_image(store: Store, image: str, platform: Platform | None) -> ImageRecord | None:
+    """The stored image of that name or ID, or the image for `platform` (default: this machine's)
+    in the local manifest list of that name."""
+    record = store.images.find(image)
+    if record is None:
+        from bb.store.manifest_lists import ManifestListStore
+
+        record = ManifestListStore(store).image_for(image, platform or Platform.host())
+    return record
+
+
+def _pull_by_name(store: Store, image: str, options: TransportOptions) -> ImageRecord | None:
     """Pull a name from its registry, a short name from the search registries (registries.toml)."""
     from bb.image.reference import is_qualified
     from bb.transports import import_image
@@ -206,7 +251,7 @@ def _pull_by_name(store: Store, image: str) -> ImageRecord | None:
     failures = []
     for candidate in candidates:
         try:
-            return import_image(store, f"docker://{candidate}")
+            return import_image(store, f"docker://{candidate}", options)
         except BBError as failure:
             failures.append(str(failure))
     if failures:
