@@ -39,11 +39,7 @@ ln -sf /opt/bb/bin/bb /usr/local/bin/bb
 if [ "${1:-}" = "--test" ]; then
     # qemu-aarch64 registered with binfmt_misc's F flag, so arm64 RUN steps run in a container's
     # root (which has no qemu); binfmt-support's service would do this at boot
-    binfmt=/proc/sys/fs/binfmt_misc
-    [ -e $binfmt/status ] || mount -t binfmt_misc binfmt_misc $binfmt
-    [ -e $binfmt/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64
-    grep -q '^flags:.*F' $binfmt/qemu-aarch64 || {
-        echo "$binfmt/qemu-aarch64 lacks the F flag" >&2; exit 1; }
+    scripts/register-qemu-binfmt.sh aarch64
     # the multi-arch tests' arm64 base: Debian's busybox-static, cached
     scripts/foreign-busybox.sh arm64 >/dev/null
 fi

@@ -42,7 +42,13 @@ def driver(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def arm64_busybox() -> str:
-    """Debian's static busybox for arm64 (fetched once, cached)."""
+    """Debian's static busybox for arm64 (fetched once, cached), and qemu-aarch64 registered."""
+    registered = subprocess.run(
+        [str(REPO / "scripts" / "register-qemu-binfmt.sh"), "aarch64"],
+        capture_output=True,
+        text=True,
+    )
+    assert registered.returncode == 0, registered.stderr
     result = subprocess.run(
         [str(REPO / "scripts" / "foreign-busybox.sh"), "arm64"], capture_output=True, text=True
     )
