@@ -201,29 +201,31 @@ def _base_image(
 
     options = TransportOptions(platform=platform)
     record: ImageRecord | None
-    local = None
-    pull_failure = ""
     if split_transport(image) is not None:
         record = import_image(store, image, options)
     else:
         local = _local_image(store, image, platform) if pull != "always" else None
         record = local if local is not None and fits(store, local, platform) else None
+        unfit = (
+            f'image "{image}" is for {_platform_of(store, local)}, not {platform}'
+            if local is not None and record is None
+            else None
+        )
         if record is None and pull != "never":
-            try:
-                record = _pull_by_name(store, image, options)
-            except BBError as failure:
-                if local is None:
-                    raise
-                pull_failure = f", and pulling it for {platform} failed: {failure}"
-        record = record or local
+            record = _pull_by_name(store, image, options, unfit or f'image "{image}" not known')
+        if record is None and unfit:
+            raise InvalidArgument(unfit)
     if record is None:
         raise ImageNotFound(image)
-    config = store.images.config(record)
     if not fits(store, record, platform):
         raise InvalidArgument(
-            f'image "{image}" is for {Platform.of_document(config)}, not {platform}{pull_failure}'
+            f'image "{image}" is for {_platform_of(store, record)}, not {platform}'
         )
-    return record, copy.deepcopy(config)
+    return record, copy.deepcopy(store.images.config(record))
+
+
+def _platform_of(store: Store, record: ImageRecord) -> Platform:
+    return Platform.of_document(store.images.config(record))
 
 
 def _local_image(store: Store, image: str, platform: Platform | None) -> ImageRecord | None:
@@ -237,8 +239,11 @@ def _local_image(store: Store, image: str, platform: Platform | None) -> ImageRe
     return record
 
 
-def _pull_by_name(store: Store, image: str, options: TransportOptions) -> ImageRecord | None:
-    """Pull a name from its registry, a short name from the search registries (registries.toml)."""
+def _pull_by_name(
+    store: Store, image: str, options: TransportOptions, why: str
+) -> ImageRecord | None:
+    """Pull a name from its registry, a short name from the search registries (registries.toml);
+    failing, say `why` it was pulled."""
     from bb.image.reference import is_qualified
     from bb.transports import import_image
     from bb.transports.registries_config import load_registries_config
@@ -255,7 +260,7 @@ def _pull_by_name(store: Store, image: str, options: TransportOptions) -> ImageR
         except BBError as failure:
             failures.append(str(failure))
     if failures:
-        raise NotFound(f'image "{image}" not known, and pulling it failed: {"; ".join(failures)}')
+        raise NotFound(f"{why}, and pulling it failed: {'; '.join(failures)}")
     return None
 
 

@@ -184,6 +184,11 @@ def test_one_dockerfile_for_amd64_and_arm64_in_one_pushed_list(
     images = bb("images", "-q", "--notruncate")
     assert "no image for linux/s390x" in bb.fails("pull", "--arch", "s390x", destination)
     assert bb("images", "-q", "--notruncate") == images
+    # a stored image of another platform is pulled for the one asked for, or refused
+    message = bb.fails("from", "--arch", "s390x", destination)
+    assert f'image "{destination}" is for linux/arm64, not linux/s390x, and pulling it' in message
+    assert "no image for linux/s390x" in message
+    assert bb("images", "-q", "--notruncate") == images and not bb("containers", "-q")
 
 
 def test_all_platforms_of_a_local_list_with_a_build_platform_stage(bb, arm64_busybox, tmp_path):
