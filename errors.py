@@ -114,6 +114,10 @@ class CommandNotExecutable(RunFailed):
         super().__init__(f'"{command}": {why}', EXIT_CANNOT_INVOKE)
 
 
+class EmulationUnavailable(BBError):
+    """Programs of another architecture cannot run here (no qemu-user binfmt_misc handler)."""
+
+
 class ArchiveError(BBError):
     """A layer or archive is malformed or hostile."""
 

@@ -3,13 +3,16 @@
 import typer
 
 from bb.cmd.common import (
+    ARCH_OPTION,
     AUTHFILE,
     CERT_DIR,
     CREDS,
+    OS_OPTION,
     PULL,
     RETRY,
     RETRY_DELAY,
     TLS_VERIFY,
+    VARIANT_OPTION,
     isula_build_mode,
     open_store,
     pull_policy,
@@ -17,13 +20,15 @@ from bb.cmd.common import (
     verb_app,
 )
 from bb.dockerfile_executor.executor import (
-    Build,
     BuildOptions,
     check_output_file,
     parse_build_args,
     parse_build_static,
 )
+from bb.dockerfile_executor.platforms import build_platforms
 from bb.dockerfile_executor.run_mounts import parse_secret
+from bb.errors import InvalidArgument
+from bb.image.platform import requested_platforms
 from bb.runtime.spec import parse_confinement
 from bb.system.atomic import write_atomic
 
@@ -93,10 +98,27 @@ def build(
     cert_dir: str | None = CERT_DIR,
     retry: int = RETRY,
     retry_delay: str = RETRY_DELAY,
+    platform: list[str] = typer.Option(
+        [],
+        "--platform",
+        help="OS/ARCH[/VARIANT] to build for; several (comma-separated) need --manifest.",
+    ),
+    arch: str | None = ARCH_OPTION,
+    os: str | None = OS_OPTION,
+    variant: str | None = VARIANT_OPTION,
+    all_platforms: bool = typer.Option(
+        False, "--all-platforms", help="Build for every platform the base images are there for."
+    ),
+    manifest: str | None = typer.Option(
+        None, "--manifest", help="Add the image(s) to this local manifest list (made if missing)."
+    ),
 ) -> None:
     """Build an image from a Dockerfile and the CONTEXT directory; print its ID last."""
     if build_static is not None and timestamp is not None:
         raise typer.BadParameter("give --build-static or --timestamp, not both")
+    platforms = requested_platforms(list(platform), arch, os, variant)
+    if (len(platforms) > 1 or all_platforms) and (iidfile or output):
+        raise InvalidArgument("--iidfile and -o take one image: build for one platform")
     if iidfile:
         check_output_file("--iidfile", iidfile)
     tags = list(tag)
@@ -138,9 +160,13 @@ def build(
         registry=registry,
         remove_containers=remove,
         isula_build_steps=isula_build_mode(ctx),
+        platforms=platforms,
+        all_platforms=all_platforms,
+        manifest=manifest,
     )
     store = open_store(ctx)
-    image = Build(store, options, report=lambda line: print(line, flush=True)).run()
+    built = build_platforms(store, options, report=lambda line: print(line, flush=True))
+    image = built[-1][1]
     if output:
         from bb.transports import export_image
 
@@ -148,4 +174,5 @@ def build(
             export_image(store, image, destination, registry)
     if iidfile:
         write_atomic(iidfile, f"sha256:{image.id}".encode(), mode=0o644)
-    print(f"Build success with image id: {image.id}" if isula_build_mode(ctx) else image.id)
+    for _, record in built:
+        print(f"Build success with image id: {record.id}" if isula_build_mode(ctx) else record.id)

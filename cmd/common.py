@@ -363,3 +363,12 @@ def render_format(template: str, document: dict[str, Any]) -> str:
         return "" if current is None else str(current)
 
     return re.sub(r"\{\{\s*\.([A-Za-z0-9_.]+)\s*\}\}", value, template)
+
+
+# buildah's platform flags, shared by build, from and pull
+PLATFORM_OPTION = typer.Option(
+    [], "--platform", help="OS/ARCH[/VARIANT] instead of this machine's (e.g. linux/arm64)."
+)
+ARCH_OPTION = typer.Option(None, "--arch", help="Architecture (GOARCH: amd64, arm64, ...).")
+OS_OPTION = typer.Option(None, "--os", help="Operating system (linux).")
+VARIANT_OPTION = typer.Option(None, "--variant", help="Architecture variant (e.g. v7 of arm).")

@@ -17,7 +17,7 @@ from bb.cmd.common import (
 )
 from bb.image.config import check_format
 from bb.image.reference import parse_reference
-from bb.store.manifest_lists import ListEntry, ManifestListStore
+from bb.store.manifest_lists import ManifestListStore
 from bb.transports import split_transport
 from bb.transports.base import stored_image
 
@@ -29,26 +29,6 @@ VARIANT = typer.Option(None, "--variant", help="Architecture variant (e.g. v8)."
 OS_FEATURES = typer.Option([], "--os-features", help="Required OS feature (repeatable).")
 
 
-def _platform(entry: ListEntry) -> dict:
-    platform: dict[str, object] = {"architecture": entry.architecture, "os": entry.os}
-    if entry.variant:
-        platform["variant"] = entry.variant
-    if entry.os_features:
-        platform["os.features"] = entry.os_features
-    return platform
-
-
-def _entry_for(store, image: str) -> ListEntry:  # type: ignore[no-untyped-def]
-    record = store.images.lookup(image)
-    config = store.images.config(record)
-    return ListEntry(
-        record.id,
-        config.get("architecture", ""),
-        config.get("os", "linux"),
-        config.get("variant", ""),
-    )
-
-
 @app.command("create")
 def create(
     ctx: typer.Context, name: str = typer.Argument(...), images: list[str] = typer.Argument(None)
@@ -58,7 +38,9 @@ def create(
     lists = ManifestListStore(store)
     with store.lock():
         manifest_list = lists.create(name)
-        manifest_list.entries = [_entry_for(store, image) for image in images or []]
+        manifest_list.entries = [
+            lists.entry_for(store.images.lookup(image)) for image in images or []
+        ]
         lists.save(manifest_list)
     print(manifest_list.name)
 
@@ -78,7 +60,7 @@ def add(
     lists = ManifestListStore(store)
     with store.lock():
         manifest_list = lists.get(name)
-        entry = _entry_for(store, image)
+        entry = lists.entry_for(store.images.lookup(image))
         entry.set_platform(arch, os, variant, list(os_features))
         manifest_list.entries = [
             e for e in manifest_list.entries if e.image_id != entry.image_id
@@ -127,7 +109,7 @@ def inspect(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
             "mediaType": record.manifest_media_type,
             "digest": record.manifest_digest,
             "size": store.blobs.size(record.manifest_digest),
-            "platform": _platform(entry),
+            "platform": entry.platform_document(),
         }
         if entry.annotations:
             descriptor["annotations"] = entry.annotations
@@ -160,6 +142,9 @@ def push(
     cert_dir: str | None = CERT_DIR,
     retry: int = RETRY,
     retry_delay: str = RETRY_DELAY,
+    all_images: bool = typer.Option(
+        True, "--all", help="Push the images too (always: a bb list holds local images)."
+    ),
 ) -> None:
     """Push every image of the list and then the list itself; print the list's digest."""
     from bb.errors import InvalidArgument
@@ -184,7 +169,7 @@ def push(
         image_format=check_format(image_format),
     )
     images = [
-        (stored_image(store, store.images.get(e.image_id)), _platform(e))
+        (stored_image(store, store.images.get(e.image_id)), e.platform_document())
         for e in manifest_list.entries
     ]
     print(

@@ -3,17 +3,22 @@
 import typer
 
 from bb.cmd.common import (
+    ARCH_OPTION,
     AUTHFILE,
     CERT_DIR,
     CREDS,
+    OS_OPTION,
+    PLATFORM_OPTION,
     RETRY,
     RETRY_DELAY,
     TLS_VERIFY,
+    VARIANT_OPTION,
     isula_build_mode,
     open_store,
     registry_options,
     verb_app,
 )
+from bb.image.platform import requested_platform
 from bb.transports import import_image, split_transport
 
 app = verb_app()
@@ -32,9 +37,21 @@ def pull(
     retry: int = RETRY,
     retry_delay: str = RETRY_DELAY,
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image ID."),
+    platform: list[str] = PLATFORM_OPTION,
+    arch: str | None = ARCH_OPTION,
+    os: str | None = OS_OPTION,
+    variant: str | None = VARIANT_OPTION,
 ) -> None:
     """Pull SOURCE into the store and print the image ID."""
     location = source if split_transport(source) is not None else f"docker://{source}"
-    options = registry_options(tls_verify, authfile, creds, cert_dir, retry, retry_delay)
+    options = registry_options(
+        tls_verify,
+        authfile,
+        creds,
+        cert_dir,
+        retry,
+        retry_delay,
+        platform=requested_platform(list(platform), arch, os, variant),
+    )
     record = import_image(open_store(ctx), location, options)
     print(f"Pull success with image: {source}" if isula_build_mode(ctx) else record.id)

@@ -14,7 +14,8 @@ from bb.dockerfile.parser import Dockerfile, read_dockerfile
 from bb.dockerfile_executor.run_mounts import mounted_stages
 from bb.dockerfile_executor.stage import ArgEnvironment, StageBuild
 from bb.errors import BBError, InvalidArgument
-from bb.image.config import check_format, host_architecture, host_variant
+from bb.image.config import check_format
+from bb.image.platform import Platform
 from bb.runtime.spec import Confinement
 from bb.store.build_cache import BuildCache
 from bb.store.images import ImageRecord, normalize_name
@@ -54,6 +55,12 @@ class BuildOptions:
     remove_containers: bool = True
     #: isula-build's step lines (`STEP  3: RUN ...`, numbered across stages; no COMMIT line)
     isula_build_steps: bool = False
+    #: the platforms asked for (--platform, --arch/--os/--variant); none: this machine's
+    platforms: list[Platform] = field(default_factory=list)
+    #: build for every platform the base images have (--all-platforms)
+    all_platforms: bool = False
+    #: the local manifest list to add each platform's image to (--manifest)
+    manifest: str | None = None
 
 
 def parse_build_args(values: list[str]) -> dict[str, str]:
@@ -114,18 +121,17 @@ def find_dockerfile(context_dir: str, dockerfile: str | None) -> str:
     raise InvalidArgument(f"no Dockerfile or dockerfile in {context_dir} (use -f)")
 
 
-def platform_args() -> dict[str, str]:
-    """The automatic platform ARGs of BuildKit and buildah: this machine builds for itself."""
-    os_name, architecture, variant = "linux", host_architecture(), host_variant()
-    platform = f"{os_name}/{architecture}" + (f"/{variant}" if variant else "")
+def platform_args(target: Platform) -> dict[str, str]:
+    """The automatic platform ARGs of BuildKit and buildah: TARGET* the platform built for,
+    BUILD* this machine's."""
     return {
         f"{side}{name}": value
-        for side in ("TARGET", "BUILD")
+        for side, platform in (("TARGET", target), ("BUILD", Platform.host()))
         for name, value in (
-            ("PLATFORM", platform),
-            ("OS", os_name),
-            ("ARCH", architecture),
-            ("VARIANT", variant),
+            ("PLATFORM", str(platform)),
+            ("OS", platform.os),
+            ("ARCH", platform.architecture),
+            ("VARIANT", platform.variant),
         )
     }
 
@@ -133,7 +139,13 @@ def platform_args() -> dict[str, str]:
 class Build:
     """One `bb build`: stages, their intermediate images and containers, the layer cache."""
 
-    def __init__(self, store: Store, options: BuildOptions, report: Callable[[str], None]):
+    def __init__(
+        self,
+        store: Store,
+        options: BuildOptions,
+        report: Callable[[str], None],
+        platform: Platform | None = None,
+    ):
         check_format(options.image_format)
         if options.pull not in PULL_POLICIES:
             raise InvalidArgument(
@@ -156,7 +168,10 @@ class Build:
         self.containers: list[WorkingContainer] = []
         self.kept_container: WorkingContainer | None = None
         self.consumed_args: set[str] = set()
-        self.platform_args = platform_args()
+        #: the platform asked for (None: this machine's, not asked for: base images of any
+        #: platform are taken as they are)
+        self.platform = platform
+        self.platform_args = platform_args(platform or Platform.host())
         self.meta_args: dict[str, str] = {}
         self.valueless_meta_args: set[str] = set()
         self.steps_reported = 0

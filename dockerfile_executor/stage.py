@@ -40,11 +40,12 @@ from bb.errors import (
 )
 from bb.image.config import new_image_config
 from bb.image.healthcheck import OPTION_NAMES
+from bb.image.platform import Platform, parse_platform
 from bb.runtime.spec import NETWORK_MODES
 from bb.store.images import ImageRecord
 from bb.working_container.commit import CommitOptions, commit_step
 from bb.working_container.configuration import ImageConfig
-from bb.working_container.container import SCRATCH, WorkingContainer
+from bb.working_container.container import SCRATCH, WorkingContainer, fits
 from bb.working_container.copy import CopyOptions, copy_step
 from bb.working_container.run import (
     DEFAULT_PATH,
@@ -238,13 +239,18 @@ class StageBuild:
         base = expanded_word(
             instruction, self.path, self.stage.base, self.build.from_environment(), self.escape
         )
+        platform = self._platform(instruction)
         stage_index = self.build.stage_index(base, allow_index=False)
-        from_stage = False
-        if stage_index is not None and stage_index < self.stage.index:
-            base, from_stage = self.build.stage_images[stage_index], True
+        from_stage = stage_index is not None and stage_index < self.stage.index
+        if stage_index is not None and from_stage:
+            base = self.build.stage_images[stage_index]
         base_id = None
-        if base.lower() != SCRATCH:
+        if base.lower() == SCRATCH:
+            self.image_config = new_image_config(platform)
+        else:
             record = self.store.images.find(base)
+            if record is not None and not from_stage and not fits(self.store, record, platform):
+                record = None  # another platform's image: pulled for this one, or refused
             pulls = not from_stage and self.build.options.pull in ("always", "newer")
             if record is None or pulls:
                 try:
@@ -254,6 +260,7 @@ class StageBuild:
                             base,
                             pull=self.build.options.pull,
                             options=self.build.options.registry,
+                            platform=platform,
                         )
                     )
                 except BBError as failure:
@@ -269,7 +276,8 @@ class StageBuild:
         if self.container is not None:
             self.container.record.builder["image_config"] = self.image_config
         self.image_id = base_id
-        self.key = chain_key("", base_id or SCRATCH)
+        # a scratch stage's config says its platform, so the cache must tell them apart
+        self.key = chain_key("", base_id or (f"{SCRATCH} {platform}" if platform else SCRATCH))
         triggers = self.image.take_onbuild()
         parsed = []
         for text in triggers:
@@ -281,6 +289,19 @@ class StageBuild:
         if not self.build.options.layers and self.container is None:
             self.working_container()
         return parsed
+
+    def _platform(self, instruction: Instruction) -> Platform | None:
+        """The stage's platform: FROM --platform's, else the build's (None: not asked for)."""
+        text = instruction.flag("platform")
+        if not text:
+            return self.build.platform
+        value = expanded_word(
+            instruction, self.path, text, self.build.from_environment(), self.escape
+        )
+        try:
+            return parse_platform(value, "FROM --platform")
+        except InvalidArgument as failure:
+            raise DockerfileError(self.path, instruction.line, str(failure)) from None
 
     def _step(self, instruction: Instruction) -> None:
         self._check_flags(instruction)
@@ -333,19 +354,6 @@ class StageBuild:
                     self.path,
                     instruction.line,
                     "RUN --network: expected default, host or none",
-                )
-            if (
-                name == "platform"
-                and value
-                and value.split("/")[:2] != ["linux", self.image_config.get("architecture")]
-            ):
-                raise DockerfileError(
-                    self.path,
-                    instruction.line,
-                    (
-                        "FROM --platform: only this machine's "
-                        f"(linux/{self.image_config.get('architecture')}) can be built"
-                    ),
                 )
 
     def _finish(self) -> str:

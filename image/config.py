@@ -9,11 +9,11 @@ bytes, and so the image ID, do not depend on the manifest format.
 from __future__ import annotations
 
 import datetime
-import platform
 import re
 from typing import Any
 
 from bb.errors import InvalidArgument
+from bb.image.platform import Platform
 from bb.system.atomic import canonical_json
 
 MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -30,27 +30,6 @@ MEDIA_DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 FORMAT_OCI = "oci"
 FORMAT_DOCKER = "docker"
 FORMATS = (FORMAT_OCI, FORMAT_DOCKER)
-
-_GO_ARCHITECTURES = {
-    "x86_64": "amd64",
-    "aarch64": "arm64",
-    "armv7l": "arm",
-    "i686": "386",
-    "ppc64le": "ppc64le",
-    "s390x": "s390x",
-    "riscv64": "riscv64",
-}
-
-
-def host_architecture() -> str:
-    """This machine's architecture as OCI spells it (GOARCH)."""
-    machine = platform.machine()
-    return _GO_ARCHITECTURES.get(machine, machine)
-
-
-def host_variant() -> str:
-    """This machine's CPU variant as OCI spells it ("v7" for 32-bit ARMv7; mostly empty)."""
-    return {"armv7l": "v7", "armv6l": "v6"}.get(platform.machine(), "")
 
 
 def format_timestamp(when: datetime.datetime) -> str:
@@ -72,15 +51,23 @@ def timestamp_from_epoch(seconds: int) -> str:
     return format_timestamp(datetime.datetime.fromtimestamp(seconds, datetime.UTC))
 
 
-def new_image_config() -> dict[str, Any]:
-    """The config of an empty image (what `bb from scratch` starts from)."""
-    return {
-        "architecture": host_architecture(),
-        "os": "linux",
-        "config": {},
-        "rootfs": {"type": "layers", "diff_ids": []},
-        "history": [],
-    }
+def new_image_config(platform: Platform | None = None) -> dict[str, Any]:
+    """The config of an empty image (what `bb from scratch` starts from), for this machine or
+    `platform`."""
+    document: dict[str, Any] = {"config": {}, "rootfs": {"type": "layers", "diff_ids": []}}
+    set_platform(document, platform or Platform.host())
+    document["history"] = []
+    return document
+
+
+def set_platform(document: dict[str, Any], platform: Platform) -> None:
+    """Record `platform` in an image config (architecture, os, and variant when it has one)."""
+    document["architecture"] = platform.architecture
+    document["os"] = platform.os
+    if platform.variant:
+        document["variant"] = platform.variant
+    else:
+        document.pop("variant", None)
 
 
 def check_format(image_format: str) -> str:

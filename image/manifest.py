@@ -6,12 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bb.errors import ArchiveError
-from bb.image.config import (
-    MEDIA_DOCKER_MANIFEST_LIST,
-    MEDIA_OCI_INDEX,
-    MEDIA_OCI_MANIFEST,
-    host_architecture,
-)
+from bb.image.config import MEDIA_DOCKER_MANIFEST_LIST, MEDIA_OCI_INDEX, MEDIA_OCI_MANIFEST
+from bb.image.platform import Platform
 from bb.system.limits import parse_json_document
 
 LIST_TYPES = (MEDIA_OCI_INDEX, MEDIA_DOCKER_MANIFEST_LIST)
@@ -84,14 +80,17 @@ def list_entries(document: dict[str, Any]) -> list[Descriptor]:
     return [_descriptor(entry) for entry in entries]
 
 
-def choose_platform(data: bytes) -> Descriptor:
-    """From a manifest list or index, the entry for this machine (linux and its architecture)."""
+def choose_platform(data: bytes, platform: Platform | None = None) -> Descriptor:
+    """From a manifest list or index, the entry for `platform` (default: this machine's); an
+    entry that names no platform fits any, an exact variant beats another one."""
     entries = list_entries(load_document(data, "manifest list"))
-    wanted = host_architecture()
-    for entry in entries:
-        if (
-            entry.platform.get("os", "linux") == "linux"
-            and entry.platform.get("architecture", wanted) == wanted
-        ):
-            return entry
-    raise ArchiveError(f"the manifest list has no image for linux/{wanted}")
+    wanted = platform or Platform.host()
+    fitting = [
+        entry
+        for entry in entries
+        if not entry.platform.get("architecture") or wanted.matches(entry.platform)
+    ]
+    exact = [entry for entry in fitting if Platform.of_document(entry.platform) == wanted]
+    if not fitting:
+        raise ArchiveError(f"the manifest list has no image for {wanted}")
+    return (exact or fitting)[0]

@@ -16,6 +16,8 @@ if [ "${1:-}" = "--test" ]; then
     packages="$packages docker-registry docker.io skopeo umoci buildah apache2-utils xz-utils"
     # the real-world build starts from a Debian rootfs (tests/functional/test_real_world.py)
     packages="$packages debootstrap"
+    # multi-arch builds run arm64 RUN steps through qemu-user (tests/functional/test_multiarch.py)
+    packages="$packages qemu-user-static binfmt-support"
     extras="[test]"
 fi
 export DEBIAN_FRONTEND=noninteractive
@@ -34,4 +36,11 @@ grep -qx "home = /usr/bin" /opt/bb/pyvenv.cfg 2>/dev/null || { rm -rf /opt/bb; $
 /opt/bb/bin/python -m compileall -q -x '(^|/)(tests|scripts|\.git|\.typecheck)/' . >/dev/null
 ln -sf /opt/bb/bin/bb /usr/local/bin/bb
 [ -e /etc/bb/storage.toml ] || install -D -m 0644 etc/storage.toml /etc/bb/storage.toml
+if [ "${1:-}" = "--test" ]; then
+    # qemu-aarch64 registered with binfmt_misc's F flag, so arm64 RUN steps run in a container's
+    # root (which has no qemu); binfmt-support's service would do this at boot
+    scripts/register-qemu-binfmt.sh aarch64
+    # the multi-arch tests' arm64 base: Debian's busybox-static, cached
+    scripts/foreign-busybox.sh arm64 >/dev/null
+fi
 echo "bb installed: $(command -v bb)"

@@ -12,6 +12,7 @@ from bb.archive.compression import decompressed
 from bb.archive.layer_tar import COPY_BUFFER
 from bb.errors import ArchiveError
 from bb.image.config import FORMAT_OCI, build_manifest, new_image_config, timestamp_now
+from bb.image.platform import Platform
 from bb.store.images import ImageRecord, normalize_name
 from bb.store.store import Store
 from bb.system.atomic import canonical_json
@@ -134,9 +135,15 @@ def add_image(
         raise
 
 
-def rootfs_config(diff_ids: list[str], created_by: str, created: str | None = None) -> bytes:
-    """The config of an image made from a root file system tarball (`bb import`)."""
-    document = new_image_config()
+def rootfs_config(
+    diff_ids: list[str],
+    created_by: str,
+    created: str | None = None,
+    platform: Platform | None = None,
+) -> bytes:
+    """The config of an image made from a root file system tarball (`bb import`), for this
+    machine or `platform`."""
+    document = new_image_config(platform)
     when = created or timestamp_now()
     document["created"] = when
     document["rootfs"]["diff_ids"] = diff_ids

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from bb.errors import NameInUse, NotFound
-from bb.store.images import normalize_name
+from bb.errors import InvalidArgument, NameInUse, NotFound
+from bb.image.platform import Platform
+from bb.store.images import ImageRecord, normalize_name
 from bb.store.store import Store
 from bb.system.atomic import read_json, remove_file, write_json_atomic
 
@@ -32,6 +34,20 @@ class ListEntry:
         self.variant = variant or self.variant
         self.os_features = list(os_features) or self.os_features
 
+    @property
+    def platform(self) -> Platform:
+        """The platform the entry is for."""
+        return Platform.of(self.os, self.architecture, self.variant)
+
+    def platform_document(self) -> dict[str, Any]:
+        """The entry's platform as an index descriptor's `platform` object."""
+        document: dict[str, Any] = {"architecture": self.architecture, "os": self.os}
+        if self.variant:
+            document["variant"] = self.variant
+        if self.os_features:
+            document["os.features"] = self.os_features
+        return document
+
 
 @dataclass
 class ManifestList:
@@ -39,6 +55,13 @@ class ManifestList:
 
     name: str
     entries: list[ListEntry] = field(default_factory=list)
+
+    def put(self, entry: ListEntry) -> None:
+        """Add an entry, replacing one of the same image or (as buildah's `--manifest` does when
+        a platform is built again) of the same platform."""
+        self.entries = [
+            e for e in self.entries if e.image_id != entry.image_id and e.platform != entry.platform
+        ] + [entry]
 
 
 class ManifestListStore:
@@ -59,7 +82,45 @@ class ManifestListStore:
             document = read_json(self._path(qualified))
         except FileNotFoundError:
             raise NotFound(f'manifest list "{name}" not known') from None
+        return self._parsed(document)
+
+    @staticmethod
+    def _parsed(document: dict[str, Any]) -> ManifestList:
         return ManifestList(document["name"], [ListEntry(**entry) for entry in document["entries"]])
+
+    def find(self, name: str) -> ManifestList | None:
+        """The list called `name`, if there is one (None also for a name that is no reference)."""
+        try:
+            return self.get(name)
+        except (NotFound, InvalidArgument):
+            return None
+
+    def lists(self) -> list[ManifestList]:
+        """Every list."""
+        found = []
+        for file_name in sorted(os.listdir(self.directory)):
+            if file_name.endswith(".json"):
+                document = read_json(os.path.join(self.directory, file_name))
+                found.append(self._parsed(document))
+        return found
+
+    def entry_for(self, record: ImageRecord) -> ListEntry:
+        """An entry for a stored image, for the platform its config says."""
+        config = self.store.images.config(record)
+        return ListEntry(
+            record.id,
+            config.get("architecture", ""),
+            config.get("os", "linux"),
+            config.get("variant", ""),
+        )
+
+    def image_for(self, name: str, platform: Platform) -> ImageRecord | None:
+        """The image the list called `name` holds for `platform` (the first that fits), if any."""
+        manifest_list = self.find(name)
+        for entry in manifest_list.entries if manifest_list else []:
+            if platform.matches(entry.platform_document()):
+                return self.store.images.find(entry.image_id)
+        return None
 
     def create(self, name: str) -> ManifestList:
         """A new, empty list."""

@@ -65,10 +65,21 @@ def remove_all_images(store: Store, force: bool = False) -> list[Removal]:
 
 
 def prune_images(store: Store) -> list[Removal]:
-    """`bb rmi -p`: images with no name that no container uses (after running builds end)."""
+    """`bb rmi -p`: images with no name that no container or manifest list uses (after running
+    builds end; `bb build --manifest` gives its images no name)."""
+    from bb.store.manifest_lists import ManifestListStore
+
     report: list[Removal] = []
     with store.builds_running(shared=False):
+        with store.lock():
+            listed_ids = {
+                entry.image_id
+                for manifest_list in ManifestListStore(store).lists()
+                for entry in manifest_list.entries
+            }
         for listed in store.images.list():
+            if listed.id in listed_ids:
+                continue
             with store.lock():  # looked at again: it may have been named or used since the listing
                 try:
                     record = store.images.get(listed.id)

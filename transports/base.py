@@ -14,6 +14,7 @@ from typing import BinaryIO
 from bb.archive.extract import Whiteouts, extract_tar
 from bb.errors import ArchiveError, OutputError
 from bb.image.config import FORMAT_OCI
+from bb.image.platform import Platform
 from bb.image.reference import parse_reference
 from bb.store.images import ImageRecord
 from bb.store.layers import LayerRecord
@@ -42,6 +43,8 @@ class TransportOptions:
     #: docker-archive: write names in localhost/ (where short names live) short, as docker
     #: users type them, so `docker load` gives `x:1` (isula-build's ctr-img keeps localhost/)
     short_local_names: bool = True
+    #: the platform to take from a manifest list (None: this machine's)
+    platform: Platform | None = None
     #: what to print progress lines with (None: quiet)
     report: object = None
     extra: dict[str, str] = field(default_factory=dict)

@@ -23,6 +23,7 @@ from bb.image.manifest import (
     media_type_of,
     parse_manifest,
 )
+from bb.image.platform import Platform
 from bb.image.reference import parse_reference
 from bb.store.blobs import split_digest
 from bb.store.image_io import add_image
@@ -247,7 +248,12 @@ def _name_for(ref_name: object, layout: str) -> list[str]:
 
 
 def load_layout(
-    store: Store, layout: str, ref: str | None, name: str | None, source: str
+    store: Store,
+    layout: str,
+    ref: str | None,
+    name: str | None,
+    source: str,
+    platform: Platform | None = None,
 ) -> list[ImageRecord]:
     """Store the image(s) of an OCI layout: the one under `ref`, or every one.
 
@@ -262,7 +268,7 @@ def load_layout(
     for entry in entries:
         data = _read_blob(layout, entry)
         if media_type_of(data, entry.media_type or None) in LIST_TYPES:
-            data = _read_blob(layout, choose_platform(data))
+            data = _read_blob(layout, choose_platform(data, platform))
         manifest = parse_manifest(data)
         config = _read_blob(layout, manifest.config)
         openers = [lambda layer=layer: _verified_layer(layout, layer) for layer in manifest.layers]
@@ -296,10 +302,15 @@ class OciLayoutTransport(Transport):
         if not self.archive:
             if not os.path.isdir(path):
                 raise ArchiveError(f"{path}: no such OCI layout directory")
-            return load_layout(store, path, ref, name, path)
+            return load_layout(store, path, ref, name, path, options.platform)
         if not os.path.isfile(path):
             raise ArchiveError(f"{path}: no such file")
         with unpacked_archive(store, path) as layout:
             return load_layout(
-                store, layout, ref, name, os.path.splitext(os.path.basename(path))[0]
+                store,
+                layout,
+                ref,
+                name,
+                os.path.splitext(os.path.basename(path))[0],
+                options.platform,
             )

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from bb.errors import BBError, ImageNotFound, InvalidArgument, NotFound
 from bb.image.config import new_image_config, timestamp_now
+from bb.image.platform import Platform
 from bb.image.reference import parse_reference
 from bb.store.containers import ContainerRecord, check_container_name
 from bb.store.images import ImageRecord
@@ -115,13 +117,15 @@ class WorkingContainer:
         name: str | None = None,
         pull: str = "missing",
         options: TransportOptions | None = None,
+        platform: Platform | None = None,
     ) -> WorkingContainer:
-        """Start a container from `image` (or `scratch`), named `name` or after the image."""
+        """Start a container from `image` (or `scratch`), named `name` or after the image; with
+        `platform`, the image must be that platform's (chosen from a list, pulled for it)."""
         if pull not in PULL_POLICIES:
             raise InvalidArgument(f'--pull "{pull}": must be one of {", ".join(PULL_POLICIES)}')
         if name is not None:
             check_container_name(name)
-        pulled = _base_image(store, image, pull, options)
+        pulled = _base_image(store, image, pull, options, platform)
         with store.content_in_flight():
             with store.lock():
                 image_record, image_config = pulled
@@ -182,35 +186,78 @@ class WorkingContainer:
             lock.release()
 
 
+def fits(store: Store, record: ImageRecord, platform: Platform | None) -> bool:
+    """Whether the image is `platform`'s (any image is, when no platform is asked for)."""
+    return platform is None or platform.matches(store.images.config(record))
+
+
 def _base_image(
-    store: Store, image: str, pull: str, options: TransportOptions | None
+    store: Store,
+    image: str,
+    pull: str,
+    options: TransportOptions | None,
+    platform: Platform | None,
 ) -> tuple[ImageRecord | None, dict[str, Any]]:
     """The image record and a copy of its config, or (None, empty config) for scratch; pulled as
-    `pull` says."""
+    `pull` says. A local image of another platform than `platform` counts as missing, as in
+    buildah; if pulling does not give one that fits, it is refused."""
     if image == SCRATCH:
-        return None, new_image_config()
+        return None, new_image_config(platform)
     from bb.transports import import_image, split_transport
+    from bb.transports.base import TransportOptions
 
-    record = None
+    options = dataclasses.replace(options or TransportOptions(), platform=platform)
+    record: ImageRecord | None
     if split_transport(image) is not None:
         record = import_image(store, image, options)
     else:
-        record = store.images.find(image)
-        if pull in ("always", "newer") or (record is None and pull == "missing"):
-            local, record = record, None
+        local = _local_image(store, image, platform)
+        fitting = local if local is not None and fits(store, local, platform) else None
+        unfit = (
+            f'image "{image}" is for {_platform_of(store, local)}, not {platform}'
+            if local is not None and fitting is None
+            else None
+        )
+        record = None if pull in ("always", "newer") else fitting
+        if record is None and pull != "never":
             try:
-                record = _pull_by_name(store, image, options)
+                record = _pull_by_name(store, image, options, unfit or f'image "{image}" not known')
             except BBError:
-                if pull != "newer" or local is None:
+                # --pull=true: a failed pull falls back to the stored image
+                if pull != "newer" or fitting is None:
                     raise
-            record = record or (local if pull == "newer" else None)
+            record = record or (fitting if pull == "newer" else None)
+        if record is None and unfit:
+            raise InvalidArgument(unfit)
     if record is None:
         raise ImageNotFound(image)
+    if not fits(store, record, platform):
+        raise InvalidArgument(
+            f'image "{image}" is for {_platform_of(store, record)}, not {platform}'
+        )
     return record, copy.deepcopy(store.images.config(record))
 
 
-def _pull_by_name(store: Store, image: str, options: TransportOptions | None) -> ImageRecord | None:
-    """Pull a name from its registry, a short name from the search registries (registries.toml)."""
+def _platform_of(store: Store, record: ImageRecord) -> Platform:
+    return Platform.of_document(store.images.config(record))
+
+
+def _local_image(store: Store, image: str, platform: Platform | None) -> ImageRecord | None:
+    """The stored image of that name or ID, or the image for `platform` (default: this machine's)
+    in the local manifest list of that name."""
+    record = store.images.find(image)
+    if record is None:
+        from bb.store.manifest_lists import ManifestListStore
+
+        record = ManifestListStore(store).image_for(image, platform or Platform.host())
+    return record
+
+
+def _pull_by_name(
+    store: Store, image: str, options: TransportOptions, why: str
+) -> ImageRecord | None:
+    """Pull a name from its registry, a short name from the search registries (registries.toml);
+    failing, say `why` it was pulled."""
     from bb.image.reference import is_qualified
     from bb.transports import import_image
     from bb.transports.registries_config import load_registries_config
@@ -227,7 +274,7 @@ def _pull_by_name(store: Store, image: str, options: TransportOptions | None) ->
         except BBError as failure:
             failures.append(str(failure))
     if failures:
-        raise NotFound(f'image "{image}" not known, and pulling it failed: {"; ".join(failures)}')
+        raise NotFound(f"{why}, and pulling it failed: {'; '.join(failures)}")
     return None
 
 

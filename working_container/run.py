@@ -14,6 +14,7 @@ from typing import Any
 from bb.archive.fsmeta import DirectoryTimes
 from bb.archive.securejoin import clean_relative, resolve_in_root
 from bb.errors import CommandNotExecutable, CommandNotFound, InvalidArgument, RunFailed
+from bb.image.platform import Platform
 from bb.runtime.runc import bundle_directory, run_bundle
 from bb.runtime.spec import (
     BASE_MOUNTS,
@@ -24,6 +25,7 @@ from bb.runtime.spec import (
     seccomp_filter,
 )
 from bb.runtime.users import resolve_user
+from bb.system.host import check_emulation
 from bb.working_container.container import WorkingContainer
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -203,6 +205,7 @@ def run_step(container: WorkingContainer, options: RunOptions) -> None:
     capabilities = capability_set(options.confinement)
     # before anything is mounted: a missing or malformed profile leaves nothing to undo
     seccomp = seccomp_filter(options.confinement, capabilities)
+    check_emulation(Platform.of_document(container.image_config))
     volumes = [parse_volume(spec) for spec in options.volumes]
     config = container.config
     with container.mounted() as rootfs:

@@ -3,6 +3,9 @@
 #
 #   scripts/examples/busybox.sh [IMAGE]        (default: localhost/busybox:latest)
 #
+# PLATFORM=linux/arm64 BUSYBOX=/path/to/arm64/busybox builds it for another platform (its RUN
+# steps run through qemu-user: see multiarch.sh).
+#
 # With SOURCE_DATE_EPOCH set, the image is reproducible: its ID depends only on
 # the busybox binary and that time, not on when or on which storage driver it is built.
 #
@@ -14,7 +17,7 @@ image=${1:-localhost/busybox:latest}
 busybox=${BUSYBOX:-/bin/busybox}
 [ -x "$busybox" ] || { echo "$0: $busybox not found (apt-get install busybox-static)" >&2; exit 1; }
 
-ctr=$(bb from scratch)
+ctr=$(bb from ${PLATFORM:+--platform "$PLATFORM"} scratch)
 trap 'bb rm "$ctr" >/dev/null 2>&1 || true' EXIT
 
 bb copy --chmod 0755 "$ctr" "$busybox" /bin/busybox
@@ -34,6 +37,6 @@ bb commit --rm ${SOURCE_DATE_EPOCH:+--timestamp "$SOURCE_DATE_EPOCH"} "$ctr" "$i
 trap - EXIT
 
 # Use the image: a new working container from it, one command run in it.
-ctr=$(bb from "$image")
+ctr=$(bb from ${PLATFORM:+--platform "$PLATFORM"} "$image")
 bb run "$ctr" -- sh -c 'echo "hello from $(busybox | head -n 1)"'
 bb rm "$ctr" >/dev/null

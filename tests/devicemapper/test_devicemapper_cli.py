@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed import BUSYBOX_EXAMPLE, DRIVER_CORPUS, TIMESTAMP, bud_case
+from testbed import BUSYBOX_EXAMPLE, DRIVER_CORPUS, REPO, TIMESTAMP, bud_case
 
 CORPUS = DRIVER_CORPUS
 
@@ -234,6 +234,26 @@ def test_kill_during_commit_leaves_no_orphan_devices(loop_ext4):
         for name in subprocess.run(["dmsetup", "ls"], capture_output=True, text=True).stdout.split()
         if name.endswith("-killed")
     ]
+
+
+def test_multiarch_example_on_devicemapper(loop_ext4):
+    """amd64 and arm64 from one Dockerfile into one list, the arm64 RUN through qemu-user (the
+    guest kernel gets the binfmt_misc handler here; the arm64 busybox is the host's cached one,
+    which tests/vm/test_devicemapper.py fetches before booting)."""
+    scripts = REPO / "scripts"
+    subprocess.run([str(scripts / "register-qemu-binfmt.sh"), "aarch64"], check=True)
+    arm64 = subprocess.run(
+        [str(scripts / "foreign-busybox.sh"), "arm64"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    result = subprocess.run(
+        ["sh", str(scripts / "examples" / "multiarch.sh"), "hello:multi"],
+        env={**loop_ext4.env, "BUSYBOX_ARM64": arm64},
+        capture_output=True,
+        text=True,
+        cwd=loop_ext4.base,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "aarch64\nbuilt for linux/arm64 on linux/amd64\n" in result.stdout
 
 
 def test_min_free_space_refuses_new_devices(tmp_path_factory):

@@ -58,6 +58,10 @@ WHICH_BB = "import os, bb; print('bb:', os.path.realpath(os.path.dirname(bb.__fi
 def test_devicemapper_in_vm(tmp_path):
     # the corpus's image IDs on overlay, built here on the host where it is fast
     reference = json.dumps(overlay_reference(tmp_path / "overlay"))
+    # the multi-arch case's arm64 busybox, cached on the host root the guest sees read-only
+    subprocess.run(
+        [str(REPO / "scripts" / "foreign-busybox.sh"), "arm64"], check=True, capture_output=True
+    )
     pytest_in_venv = Path(sys.executable).with_name("pytest")
     import_path = guest_import_path(tmp_path)
     pythonpath = ":".join(

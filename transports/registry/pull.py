@@ -1,9 +1,20 @@
-"""Registry pulls: this machine's image (chosen from a list), each blob held to its descriptor."""
+"""Registry pulls: the wanted platform's image (chosen from a list), every blob checked."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from bb.errors import ArchiveError, RegistryError, StoreError
-from bb.image.manifest import LIST_TYPES, Descriptor, choose_platform, parse_manifest
+from bb.image.manifest import (
+    LIST_TYPES,
+    Descriptor,
+    Manifest,
+    choose_platform,
+    list_entries,
+    load_document,
+    parse_manifest,
+)
+from bb.image.platform import Platform
 from bb.image.reference import Reference, parse_reference
 from bb.store.blobs import split_digest
 from bb.store.image_io import add_image
@@ -43,20 +54,45 @@ def _manifest_source(
     raise RegistryError("; ".join(failures))
 
 
-def pull_image(store: Store, reference: Reference, options: TransportOptions) -> ImageRecord:
-    """Fetch the image (this machine's one, from a list) and store it under the reference's name."""
+def _config(client: RegistryClient, manifest: Manifest) -> tuple[bytes, dict[str, Any]]:
+    """The manifest's config blob (bounded, checked) and the document it is."""
+    config_descriptor = _checked(manifest.config, "the manifest's config")
+    if config_descriptor.size > MAX_DOCUMENT_BYTES:
+        raise ArchiveError(f"the image config is larger than {MAX_DOCUMENT_BYTES} bytes")
+    with client.blob(config_descriptor.digest, config_descriptor.size) as config_stream:
+        config = config_stream.read()
+    return config, parse_json_document(config, "the image config")
+
+
+def listed_platforms(reference: Reference, options: TransportOptions) -> list[Platform]:
+    """The platforms the image at `reference` is for: its list's entries (not BuildKit's
+    attestations, whose platform is unknown/unknown), or its config's."""
     try:
         client, data, media_type = _manifest_source(reference, options)
         if media_type in LIST_TYPES:
-            chosen = _checked(choose_platform(data), "the manifest list's entry")
+            return [
+                Platform.of_document(entry.platform)
+                for entry in list_entries(load_document(data, "manifest list"))
+                if entry.platform.get("architecture") not in (None, "", "unknown")
+            ]
+        return [Platform.of_document(_config(client, parse_manifest(data))[1])]
+    except (ArchiveError, StoreError) as failure:
+        raise RegistryError(f"reading {reference}: {failure}") from None
+
+
+def pull_image(store: Store, reference: Reference, options: TransportOptions) -> ImageRecord:
+    """Fetch the image (the wanted platform's, from a list); store it under the reference's name."""
+    try:
+        client, data, media_type = _manifest_source(reference, options)
+        if media_type in LIST_TYPES:
+            chosen = _checked(choose_platform(data, options.platform), "the manifest list's entry")
             data, media_type = client.manifest(chosen.digest, chosen.size)
         manifest = parse_manifest(data)
-        config_descriptor = _checked(manifest.config, "the manifest's config")
-        if config_descriptor.size > MAX_DOCUMENT_BYTES:
-            raise ArchiveError(f"the image config is larger than {MAX_DOCUMENT_BYTES} bytes")
-        with client.blob(config_descriptor.digest, config_descriptor.size) as config_stream:
-            config = config_stream.read()
-        parse_json_document(config, "the image config")
+        config, document = _config(client, manifest)
+        wanted = options.platform
+        if wanted is not None and not wanted.matches(document):  # refused before it is stored
+            found = Platform.of_document(document)
+            raise RegistryError(f"pulling {reference}: the image is for {found}, not {wanted}")
         layers = [
             _checked(layer, f"layer {index}") for index, layer in enumerate(manifest.layers, 1)
         ]
