@@ -8,6 +8,7 @@ from bb.cmd.common import isula_build_mode, open_store, verb_app
 from bb.errors import InvalidArgument, OutputError
 from bb.store.images import normalize_name
 from bb.transports import export_images
+from bb.transports.base import TransportOptions
 
 app = verb_app()
 
@@ -28,6 +29,9 @@ def save(
     ),
     dest: str | None = typer.Option(
         None, "-d", "--dest", help="Separated images: a new directory for them (default Images)."
+    ),
+    compress: bool = typer.Option(
+        False, "--compress", help="Compress the layers in the archive (gzip, on every core)."
     ),
     rename: str | None = typer.Option(
         None, "-r", "--rename", help="Separated images: rename.json for the tarballs' names."
@@ -66,6 +70,7 @@ def save(
         store,
         [(record, list(dict.fromkeys(names))) for record, names in chosen.values()],
         f"{transport}:{output}",
+        TransportOptions(compress=compress),
     )
     if isula_build_mode(ctx):
         print(f"Save success with image: {' '.join(images)}")

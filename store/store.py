@@ -8,7 +8,7 @@ Layout of the graph root:
   locks/              per-layer lock files; gc.lock (see content_in_flight)
   gc-pending          garbage collection was deferred while others were busy
   tmp/                blobs being written (named by the writing process's PID)
-  compressed/         gzip digest and size of pushed layers, by diff ID (compressed_layers.py)
+  compressed/         pushed layers' compressed digest and size, by diff ID and compression
   build-cache/        `bb build --layers`: the image committed for each step key (build_cache.py)
   run-cache/          RUN --mount=type=cache directories by id (run_cache.py; `bb prune` empties)
   <driver name>/      the driver's home
