@@ -1,5 +1,7 @@
 """bb build (also `bb bud`): build an image from a Dockerfile."""
 
+import os
+
 import typer
 
 from bb.cmd.common import isula_build_mode, open_store, verb_app
@@ -76,10 +78,17 @@ def build(
     pull: str = typer.Option(
         "missing", "--pull", help="Pull base images: always, missing or never."
     ),
+    jobs: int | None = typer.Option(
+        None,
+        "--jobs",
+        help="Stages built at once, independent ones concurrently (default: the cores; 0: all).",
+    ),
 ) -> None:
     """Build an image from a Dockerfile and the CONTEXT directory; print its ID last."""
     if build_static is not None and timestamp is not None:
         raise typer.BadParameter("give --build-static or --timestamp, not both")
+    if jobs is not None and jobs < 0:
+        raise typer.BadParameter(f"--jobs {jobs}: must be 0 or more")
     if iidfile:
         check_output_file("--iidfile", iidfile)
     tags = list(tag)
@@ -111,6 +120,7 @@ def build(
         pull=pull,
         remove_containers=remove,
         isula_build_steps=isula_build_mode(ctx),
+        jobs=len(os.sched_getaffinity(0)) if jobs is None else jobs,
     )
     store = open_store(ctx)
     image = Build(store, options, report=lambda line: print(line, flush=True)).run()
