@@ -3,14 +3,12 @@
 Layers are compressed with ISA-L's igzip (python-isal) on every core, or zstd. The output of
 both depends on the input, the level and the fixed block size only, never on how many threads
 compress it: registries deduplicate by digest, and a `--timestamp` build must push the same
-blobs on every machine. igzip and zstd are imported only by the verbs that compress.
+blobs on every machine. The (de)compressors are imported when used: a step command needs none.
 """
 
 from __future__ import annotations
 
-import bz2
 import contextlib
-import lzma
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -175,8 +173,12 @@ def decompressed(stream: BinaryIO) -> BinaryIO:
         gunzip = igzip.IGzipFile(fileobj=source, mode="rb")  # type: ignore[arg-type]
         return _Translating(gunzip, (igzip_lib.IsalError,), "gzip")  # type: ignore[return-value]
     if kind == "bzip2":
+        import bz2
+
         return bz2.BZ2File(source, mode="rb")  # type: ignore[call-overload]
     if kind == "xz":
+        import lzma
+
         return lzma.LZMAFile(source, mode="rb")  # type: ignore[arg-type,return-value]
     import zstandard
 
