@@ -1,5 +1,7 @@
 """bb build (also `bb bud`): build an image from a Dockerfile."""
 
+from os import sched_getaffinity
+
 import typer
 
 from bb.cmd.common import (
@@ -112,6 +114,11 @@ def build(
     manifest: str | None = typer.Option(
         None, "--manifest", help="Add the image(s) to this local manifest list (made if missing)."
     ),
+    jobs: int | None = typer.Option(
+        None,
+        "--jobs",
+        help="Stages built at once, independent ones concurrently (default: the cores; 0: all).",
+    ),
 ) -> None:
     """Build an image from a Dockerfile and the CONTEXT directory; print its ID last."""
     if build_static is not None and timestamp is not None:
@@ -119,6 +126,8 @@ def build(
     platforms = requested_platforms(list(platform), arch, os, variant)
     if (len(platforms) > 1 or all_platforms) and (iidfile or output):
         raise InvalidArgument("--iidfile and -o take one image: build for one platform")
+    if jobs is not None and jobs < 0:
+        raise typer.BadParameter(f"--jobs {jobs}: must be 0 or more")
     if iidfile:
         check_output_file("--iidfile", iidfile)
     tags = list(tag)
@@ -163,6 +172,7 @@ def build(
         platforms=platforms,
         all_platforms=all_platforms,
         manifest=manifest,
+        jobs=len(sched_getaffinity(0)) if jobs is None else jobs,
     )
     store = open_store(ctx)
     built = build_platforms(store, options, report=lambda line: print(line, flush=True))

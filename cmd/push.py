@@ -2,6 +2,7 @@
 
 import typer
 
+from bb.archive.compression import parse_compression
 from bb.cmd.common import (
     AUTHFILE,
     CERT_DIR,
@@ -34,9 +35,16 @@ def push(
     image_format: str = typer.Option(
         "oci", "-f", "--format", help="Manifest format: oci or docker."
     ),
+    compression_format: str | None = typer.Option(
+        None, "--compression-format", help="Layer compression: gzip (the default) or zstd."
+    ),
+    compression_level: int | None = typer.Option(
+        None, "--compression-level", help="Compression level: gzip 1-9 (6), zstd 1-22 (3)."
+    ),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print nothing."),
 ) -> None:
     """Push IMAGE to DESTINATION (docker://REGISTRY/REPO:TAG, docker-archive:PATH, oci:DIR, ...)."""
+    compression = parse_compression(compression_format, compression_level)
     store = open_store(ctx, repair=False)
     record = store.images.lookup(image)
     target = destination or image
@@ -50,6 +58,7 @@ def push(
         retry,
         retry_delay,
         image_format=check_format(image_format),
+        compression=compression,
     )
     export_image(store, record, target, options)
     if isula_build_mode(ctx):

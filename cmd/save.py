@@ -30,6 +30,9 @@ def save(
     dest: str | None = typer.Option(
         None, "-d", "--dest", help="Separated images: a new directory for them (default Images)."
     ),
+    compress: bool = typer.Option(
+        False, "--compress", help="Compress the layers in the archive (gzip, on every core)."
+    ),
     rename: str | None = typer.Option(
         None, "-r", "--rename", help="Separated images: rename.json for the tarballs' names."
     ),
@@ -67,7 +70,7 @@ def save(
         store,
         [(record, list(dict.fromkeys(names))) for record, names in chosen.values()],
         f"{transport}:{output}",
-        TransportOptions(short_local_names=not isula_build_mode(ctx)),
+        TransportOptions(short_local_names=not isula_build_mode(ctx), compress=compress),
     )
     if isula_build_mode(ctx):
         print(f"Save success with image: {' '.join(images)}")

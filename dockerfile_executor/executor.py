@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import json
 import os
+import select
+import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -13,7 +18,7 @@ from bb.dockerfile.instructions import assignments, expanded_word
 from bb.dockerfile.parser import Dockerfile, read_dockerfile
 from bb.dockerfile_executor.run_mounts import mounted_stages
 from bb.dockerfile_executor.stage import ArgEnvironment, StageBuild
-from bb.errors import BBError, InvalidArgument
+from bb.errors import EXIT_FAILURE, BBError, BuildStepFailed, Interrupted, InvalidArgument
 from bb.image.config import check_format
 from bb.image.platform import Platform
 from bb.runtime.spec import Confinement
@@ -61,6 +66,8 @@ class BuildOptions:
     all_platforms: bool = False
     #: the local manifest list to add each platform's image to (--manifest)
     manifest: str | None = None
+    #: how many stages to build at once (0: no limit); independent stages run concurrently
+    jobs: int = 1
 
 
 def parse_build_args(values: list[str]) -> dict[str, str]:
@@ -297,9 +304,13 @@ class Build:
                     f"[Warning] # {directive}= is ignored: bb's own Dockerfile frontend is used"
                 )
         try:
-            for number, index in enumerate(stages, start=1):
-                stage = self.dockerfile.stages[index]
-                self.stage_images[index] = StageBuild(self, stage, number, len(stages)).run()
+            # isula-build numbers steps across stages, one stage after another
+            if self.options.jobs == 1 or len(stages) == 1 or self.options.isula_build_steps:
+                for number, index in enumerate(stages, start=1):
+                    stage = self.dockerfile.stages[index]
+                    self.stage_images[index] = StageBuild(self, stage, number, len(stages)).run()
+            else:
+                self._build_concurrently(stages)
         except BaseException:
             self._remove_intermediate_images(keep=None)
             raise
@@ -317,6 +328,75 @@ class Build:
             self.report(f"[Warning] one or more build args were not consumed: {unused}")
         return final
 
+    def _build_concurrently(self, stages: list[int]) -> None:
+        """Build `stages`, each as soon as the stages it uses are built, up to `jobs` at once.
+
+        Each stage runs in a process of its own: a stage is then what it is in a build of one
+        stage at a time (its own signal handling and clean-up, the store's and the pool's
+        locks taken per write by whoever writes). The first failure stops the others (SIGTERM:
+        each removes its containers, as for Ctrl-C) and is the build's."""
+        numbers = {index: number for number, index in enumerate(stages, start=1)}
+        needs = {index: self._dependencies(index) & set(stages) for index in stages}
+        limit = self.options.jobs or len(stages)
+        waiting = list(stages)
+        running: dict[int, _StageProcess] = {}  # by the read end of its pipe
+        failure: dict | None = None
+        try:
+            while running or (waiting and failure is None):
+                for index in list(waiting):
+                    if (
+                        failure is None
+                        and len(running) < limit
+                        and needs[index] <= set(self.stage_images)
+                    ):
+                        waiting.remove(index)
+                        child = _StageProcess.start(self, index, numbers[index], len(stages))
+                        running[child.pipe] = child
+                finished = _next_finished(running)
+                result = finished.result()
+                self.intermediate_images.update(result.get("intermediate", ()))
+                self.consumed_args.update(result.get("consumed", ()))
+                if "image" in result:
+                    self.stage_images[finished.index] = result["image"]
+                elif failure is None:
+                    failure = result
+                    for child in running.values():
+                        child.stop()
+        except BaseException:
+            for child in running.values():
+                child.stop()
+            while running:
+                _next_finished(running).result()
+            raise
+        if failure is not None:
+            raise BuildStepFailed(failure["message"], failure["exit_code"])
+
+    def run_stage_process(self, index: int, number: int, total: int, pipe: int) -> None:
+        """In a stage's process: build it, remove its containers, report through `pipe`, exit."""
+        result: dict = {}
+        try:
+            _die_with_parent()
+            self.containers = []  # the parent's are the parent's to remove
+            stage = self.dockerfile.stages[index]
+            result["image"] = StageBuild(self, stage, number, total).run()
+        except (BBError, Interrupted) as failure:
+            result.update(message=str(failure), exit_code=failure.exit_code)
+        except OSError as failure:
+            where = f": {failure.filename}" if failure.filename else ""
+            result.update(message=f"{failure.strerror or failure}{where}", exit_code=EXIT_FAILURE)
+        except BaseException as failure:  # whatever it is, the parent reports it
+            result.update(message=f"{type(failure).__name__}: {failure}", exit_code=EXIT_FAILURE)
+        finally:
+            try:
+                for container in list(self.containers):
+                    self.remove_container(container)
+                result["intermediate"] = sorted(self.intermediate_images)
+                result["consumed"] = sorted(self.consumed_args)
+                sys.stdout.flush()
+                os.write(pipe, json.dumps(result).encode())
+            finally:
+                os._exit(0)
+
     def _remove_intermediate_images(self, keep: str | None) -> None:
         """Drop stage and step images made only for this build (--layers keeps them as cache)."""
         if self.options.layers:
@@ -327,3 +407,64 @@ class Build:
                     remove_images(self.store, [image_id], force=False)
             except BBError:
                 continue  # gone already, or the kept container still uses it
+
+
+def _die_with_parent() -> None:
+    """Have the kernel SIGTERM this process if bb's main process dies (even by kill -9)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class _StageProcess:
+    """A stage being built in a child process, which writes its result (JSON) to `pipe`."""
+
+    index: int
+    pid: int
+    pipe: int
+    output: bytearray = field(default_factory=bytearray)
+
+    @classmethod
+    def start(cls, build: Build, index: int, number: int, total: int) -> _StageProcess:
+        """Fork a process building stage `index`."""
+        read_end, write_end = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            build.run_stage_process(index, number, total, write_end)
+        os.close(write_end)
+        return cls(index, pid, read_end)
+
+    def stop(self) -> None:
+        """Ask the stage to stop: it cleans up as for Ctrl-C and reports."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
+
+    def result(self) -> dict:
+        """Once its pipe is closed: reap the process and return what it reported."""
+        os.close(self.pipe)
+        _, status = os.waitpid(self.pid, 0)
+        try:
+            return json.loads(self.output)  # type: ignore[no-any-return]
+        except ValueError:
+            how = (
+                f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+                if os.WIFSIGNALED(status)
+                else f"exit status {os.WEXITSTATUS(status)}"
+            )
+            return {"message": f"stage {self.index}: its process died ({how})", "exit_code": 125}
+
+
+def _next_finished(running: dict[int, _StageProcess]) -> _StageProcess:
+    """Wait for a stage process to finish reporting; take it out of `running`."""
+    while True:
+        ready, _, _ = select.select(list(running), [], [])
+        for pipe in ready:
+            data = os.read(pipe, 65536)
+            if data:
+                running[pipe].output += data
+            else:
+                return running.pop(pipe)

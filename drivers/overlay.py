@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from bb.archive.changes import Change, tree_changes
-from bb.archive.extract import Whiteouts, extract_tar
 from bb.drivers.base import Driver, ensure_directory
 from bb.errors import DriverNotSupported, LayerNotFound
 from bb.system.mounts import filesystem_type, is_mounted, mount, mounts_under, unmount
@@ -173,6 +172,8 @@ class OverlayDriver(Driver):
         reuse_files_from: str | None = None,
     ) -> None:
         """Unpack into `<id>/diff`, turning whiteouts into overlayfs markers."""
+        from bb.archive.extract import Whiteouts, extract_tar  # tarfile: only when applying
+
         diff = os.path.join(self._layer_dir(layer_id), "diff")
         with self.parent_view(parent_id) as parent_view:
             extract_tar(layer_tar, diff, Whiteouts.OVERLAY, parent_view, reuse_files_from)

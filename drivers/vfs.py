@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from bb.archive.changes import Change, tree_changes
-from bb.archive.extract import Whiteouts, extract_tar
 from bb.drivers.base import Driver, ensure_directory
 from bb.errors import LayerNotFound
 from bb.system.mounts import filesystem_type
@@ -92,6 +91,8 @@ class VfsDriver(Driver):
         reuse_files_from: str | None = None,
     ) -> None:
         """Unpack into the copy of the parent, deleting what whiteouts name."""
+        from bb.archive.extract import Whiteouts, extract_tar  # tarfile: only when applying
+
         extract_tar(
             layer_tar, self.mount(layer_id), Whiteouts.APPLY, reuse_files_from=reuse_files_from
         )

@@ -21,6 +21,7 @@ MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 MEDIA_OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 MEDIA_OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+MEDIA_OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA_DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 MEDIA_DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
@@ -77,14 +78,29 @@ def check_format(image_format: str) -> str:
     return image_format
 
 
+def compressed_layer_type(image_format: str, compression_format: str) -> str:
+    """The media type of a layer compressed with gzip or zstd, in an OCI or Docker manifest."""
+    if image_format == FORMAT_DOCKER:
+        if compression_format != "gzip":
+            # Docker's schema 2 has no zstd layer type; skopeo and buildah refuse it so too
+            raise InvalidArgument(
+                f"--compression-format {compression_format}: {compression_format} compression "
+                "is not supported for docker images (use --format oci)"
+            )
+        return MEDIA_DOCKER_LAYER_GZIP
+    return MEDIA_OCI_LAYER_ZSTD if compression_format == "zstd" else MEDIA_OCI_LAYER_GZIP
+
+
 def build_manifest(
     config_digest: str,
     config_size: int,
     layers: list[tuple[str, int]],
     image_format: str,
     annotations: dict[str, str] | None = None,
+    compression_format: str | None = None,
 ) -> tuple[bytes, str]:
-    """The manifest (bytes, media type) for a config and uncompressed layers (digest, size)."""
+    """The manifest (bytes, media type) for a config and layers (digest, size), uncompressed
+    or all compressed with `compression_format`."""
     if image_format == FORMAT_DOCKER:
         media_type, config_type, layer_type = (
             MEDIA_DOCKER_MANIFEST,
@@ -93,6 +109,8 @@ def build_manifest(
         )
     else:
         media_type, config_type, layer_type = MEDIA_OCI_MANIFEST, MEDIA_OCI_CONFIG, MEDIA_OCI_LAYER
+    if compression_format is not None:
+        layer_type = compressed_layer_type(image_format, compression_format)
     manifest: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": media_type,

@@ -8,7 +8,7 @@ Layout of the graph root:
   locks/              per-layer lock files; gc.lock (see content_in_flight)
   gc-pending          garbage collection was deferred while others were busy
   tmp/                blobs being written (named by the writing process's PID)
-  compressed/         gzip digest and size of pushed layers, by diff ID (compressed_layers.py)
+  compressed/         pushed layers' compressed digest and size, by diff ID and compression
   build-cache/        `bb build --layers`: the image committed for each step key (build_cache.py)
   run-cache/          RUN --mount=type=cache directories by id (run_cache.py; `bb prune` empties)
   <driver name>/      the driver's home
@@ -27,8 +27,6 @@ from bb.drivers.base import PRIORITY, Driver, driver_class
 from bb.errors import BBError, StoreError
 from bb.runtime.runc import reap_abandoned
 from bb.store.blobs import BlobStore
-from bb.store.build_cache import prune_build_cache
-from bb.store.compressed_layers import prune_compressed_layers
 from bb.store.config import StoreOptions
 from bb.store.containers import ContainerRecord, ContainerStore
 from bb.store.images import ImageStore
@@ -242,6 +240,10 @@ class Store:
         for layer in sorted(unused, key=lambda layer: depth[layer.id], reverse=True):
             self.layers.delete_if_unused(layer.id)
         referenced_blobs = {layer.diff_id for layer in self.layers.list()}
+        # imported here: collecting garbage is rare, opening the store is every command
+        from bb.store.build_cache import prune_build_cache
+        from bb.store.compressed_layers import prune_compressed_layers
+
         prune_compressed_layers(self.compressed_dir, referenced_blobs)
         prune_build_cache(self.build_cache_dir, {image.id for image in images})
         for image in images:

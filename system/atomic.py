@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import stat
-import tempfile
 from typing import Any
 
 
@@ -22,7 +21,9 @@ def fsync_directory(path: str) -> None:
 def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
     """Replace `path` with `data` atomically."""
     directory = os.path.dirname(path) or "."
-    fd, temp_path = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    # what tempfile.mkstemp does, without the ~2 ms of importing it (random, hashlib)
+    temp_path = os.path.join(directory, f".tmp-{os.urandom(6).hex()}")
+    fd = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "wb") as temp_file:
             temp_file.write(data)

@@ -7,6 +7,7 @@ conftest.py files are not importable under --import-mode=importlib.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -83,6 +84,86 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = 60) ->
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+# Peers the transport tests and scripts/bench/compare.py start: a docker-registry and a dockerd.
+
+
+def start_registry(
+    base: Path, htpasswd: Path | None = None, tls: Path | None = None
+) -> tuple[subprocess.Popen, str]:
+    """A docker-registry on 127.0.0.1 storing under `base`/data, its access log in
+    `base`/registry.log; with `tls`, HTTPS with the server pair there (server.crt, server.key),
+    client certificates signed by its ca.crt required; (process, "127.0.0.1:PORT")."""
+    port = free_port()
+    auth = f"auth:\n  htpasswd:\n    realm: bb-test\n    path: {htpasswd}\n" if htpasswd else ""
+    tls_config = (
+        f"  tls:\n    certificate: {tls / 'server.crt'}\n    key: {tls / 'server.key'}\n"
+        f"    clientcas:\n      - {tls / 'ca.crt'}\n"
+        if tls
+        else ""
+    )
+    config = base / "config.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  accesslog:\n    disabled: false\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {base / 'data'}\n"
+        f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{tls_config}{auth}"
+    )
+    process = subprocess.Popen(
+        ["docker-registry", "serve", str(config)],
+        stdout=open(base / "registry.log", "w"),
+        stderr=subprocess.STDOUT,
+    )
+
+    def answers() -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_for(answers, "docker-registry")
+    return process, f"127.0.0.1:{port}"
+
+
+def start_dockerd(base: Path) -> tuple[subprocess.Popen, str]:
+    """dockerd with its own data root, exec root and socket under `base`, no iptables and no
+    bridge; (process, DOCKER_HOST). Stop it with stop_dockerd."""
+    sock = base / "docker.sock"
+    process = subprocess.Popen(
+        [
+            "dockerd",
+            "--iptables=false",
+            "--ip6tables=false",
+            "--bridge=none",
+            "--data-root",
+            str(base / "data"),
+            "--exec-root",
+            str(base / "exec"),
+            "-H",
+            f"unix://{sock}",
+            "--pidfile",
+            str(base / "docker.pid"),
+        ],
+        stdout=open(base / "dockerd.log", "w"),
+        stderr=subprocess.STDOUT,
+    )
+    host = f"unix://{sock}"
+
+    def answers() -> bool:
+        version = subprocess.run(["docker", "-H", host, "version"], capture_output=True)
+        return sock.exists() and version.returncode == 0
+
+    wait_for(answers, "dockerd", 60)
+    return process, host
+
+
+def stop_dockerd(process: subprocess.Popen, base: Path) -> None:
+    """Stop a dockerd start_dockerd started, and unmount what it left under its exec root."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    subprocess.run(["umount", "-R", str(base / "exec")], capture_output=True)
+    os.environ.pop("DOCKER_HOST", None)
 
 
 @contextmanager

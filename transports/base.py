@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from bb.archive.compression import Compression
 from bb.archive.extract import Whiteouts, extract_tar
 from bb.errors import ArchiveError, OutputError
 from bb.image.config import FORMAT_OCI
@@ -45,6 +46,11 @@ class TransportOptions:
     short_local_names: bool = True
     #: the platform to take from a manifest list (None: this machine's)
     platform: Platform | None = None
+    #: how layers are compressed where they are
+    compression: Compression = field(default_factory=Compression)
+    #: compress layers in an archive or layout: None leaves it to the destination (a registry
+    #: and an OCI layout do, as containers/image's do; a docker-archive does not)
+    compress: bool | None = None
     #: what to print progress lines with (None: quiet)
     report: object = None
     extra: dict[str, str] = field(default_factory=dict)
@@ -74,6 +80,30 @@ def stored_image(store: Store, record: ImageRecord, names: list[str] | None = No
         layers,
         list(record.names if names is None else names),
     )
+
+
+# A layer compressed into a temporary file: (path, digest, size).
+CompressedLayer = tuple[str, str, int]
+
+
+@contextlib.contextmanager
+def compressed_layers(
+    store: Store, images: list[StoredImage], compression: Compression | None
+) -> Iterator[dict[str, CompressedLayer]]:
+    """The layers of `images` compressed into temporary files, by diff ID (none if None)."""
+    from bb.store.compressed_layers import CompressedLayers
+
+    layers: dict[str, CompressedLayer] = {}
+    with contextlib.ExitStack() as temps:
+        if compression is not None:
+            cache = CompressedLayers(store)
+            for image in images:
+                for layer in image.layers:
+                    if layer.diff_id not in layers:
+                        layers[layer.diff_id] = temps.enter_context(
+                            cache.compressed(layer.diff_id, compression)
+                        )
+        yield layers
 
 
 def tag_of(name: str) -> str:

@@ -18,9 +18,11 @@ from bb.store.layers import LayerRecord
 from bb.store.store import Store
 from bb.system.limits import MAX_DOCUMENT_BYTES, parse_json_array, read_at_most
 from bb.transports.base import (
+    CompressedLayer,
     StoredImage,
     Transport,
     TransportOptions,
+    compressed_layers,
     output_file,
     unpacked_archive,
 )
@@ -50,11 +52,14 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def add_layer_entry(tar: tarfile.TarFile, path: str, layer: LayerRecord) -> None:
-    """Add a layer (its uncompressed tar at `path`) as docker-archive's `HEX/layer.tar`."""
+def add_layer_entry(
+    tar: tarfile.TarFile, path: str, layer: LayerRecord, size: int | None = None
+) -> None:
+    """Add a layer (its tar at `path`, uncompressed unless `size` says otherwise) as
+    docker-archive's `HEX/layer.tar` (docker load reads compressed ones too)."""
     directory = layer.diff_id.split(":", 1)[1]
     info = tarfile.TarInfo(f"{directory}/layer.tar")
-    info.mode, info.size = 0o644, layer.size
+    info.mode, info.size = 0o644, layer.size if size is None else size
     with open(path, "rb") as blob:
         tar.addfile(info, blob)
     _add_bytes(tar, f"{directory}/VERSION", b"1.0")
@@ -66,11 +71,12 @@ def write_docker_archive(
     output: Any,
     omit_layers: frozenset[str] = frozenset(),
     short_local: bool = False,
+    compressed: dict[str, CompressedLayer] | None = None,
 ) -> None:
     """Write `images` as a docker-archive tar to the binary stream `output`.
 
     Layers in `omit_layers` (diff IDs) are listed in manifest.json but not written: they
-    travel in another tarball (separated images)."""
+    travel in another tarball (separated images). Those in `compressed` are written so."""
     manifest: list[dict[str, Any]] = []
     repositories: dict[str, dict[str, str]] = {}
     written: set[str] = set()
@@ -90,7 +96,11 @@ def write_docker_archive(
                 if directory in written or layer.diff_id in omit_layers:
                     continue
                 written.add(directory)
-                add_layer_entry(tar, image.layer_path(store, layer), layer)
+                if compressed:
+                    path, _, size = compressed[layer.diff_id]
+                    add_layer_entry(tar, path, layer, size)
+                else:
+                    add_layer_entry(tar, image.layer_path(store, layer), layer)
             config_name = f"{image.record.id}.json"
             if config_name not in written:
                 written.add(config_name)
@@ -172,8 +182,19 @@ class DockerArchiveTransport(Transport):
         if rename:
             for image in images:
                 image.names = [str(parse_reference(rename))]
-        with output_file(path) as output:
-            write_docker_archive(store, images, output, short_local=options.short_local_names)
+        # layers compressed only when asked (save --compress), as containers/image's are
+        compression = options.compression if options.compress else None
+        with (
+            compressed_layers(store, images, compression) as compressed,
+            output_file(path) as output,
+        ):
+            write_docker_archive(
+                store,
+                images,
+                output,
+                short_local=options.short_local_names,
+                compressed=compressed,
+            )
 
     def import_images(
         self, store: Store, location: str, options: TransportOptions

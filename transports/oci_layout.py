@@ -10,6 +10,7 @@ import tarfile
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
+from bb.archive.compression import Compression
 from bb.archive.layer_tar import COPY_BUFFER
 from bb.archive.securejoin import open_in_root
 from bb.errors import ArchiveError, OutputError, StoreError
@@ -33,9 +34,11 @@ from bb.system.atomic import canonical_json
 from bb.system.digests import digest_of, sha256
 from bb.system.limits import MAX_DOCUMENT_BYTES, read_at_most
 from bb.transports.base import (
+    CompressedLayer,
     StoredImage,
     Transport,
     TransportOptions,
+    compressed_layers,
     output_file,
     remove_stale_temps,
     tag_of,
@@ -71,22 +74,32 @@ def _layout_contents(
     images: list[StoredImage],
     ref: str | None,
     index: dict[str, Any],
+    compressed: dict[str, CompressedLayer],
+    compression: Compression | None,
     full_names: bool = False,
 ) -> list[Blob]:
     """The blobs of `images` (layers first), adding each image to `index` under its ref name.
 
-    With no `ref`, each of an image's names gives one: its tag, or with `full_names` (an
-    archive, which is all one load reads) the whole name, so loading it restores the name."""
+    Layers are those `compressed` holds (by diff ID) if `compression`, else uncompressed. With
+    no `ref`, each of an image's names gives one: its tag, or with `full_names` (an archive,
+    which is all one load reads) the whole name, so loading it restores the name."""
     blobs: dict[str, bytes | str] = {}
     for image in images:
+        descriptors = []
         for layer in image.layers:
-            blobs[layer.diff_id] = image.layer_path(store, layer)
+            if compression is None:
+                path, digest, size = image.layer_path(store, layer), layer.diff_id, layer.size
+            else:
+                path, digest, size = compressed[layer.diff_id]
+            blobs[digest] = path
+            descriptors.append((digest, size))
         blobs[image.record.config_digest] = image.config
         manifest, media_type = build_manifest(
             image.record.config_digest,
             len(image.config),
-            [(layer.diff_id, layer.size) for layer in image.layers],
+            descriptors,
             FORMAT_OCI,
+            compression_format=compression.format if compression else None,
         )
         manifest_digest = digest_of(manifest)
         blobs[manifest_digest] = manifest
@@ -109,7 +122,14 @@ def _new_index() -> dict[str, Any]:
     return {"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX, "manifests": []}
 
 
-def write_layout(store: Store, images: list[StoredImage], layout: str, ref: str | None) -> None:
+def _layout_compression(options: TransportOptions) -> Compression | None:
+    """How an OCI layout's layers are compressed: as containers/image's are, unless told not to."""
+    return None if options.compress is False else options.compression
+
+
+def write_layout(
+    store: Store, images: list[StoredImage], layout: str, ref: str | None, options: TransportOptions
+) -> None:
     """Add `images` to the OCI layout directory `layout` (created if needed), each under its ref.
 
     Blobs come first and index.json last, each written atomically: a layout killed half-way
@@ -125,16 +145,18 @@ def write_layout(store: Store, images: list[StoredImage], layout: str, ref: str 
     if os.path.lexists(os.path.join(layout, "index.json")):
         index = _read_index(layout)
         list_entries(index)  # a malformed index is refused before anything is written
-    for digest, content in _layout_contents(store, images, ref, index):
-        path = os.path.join(layout, _blob_name(digest))
-        if os.path.exists(path):
-            continue
-        with output_file(path) as output:
-            if isinstance(content, bytes):
-                output.write(content)
-            else:
-                with open(content, "rb") as source:
-                    shutil.copyfileobj(source, output, COPY_BUFFER)
+    compression = _layout_compression(options)
+    with compressed_layers(store, images, compression) as compressed:
+        for digest, content in _layout_contents(store, images, ref, index, compressed, compression):
+            path = os.path.join(layout, _blob_name(digest))
+            if os.path.exists(path):
+                continue
+            with output_file(path) as output:
+                if isinstance(content, bytes):
+                    output.write(content)
+                else:
+                    with open(content, "rb") as source:
+                        shutil.copyfileobj(source, output, COPY_BUFFER)
     with output_file(os.path.join(layout, "oci-layout")) as output:
         output.write(LAYOUT)
     with output_file(os.path.join(layout, "index.json")) as output:
@@ -142,10 +164,12 @@ def write_layout(store: Store, images: list[StoredImage], layout: str, ref: str 
 
 
 def write_layout_archive(
-    store: Store, images: list[StoredImage], path: str, ref: str | None
+    store: Store, images: list[StoredImage], path: str, ref: str | None, options: TransportOptions
 ) -> None:
     """Write `images` as a tar of an OCI layout to the file `path`, straight from the store."""
+    compression = _layout_compression(options)
     with (
+        compressed_layers(store, images, compression) as compressed,
         output_file(path) as output,
         tarfile.open(  # type: ignore[call-overload]
             fileobj=output,
@@ -156,7 +180,9 @@ def write_layout_archive(
         ) as tar,
     ):
         index = _new_index()
-        blobs = _layout_contents(store, images, ref, index, full_names=True)
+        blobs = _layout_contents(
+            store, images, ref, index, compressed, compression, full_names=True
+        )
         _add_member(tar, "oci-layout", LAYOUT)
         for digest, content in blobs:
             if isinstance(content, bytes):
@@ -289,9 +315,9 @@ class OciLayoutTransport(Transport):
         """Write the images into the layout (a new archive, or a directory that may hold others)."""
         path, ref = split_location(location)
         if not self.archive:
-            write_layout(store, images, path, ref)
+            write_layout(store, images, path, ref, options)
             return
-        write_layout_archive(store, images, path, ref)
+        write_layout_archive(store, images, path, ref, options)
 
     def import_images(
         self, store: Store, location: str, options: TransportOptions

@@ -12,7 +12,6 @@ told not to), unpacks them together into one docker-archive and loads that.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import json
 import os
 import shutil
@@ -21,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from bb.archive.compression import Compression, compressing
 from bb.archive.layer_tar import COPY_BUFFER
 from bb.archive.securejoin import open_in_root
 from bb.errors import ArchiveError, InvalidArgument, OutputError
@@ -34,8 +34,6 @@ from bb.transports.docker_archive import add_layer_entry, load_docker_archive, w
 
 MANIFEST = "manifest"
 DEFAULT_DIRECTORY = "Images"
-# gzip's default level 9 costs twice the time of 6 for a percent or two of size
-GZIP_LEVEL = 6
 
 
 @dataclass
@@ -97,7 +95,7 @@ def _named_image(store: Store, name: str, role: str) -> tuple[str, ImageRecord]:
 def _write_tarball(path: str, write: Any) -> str:
     """Write a gzip tar with `write(tar)`; return its sha256 hex."""
     with open(path, "xb") as output:
-        with gzip.GzipFile(fileobj=output, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) as packed:
+        with compressing(output, Compression()) as packed:
             write(packed)
     digest = sha256()
     with open(path, "rb") as written:

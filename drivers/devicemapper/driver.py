@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from bb.archive.changes import Change, tree_changes
-from bb.archive.extract import Whiteouts, extract_tar
 from bb.drivers.base import Driver, ensure_directory
 from bb.drivers.devicemapper.devices import DeviceRecord, DeviceStore
 from bb.drivers.devicemapper.options import OPTION_NAMES, DeviceMapperOptions, parse_options
@@ -349,6 +348,8 @@ class DeviceMapperDriver(Driver):
         """Unpack into the new snapshot (a copy of the parent), deleting what whiteouts name.
 
         Files are never reused: the tree they come from is another device."""
+        from bb.archive.extract import Whiteouts, extract_tar  # tarfile: only when applying
+
         root = self.mount(layer_id)
         try:
             extract_tar(layer_tar, root, Whiteouts.APPLY)

@@ -27,6 +27,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 BB = shutil.which("bb") or "bb"
+# the peers' starters the transport tests use (tests/testbed.py)
+sys.path.insert(0, str(REPO / "tests"))
+from testbed import start_dockerd, start_registry, stop_dockerd  # noqa: E402
 
 
 def sh(
@@ -79,51 +82,36 @@ class Tools:
     def _start_docker(self, archive: Path) -> str | None:
         if not shutil.which("dockerd"):
             return None
-        base = self.work / "docker"
-        base.mkdir()
-        sock = base / "docker.sock"
-        self.dockerd = subprocess.Popen(
-            [
-                "dockerd",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--bridge=none",
-                "--data-root",
-                str(base / "data"),
-                "--exec-root",
-                str(base / "exec"),
-                "-H",
-                f"unix://{sock}",
-                "--pidfile",
-                str(base / "pid"),
-            ],
-            stdout=open(base / "log", "w"),
-            stderr=subprocess.STDOUT,
-        )
-        host = f"unix://{sock}"
-        for _ in range(100):
-            if sh("docker", "-H", host, "version", check=False).returncode == 0:
-                sh("docker", "-H", host, "load", "-i", str(archive))  # as busybox:latest
-                return host
-            time.sleep(0.3)
-        return None
+        self.docker_base = self.work / "docker"
+        self.docker_base.mkdir()
+        self.dockerd, host = start_dockerd(self.docker_base)
+        sh("docker", "-H", host, "load", "-i", str(archive))
+        sh("docker", "-H", host, "tag", "localhost/busybox:latest", "busybox")
+        return host
 
     def stop(self) -> None:
         if self.docker_host:
-            self.dockerd.terminate()
-            self.dockerd.wait()
+            stop_dockerd(self.dockerd, self.docker_base)
         sh(*self.buildah, "rm", "--all", check=False)
 
-    def build(self, tool: str, context: Path, layers: bool = False) -> float:
+    def build(self, tool: str, context: Path, layers: bool = False, jobs: int = 1) -> float:
+        """Seconds to build `context`, with `jobs` stages at once (bb and buildah)."""
         if tool == "bb":
             return timed(
-                BB, "build", "-q", *(["--layers"] if layers else []), str(context), env=self.bb_env
+                BB,
+                "build",
+                "-q",
+                f"--jobs={jobs}",
+                *(["--layers"] if layers else []),
+                str(context),
+                env=self.bb_env,
             )
         if tool == "buildah":
             return timed(
                 *self.buildah,
                 "bud",
                 "-q",
+                f"--jobs={jobs}",
                 f"--layers={'true' if layers else 'false'}",
                 str(context),
             )
@@ -232,6 +220,148 @@ def commit_throughput(tools: Tools) -> tuple[float, float]:
     return commit, limit
 
 
+STAGES_DOCKERFILE = """\
+FROM busybox AS one
+RUN sleep 3 && echo one > /one
+FROM busybox AS two
+RUN sleep 3 && echo two > /two
+FROM busybox AS three
+RUN sleep 3 && echo three > /three
+FROM busybox
+COPY --from=one /one /one
+COPY --from=two /two /two
+COPY --from=three /three /three
+"""
+
+
+def make_push_image(tools: Tools) -> Path:
+    """The image the push and pull cases move: busybox and a 340 MB layer of three 100 MB
+    random files and 3,000 text files; saved as a docker-archive for skopeo to push."""
+    context = tools.work / "push-context"
+    (context / "text").mkdir(parents=True)
+    for number in range(3):
+        (context / f"random{number}").write_bytes(os.urandom(100 << 20))
+    for number in range(3000):
+        (context / "text" / f"file{number}.txt").write_text(f"line {number} of a text file\n" * 40)
+    (context / "Dockerfile").write_text("FROM busybox\nCOPY . /data\n")
+    sh(BB, "build", "-q", "-t", "pushed", str(context), env=tools.bb_env)
+    archive = tools.work / "pushed.tar"
+    sh(BB, "save", "-o", str(archive), "pushed", env=tools.bb_env)
+    return archive
+
+
+class FreshRegistry:
+    """A docker-registry with empty storage, for one timed push or pull."""
+
+    def __init__(self, base: Path):
+        shutil.rmtree(base, ignore_errors=True)
+        base.mkdir(parents=True)
+        self.base = base
+        self.process, self.address = start_registry(base)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def push_once(tools: Tools, tool: str, archive: Path) -> float:
+    """Seconds for one push of the image to an empty registry: bb from its store (its records
+    of compressed layers dropped first, so it compresses), skopeo --dest-compress from the
+    docker-archive of the same image."""
+    registry = FreshRegistry(tools.work / "registry")
+    try:
+        if tool == "bb":
+            shutil.rmtree(tools.work / "bb-root" / "compressed", ignore_errors=True)
+            return timed(
+                BB, "push", "pushed", f"docker://{registry.address}/p/pushed:1", env=tools.bb_env
+            )
+        return timed(
+            "skopeo",
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "--dest-compress",
+            f"docker-archive:{archive}",
+            f"docker://{registry.address}/p/pushed:1",
+        )
+    finally:
+        registry.stop()
+
+
+def pull_once(tools: Tools, tool: str) -> float:
+    """Seconds for one pull of the image bb pushed into an empty store of each tool (skopeo's
+    into a containers-storage store, as buildah's)."""
+    registry = FreshRegistry(tools.work / "registry")
+    store = tools.work / f"pull-{tool}"
+    try:
+        sh(BB, "push", "pushed", f"docker://{registry.address}/p/pushed:1", env=tools.bb_env)
+        source = f"{registry.address}/p/pushed:1"
+        if tool == "bb":
+            env = {**tools.bb_env, "BB_ROOT": str(store / "root"), "BB_RUNROOT": str(store / "run")}
+            return timed(BB, "pull", source, env=env)
+        if tool == "buildah":
+            return timed(
+                "buildah",
+                "--root",
+                str(store / "root"),
+                "--runroot",
+                str(store / "run"),
+                "--storage-driver",
+                "overlay",
+                "pull",
+                "-q",
+                "--tls-verify=false",
+                source,
+            )
+        destination = f"containers-storage:[overlay@{store / 'root'}+{store / 'run'}]pulled"
+        return timed(
+            "skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{source}", destination
+        )
+    finally:
+        registry.stop()
+        if tool != "bb":  # containers-storage leaves its layer mounts to a storage shutdown
+            sh("umount", "-R", str(store / "root" / "overlay"), check=False)
+        shutil.rmtree(store, ignore_errors=True)
+
+
+STARTUP_RUNS = 20
+
+
+def startup(tools: Tools) -> dict[str, dict[str, float]]:
+    """Median seconds of `config` and `containers`, bb's and buildah's, run alternately."""
+    bb_ctr = sh(BB, "from", "busybox", env=tools.bb_env).stdout.strip()
+    buildah_ctr = sh(*tools.buildah, "from", "busybox").stdout.strip()
+    commands = {
+        "config": (
+            ([BB, "config", "--env", "A=1", bb_ctr], tools.bb_env),
+            ([*tools.buildah, "config", "--env", "A=1", buildah_ctr], None),
+        ),
+        "containers": (([BB, "containers"], tools.bb_env), ([*tools.buildah, "containers"], None)),
+    }
+    results = {}
+    for verb, ((bb_argv, bb_env), (buildah_argv, _)) in commands.items():
+        samples: dict[str, list[float]] = {"bb": [], "buildah": []}
+        for _ in range(STARTUP_RUNS):
+            samples["bb"].append(timed(*bb_argv, env=bb_env))
+            samples["buildah"].append(timed(*buildah_argv))
+        results[f"10 step command start-up: {verb} (median of {STARTUP_RUNS})"] = {
+            tool: statistics.median(times) for tool, times in samples.items()
+        }
+    sh(BB, "rm", bb_ctr, env=tools.bb_env)
+    sh(*tools.buildah, "rm", buildah_ctr)
+    return results
+
+
+def alternate(runs: int, measure: dict[str, object]) -> dict[str, float]:
+    """The median of `runs` runs of each measure (tool -> callable), run by run alternately."""
+    samples: dict[str, list[float]] = {tool: [] for tool in measure}
+    for _ in range(runs):
+        for tool, once in measure.items():
+            samples[tool].append(once())  # type: ignore[operator]
+    return {tool: statistics.median(times) for tool, times in samples.items()}
+
+
 def machine() -> str:
     cpu = next(
         (
@@ -260,7 +390,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--cases", default="1,2,3,4,5,6")
+    parser.add_argument("--cases", default="1,2,3,4,5,6,7,8,9,10")
     parser.add_argument("--out", default=str(REPO / "scripts" / "bench"))
     args = parser.parse_args()
     wanted = set(args.cases.split(","))
@@ -272,7 +402,7 @@ def main() -> int:
         try:
             contexts = make_contexts(work)
             for name, context in contexts.items():
-                if name[0] not in wanted:
+                if name.split()[0] not in wanted:
                     continue
                 samples: dict[str, list[float]] = {tool: [] for tool in ["bb", *peers]}
                 for _ in range(args.runs):
@@ -304,6 +434,39 @@ def main() -> int:
                     "bb": statistics.median(commits),
                     "tar+sha256sum": statistics.median(limits),
                 }
+            if wanted & {"7", "8"}:
+                archive = make_push_image(tools)
+                if "7" in wanted:
+                    results["7 push of 340 MB to a registry (skopeo: --dest-compress)"] = alternate(
+                        args.runs,
+                        {
+                            tool: lambda tool=tool: push_once(tools, tool, archive)
+                            for tool in ("bb", "skopeo")
+                        },
+                    )
+                if "8" in wanted:
+                    results["8 pull of 340 MB into an empty store"] = alternate(
+                        args.runs,
+                        {
+                            tool: lambda tool=tool: pull_once(tools, tool)
+                            for tool in ("bb", "buildah", "skopeo")
+                        },
+                    )
+            if "9" in wanted:
+                stages = work / "stages"
+                stages.mkdir()
+                (stages / "Dockerfile").write_text(STAGES_DOCKERFILE)
+                # docker is the classic builder, one stage after another: this docker has no
+                # buildx, and without it the docker CLI cannot drive BuildKit
+                results["9 three independent stages of sleep 3 (--jobs 3)"] = alternate(
+                    args.runs,
+                    {
+                        tool: lambda tool=tool: tools.build(tool, stages, jobs=3)
+                        for tool in ["bb", *peers]
+                    },
+                )
+            if "10" in wanted:
+                results.update(startup(tools))
         finally:
             tools.stop()
     write_results(Path(args.out), results, args.runs)
@@ -317,17 +480,15 @@ def write_results(out: Path, results: dict[str, dict[str, float]], runs: int) ->
         f"Machine: {machine()}. Median of {runs} alternating runs, seconds (lower is better).",
         "Made by `scripts/bench/compare.py`.",
         "",
-        "| case | bb | buildah | docker / limit | bb ÷ buildah | bb ÷ docker / limit |",
-        "|---|---|---|---|---|---|",
+        "| case | bb | peers | bb ÷ peer |",
+        "|---|---|---|---|",
     ]
     for case, times in results.items():
-        other = times.get("docker", times.get("tar+sha256sum"))
+        peers = [tool for tool in times if tool != "bb"]
         cells = [
             f"{times['bb']:.3f}",
-            f"{times['buildah']:.3f}" if "buildah" in times else "",
-            f"{other:.3f}" if other else "",
-            f"{times['bb'] / times['buildah']:.2f}" if "buildah" in times else "",
-            f"{times['bb'] / other:.2f}" if other else "",
+            ", ".join(f"{tool} {times[tool]:.3f}" for tool in peers),
+            ", ".join(f"{times['bb'] / times[tool]:.2f}" for tool in peers),
         ]
         lines.append(f"| {case} | " + " | ".join(cells) + " |")
     (out / "RESULTS.md").write_text("\n".join(lines) + "\n")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from testbed import free_port, wait_for
+from testbed import start_dockerd, start_registry, stop_dockerd
 
 
 @pytest.fixture
@@ -42,32 +40,8 @@ class Registry:
 def _start_registry(
     base: Path, htpasswd: Path | None, tls: Path | None = None
 ) -> tuple[subprocess.Popen, Registry]:
-    port = free_port()
-    auth = f"auth:\n  htpasswd:\n    realm: bb-test\n    path: {htpasswd}\n" if htpasswd else ""
-    # TLS with the server pair of `tls`, and client certificates signed by its CA required
-    tls_config = (
-        f"  tls:\n    certificate: {tls / 'server.crt'}\n    key: {tls / 'server.key'}\n"
-        f"    clientcas:\n      - {tls / 'ca.crt'}\n"
-        if tls
-        else ""
-    )
-    config = base / "config.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  accesslog:\n    disabled: false\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {base / 'data'}\n"
-        f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{tls_config}{auth}"
-    )
-    log = base / "registry.log"
-    process = subprocess.Popen(
-        ["docker-registry", "serve", str(config)], stdout=open(log, "w"), stderr=subprocess.STDOUT
-    )
-
-    def answers() -> bool:
-        with socket.socket() as probe:
-            return probe.connect_ex(("127.0.0.1", port)) == 0
-
-    wait_for(answers, "docker-registry")
-    return process, Registry(f"127.0.0.1:{port}", base / "data", log)
+    process, address = start_registry(base, htpasswd, tls)
+    return process, Registry(address, base / "data", base / "registry.log")
 
 
 @pytest.fixture(scope="session")
@@ -167,37 +141,6 @@ class Daemon:
 def dockerd(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """dockerd with its own data root and socket, no iptables and no bridge."""
     base = tmp_path_factory.mktemp("dockerd")
-    sock = base / "docker.sock"
-    log = open(base / "dockerd.log", "w")
-    process = subprocess.Popen(
-        [
-            "dockerd",
-            "--iptables=false",
-            "--ip6tables=false",
-            "--bridge=none",
-            "--data-root",
-            str(base / "data"),
-            "--exec-root",
-            str(base / "exec"),
-            "-H",
-            f"unix://{sock}",
-            "--pidfile",
-            str(base / "docker.pid"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    daemon = Daemon(f"unix://{sock}")
-    wait_for(
-        lambda: sock.exists() and daemon.docker("version", check=False).returncode == 0,
-        "dockerd",
-        60,
-    )
-    yield daemon
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    subprocess.run(["umount", "-R", str(base / "exec")], capture_output=True)
-    os.environ.pop("DOCKER_HOST", None)
+    process, host = start_dockerd(base)
+    yield Daemon(host)
+    stop_dockerd(process, base)

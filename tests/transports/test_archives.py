@@ -41,7 +41,8 @@ def test_save_and_load_docker_archive(bb, empty_store_factory, tmp_path):
 
 def test_oci_archive_and_layout_with_umoci_and_skopeo(bb, empty_store_factory, tmp_path):
     archive = tmp_path / "busybox-oci.tar"
-    bb("save", "--format", "oci", "-o", str(archive), "busybox")
+    # compressed as `push oci:` compresses: the two give the same manifest, byte for byte
+    bb("save", "--compress", "--format", "oci", "-o", str(archive), "busybox")
     layout = tmp_path / "layout"
     bb("push", "busybox", f"oci:{layout}:mytag")
     inspected = json.loads(
@@ -78,6 +79,55 @@ def test_oci_archive_and_layout_with_umoci_and_skopeo(bb, empty_store_factory, t
     other("pull", f"oci:{layout}:mytag")
     assert other.run_in("layout:mytag", "echo ok") == "ok"
     assert len(images(other)) == 1
+
+
+def _members(archive):
+    with tarfile.open(archive) as tar:
+        return {member.name: tar.extractfile(member).read() for member in tar if member.isfile()}
+
+
+def test_save_compress_and_build_output_compress_layers(bb, empty_store_factory, tmp_path):
+    """save --compress and -o oci-archive: write gzip layers; image IDs stay what they were."""
+    image_id = bb("images", "-q", "--notruncate", "busybox")
+    plain, packed = tmp_path / "plain.tar", tmp_path / "packed.tar"
+    bb("save", "-o", str(plain), "busybox")
+    bb("save", "--compress", "-o", str(packed), "busybox")
+    layers = {name: data for name, data in _members(packed).items() if name.endswith("layer.tar")}
+    assert layers and all(data[:2] == b"\x1f\x8b" for data in layers.values())
+    assert os.path.getsize(packed) < os.path.getsize(plain)
+    inspected = subprocess.run(
+        ["skopeo", "inspect", "--config", f"docker-archive:{packed}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert json.loads(inspected)["rootfs"]["diff_ids"] == [
+        "sha256:" + name.split("/")[0] for name in layers
+    ]
+    other = empty_store_factory("other", "overlay")
+    other("load", "-i", str(packed))
+    assert images(other) == [image_id]
+
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nRUN echo built > /built\n")
+    built = tmp_path / "built.tar"
+    built_id = bb("build", "-q", "--timestamp", "0", "-o", f"oci-archive:{built}:v1", str(context))
+    members = _members(built)
+    index = json.loads(members["index.json"])
+    manifest = json.loads(members["blobs/sha256/" + index["manifests"][0]["digest"][7:]])
+    assert manifest["config"]["digest"] == f"sha256:{built_id}"
+    assert {layer["mediaType"] for layer in manifest["layers"]} == {
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    }
+    bundle = tmp_path / "bundle"
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    subprocess.run(["tar", "-xf", str(built), "-C", str(layout)], check=True)
+    subprocess.run(
+        ["umoci", "unpack", "--image", f"{layout}:v1", str(bundle)], check=True, capture_output=True
+    )
+    assert (bundle / "rootfs" / "built").read_text() == "built\n"
 
 
 def test_oci_archives_load_back_under_their_names(bb, empty_store_factory, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -34,8 +35,6 @@ def test_push_then_skopeo_and_buildah_read_it(bb, registry, tmp_path):
             f"docker://{registry.address}/team/pushme:1",
         )
     )
-    import hashlib
-
     assert (
         hashlib.sha256(
             json.dumps(config, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
@@ -74,6 +73,102 @@ def test_second_push_uploads_nothing(bb, registry):
     bb("push", "busybox", f"docker://{registry.address}/elsewhere/busybox:1")
     assert registry.uploads() == uploads + 1
     assert "mount=" in registry.log.read_text()
+
+
+def test_pushed_gzip_layers_decompress_to_the_diff_ids(bb, registry, tmp_path):
+    """Each pushed layer, gunzipped by zlib (not the library that compressed it), is its diff ID;
+    pushing again (another repository, no record to reuse) gives the same digests."""
+    import gzip
+
+    ctr = bb("from", "busybox")
+    bb("run", ctr, "--", "sh", "-c", "head -c 3000000 /dev/urandom > /noise; seq 100000 > /text")
+    bb("commit", "--rm", "--timestamp", "0", ctr, "gzipped")
+    bb("push", "gzipped", f"docker://{registry.address}/gz/one:1")
+    copied = tmp_path / "dir"
+    skopeo(
+        "copy", "--src-tls-verify=false", f"docker://{registry.address}/gz/one:1", f"dir:{copied}"
+    )
+    manifest = json.loads((copied / "manifest.json").read_text())
+    config = json.loads((copied / manifest["config"]["digest"][7:]).read_text())
+    assert [layer["mediaType"] for layer in manifest["layers"]] == [
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    ] * len(config["rootfs"]["diff_ids"])
+    unpacked = [
+        "sha256:"
+        + hashlib.sha256(gzip.decompress((copied / layer["digest"][7:]).read_bytes())).hexdigest()
+        for layer in manifest["layers"]
+    ]
+    assert unpacked == config["rootfs"]["diff_ids"]
+    records = bb.root / "compressed"
+    for record in records.iterdir():
+        record.unlink()
+    bb("push", "gzipped", f"docker://{registry.address}/gz/two:1")
+    again = json.loads(
+        skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{registry.address}/gz/two:1")
+    )
+    assert again["layers"] == manifest["layers"]
+
+
+def test_zstd_push_read_by_skopeo_buildah_and_bb(bb, registry, empty_store_factory, tmp_path):
+    """(Debian's umoci 0.4.7 predates zstd layers: it refuses their media type.)
+
+    The image is one layer of its own: skopeo and buildah remember, machine-wide, which
+    compressed blobs hold a layer and would later reuse a zstd busybox layer for others."""
+    content = tmp_path / "zstd"
+    content.write_text(f"zstd {os.urandom(8).hex()}\n")
+    ctr = bb("from", "scratch")
+    bb("copy", ctr, str(content), "/zstd")
+    image_id = bb("commit", "--rm", ctr, "zstdme")
+    name = f"{registry.address}/zstd/zstdme:1"
+    bb("push", "--compression-format", "zstd", "--compression-level", "5", "zstdme", name)
+    manifest = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{name}"))
+    assert {layer["mediaType"] for layer in manifest["layers"]} == {
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    }
+    assert manifest["config"]["digest"] == f"sha256:{image_id}"
+    unpacked = tmp_path / "dir"
+    skopeo(
+        "copy", "--src-tls-verify=false", "--dest-decompress", f"docker://{name}", f"dir:{unpacked}"
+    )
+    config = json.loads((unpacked / manifest["config"]["digest"][7:]).read_text())
+    layers = json.loads((unpacked / "manifest.json").read_text())["layers"]
+    assert [
+        "sha256:" + hashlib.sha256((unpacked / layer["digest"][7:]).read_bytes()).hexdigest()
+        for layer in layers
+    ] == config["rootfs"]["diff_ids"]
+    with private_buildah(tmp_path / "buildah") as buildah:
+        working = subprocess.run(
+            [*buildah, "from", "--tls-verify=false", name],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        mounted = subprocess.run(
+            [*buildah, "mount", working], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        assert open(os.path.join(mounted, "zstd")).read() == content.read_text()
+        subprocess.run([*buildah, "umount", working], check=True, capture_output=True)
+    other = empty_store_factory("other", "overlay")
+    assert other("pull", name) == image_id
+    other_ctr = other("from", name)
+    assert open(os.path.join(other("mount", other_ctr), "zstd")).read() == content.read_text()
+    other("umount", other_ctr)
+
+
+def test_compression_flags_are_checked(bb, registry):
+    target = f"docker://{registry.address}/zstd/refused:1"
+    uploads = registry.uploads()
+    for flags, message in [
+        (
+            ["--format", "docker", "--compression-format", "zstd"],
+            "zstd compression is not supported for docker images",
+        ),
+        (["--compression-format", "lz4"], "must be gzip or zstd"),
+        (["--compression-level", "10"], "gzip levels are 1 to 9"),
+    ]:
+        result = bb.run("push", *flags, "busybox", target, check=False)
+        assert result.returncode == 125 and message in result.stderr, result.stderr
+    assert registry.uploads() == uploads
 
 
 def test_skopeo_copy_then_pull_and_run(bb, registry, empty_store_factory, tmp_path):

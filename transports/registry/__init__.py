@@ -1,7 +1,7 @@
 """`docker://REGISTRY/REPOSITORY[:TAG]`: the OCI distribution API (what registries speak).
 
 Blobs are streamed and checked against their digests, never held whole in
-memory. Layers go up gzip-compressed; the compressed digest of each layer is
+memory. Layers go up gzip- or zstd-compressed; the compressed digest of each layer is
 remembered (`<root>/compressed/`, see bb.store.compressed_layers), so a layer the
 registry already has is found with one HEAD request and never sent again.
 

@@ -9,13 +9,12 @@ import tempfile
 from bb.image.config import (
     FORMAT_DOCKER,
     MEDIA_DOCKER_CONFIG,
-    MEDIA_DOCKER_LAYER_GZIP,
     MEDIA_DOCKER_MANIFEST,
     MEDIA_DOCKER_MANIFEST_LIST,
     MEDIA_OCI_CONFIG,
     MEDIA_OCI_INDEX,
-    MEDIA_OCI_LAYER_GZIP,
     MEDIA_OCI_MANIFEST,
+    compressed_layer_type,
 )
 from bb.image.reference import Reference
 from bb.store.compressed_layers import CompressedLayers
@@ -39,9 +38,11 @@ def push_image(
     client = RegistryClient(reference, options)
     cache = CompressedLayers(store)
     docker = options.image_format == FORMAT_DOCKER
+    compression = options.compression
+    layer_type = compressed_layer_type(options.image_format, compression.format)
     descriptors = []
     for layer in image.layers:
-        known = cache.known(layer.diff_id)
+        known = cache.known(layer.diff_id, compression)
         repository = f"{reference.registry}/{reference.repository}"
         if known is None or not client.has_blob(known["digest"]):
             mounted = False
@@ -56,7 +57,7 @@ def push_image(
                     if mounted:
                         break
             if not mounted:
-                with cache.compressed(layer.diff_id) as (path, digest, size):
+                with cache.compressed(layer.diff_id, compression) as (path, digest, size):
                     if not client.has_blob(digest):
                         client.upload_blob(path, digest, size)
                     known = {
@@ -67,10 +68,10 @@ def push_image(
         assert known is not None
         if repository not in known["repositories"]:
             known["repositories"] = [*known["repositories"], repository]
-        cache.remember(layer.diff_id, known)
+        cache.remember(layer.diff_id, compression, known)
         descriptors.append(
             {
-                "mediaType": MEDIA_DOCKER_LAYER_GZIP if docker else MEDIA_OCI_LAYER_GZIP,
+                "mediaType": layer_type,
                 "digest": known["digest"],
                 "size": known["size"],
             }
