@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from bb.dockerfile.dockerignore import DockerIgnore
 from bb.dockerfile.expand import ExpansionError, nameable
 from bb.dockerfile.instructions import (
     assignments,
@@ -74,8 +75,8 @@ PROXY_ARGS = (
 SUPPORTED_FLAGS = {
     "FROM": {"platform"},
     "RUN": {"network", "mount"},
-    "COPY": {"from", "chown", "chmod", "link"},
-    "ADD": {"chown", "chmod", "link", "checksum"},
+    "COPY": {"from", "chown", "chmod", "link", "parents", "exclude"},
+    "ADD": {"chown", "chmod", "link", "checksum", "exclude"},
     "HEALTHCHECK": OPTION_NAMES,
 }
 
@@ -341,6 +342,19 @@ class StageBuild:
                     ),
                 )
 
+    def _boolean_flag(self, instruction: Instruction, name: str) -> bool:
+        """A flag such as `--parents` or `--parents=false` (BuildKit's booleans)."""
+        if not any(flag_name == name for flag_name, _ in instruction.flags):
+            return False
+        value = (instruction.flag(name) or "true").lower()
+        if value not in ("true", "false"):
+            raise DockerfileError(
+                self.path,
+                instruction.line,
+                f"{instruction.keyword} --{name}: expected true or false",
+            )
+        return value == "true"
+
     def _finish(self) -> str:
         self.key = chain_key(self.key, "END")
         if (
@@ -575,7 +589,21 @@ class StageBuild:
             created_by=instruction.original,
             verb=instruction.keyword,
             timestamp=self.build.options.timestamp,
+            parents=self._boolean_flag(instruction, "parents"),
         )
+        excludes = [
+            expanded_word(instruction, self.path, value or "", env, self.escape)
+            for name, value in instruction.flags
+            if name == "exclude"
+        ]
+        if excludes:
+            try:
+                # BuildKit matches --exclude as .dockerignore patterns, below each source
+                options.exclude = DockerIgnore(excludes)
+            except DockerfileError:
+                raise DockerfileError(
+                    self.path, instruction.line, f"{instruction.keyword} --exclude: a bad pattern"
+                ) from None
         remote = [source for source in options.sources if is_remote(source)]
         checksum = instruction.flag("checksum")
         if (
@@ -639,7 +667,16 @@ class StageBuild:
                 content_key = sources_digest(options) if self.build.cache is not None else ""
             key = [
                 instruction.keyword,
-                json.dumps([options.sources, options.destination, options.chown, options.chmod]),
+                json.dumps(
+                    [
+                        options.sources,
+                        options.destination,
+                        options.chown,
+                        options.chmod,
+                        options.parents,
+                        excludes,
+                    ]
+                ),
                 content_key,
             ]
             self._filesystem_step(instruction, key, lambda container: copy_step(container, options))

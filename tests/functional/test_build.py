@@ -549,3 +549,72 @@ def test_add_from_a_url(bb, tmp_path, file_server):
     assert bb.fails("build", str(context)).strip() == (
         f"Error: Dockerfile:2: ADD: ADD {url}/files/missing: the server answered 404 Not Found"
     )
+
+
+def test_copy_parents_exclude_and_link(bb, tmp_path):
+    # BuildKit's semantics as its Dockerfile reference gives them (docker 20.10's built-in
+    # frontend and buildah 1.28 have neither flag)
+    context = tmp_path / "context"
+    for path in [
+        "x/a.txt",
+        "y/a.txt",
+        "x/sub/c.txt",
+        "x/sub/d.md",
+        "src/keep.go",
+        "src/notes.md",
+        "src/deep/k.go",
+        "src/deep/n.md",
+        "hom1.txt",
+        "hom2.go",
+    ]:
+        (context / path).parent.mkdir(parents=True, exist_ok=True)
+        (context / path).write_text(path + "\n")
+    os.chmod(context / "x", 0o750)
+    os.utime(context / "x", (1600000000, 1600000000))
+    (context / "Dockerfile").write_text(
+        "FROM busybox\n"
+        "COPY ./x/a.txt ./y/a.txt /no_parents/\n"
+        "COPY --parents ./x/a.txt ./y/a.txt /parents/\n"
+        "COPY --parents ./x/./sub/*.txt /pivot/\n"
+        "COPY --exclude=*.md src/ /src/\n"
+        "COPY --exclude=*.txt --exclude=*.md hom* /hom/\n"
+        "COPY --link --parents=false x/a.txt /linked.txt\n"
+        "ADD --exclude=deep src /added/\n"
+    )
+    ctr = bb("from", build_context(bb, context, "--layers"))
+    listing = "find /no_parents /parents /pivot /src /hom /added /linked.txt | sort"
+    assert bb("run", ctr, "--", "sh", "-c", listing).split("\n") == [
+        "/added",
+        "/added/keep.go",
+        "/added/notes.md",
+        "/hom",
+        "/hom/hom2.go",
+        "/linked.txt",
+        "/no_parents",
+        "/no_parents/a.txt",
+        "/parents",
+        "/parents/x",
+        "/parents/x/a.txt",
+        "/parents/y",
+        "/parents/y/a.txt",
+        "/pivot",
+        "/pivot/sub",
+        "/pivot/sub/c.txt",
+        "/src",
+        "/src/deep",
+        "/src/deep/k.go",
+        "/src/deep/n.md",  # `*.md` is one level, as in .dockerignore: `**/*.md` would take it
+        "/src/keep.go",
+    ]
+    # a kept parent directory is a copy of the context's (mode and mtime)
+    assert bb("run", ctr, "--", "stat", "-c", "%a %Y", "/parents/x") == "750 1600000000"
+    # what --exclude leaves out is no part of the step's cache key: only the ADD that copies
+    # the changed file runs again
+    (context / "src" / "notes.md").write_text("changed\n")
+    output = bb("build", "--layers", str(context))
+    assert output.count("--> Using cache") == 6
+    assert "--> Using cache" not in output.split("STEP 8/8")[1]
+    (context / "Dockerfile").write_text("FROM busybox\nCOPY --parents=maybe x /x\n")
+    assert bb.fails("build", str(context)).strip() == (
+        "Error: Dockerfile:2: COPY --parents: expected true or false"
+    )
