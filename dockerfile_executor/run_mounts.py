@@ -268,13 +268,20 @@ def _secret_file(build: Build, request: MountRequest, path: str) -> str | None:
 def _source_root(
     build: Build, request: MountRequest, stage_images: dict[int, str]
 ) -> Iterator[str]:
-    """The tree a bind mount's source is in: the context, or the stage or image `from=` names."""
+    """The tree a bind mount's source is in: the context, or the stage, build context or image
+    `from=` names."""
     source = request.get("from")
     if not source:
         yield build.context_dir
         return
     index = build.stage_index(source, allow_index=True)
     image_id = stage_images.get(index) if index is not None else None
+    named = build.named_context(source)
+    if image_id is None and named is not None:
+        if named.directory is not None:
+            yield named.directory
+            return
+        image_id = build.context_image(named)
     record = build.store.images.lookup(image_id or source)
     if record.top_layer is None:
         with tempfile.TemporaryDirectory() as empty:

@@ -240,8 +240,18 @@ class StageBuild:
             instruction, self.path, self.stage.base, self.build.from_environment(), self.escape
         )
         stage_index = self.build.stage_index(base, allow_index=False)
+        named = self.build.named_context(base)
+        base_directory = None
         if stage_index is not None and stage_index < self.stage.index:
             base = self.build.stage_images[stage_index]
+        elif named is not None and named.directory is not None:
+            # BuildKit's FROM a local context: a stage holding just its files
+            base, base_directory = SCRATCH, named.directory
+        elif named is not None:
+            try:
+                base = self.build.context_image(named)
+            except BBError as failure:
+                raise DockerfileError(self.path, instruction.line, f"FROM: {failure}") from None
         base_id = None
         if base.lower() != SCRATCH:
             record = self.store.images.find(base)
@@ -272,9 +282,28 @@ class StageBuild:
                     text, f"{self.path} (ONBUILD of {base})", instruction.line, self.escape
                 )
             )
+        if base_directory is not None:
+            self._copy_directory(instruction, base_directory)
         if not self.build.options.layers and self.container is None:
             self.working_container()
         return parsed
+
+    def _copy_directory(self, instruction: Instruction, directory: str) -> None:
+        """A directory's files (their owners kept) as the stage's first layer."""
+        options = CopyOptions(
+            sources=["."],
+            destination="/",
+            source_root=directory,
+            keep_owners=True,
+            created_by=instruction.original,
+            timestamp=self.build.options.timestamp,
+        )
+        content_key = sources_digest(options) if self.build.cache is not None else ""
+        self._filesystem_step(
+            instruction,
+            ["FROM", "directory", content_key],
+            lambda container: copy_step(container, options),
+        )
 
     def _step(self, instruction: Instruction) -> None:
         self._check_flags(instruction)
@@ -649,17 +678,28 @@ class StageBuild:
             elif from_source:
                 source = expanded_word(instruction, self.path, from_source, env, self.escape)
                 index = self.build.stage_index(source, allow_index=True)
+                named = self.build.named_context(source)
                 if index is not None and index in self.build.stage_images:
                     options.from_source = self.build.stage_images[index]
+                elif named is not None and named.directory is not None:
+                    # as buildah: what comes from a named context keeps its owners
+                    options.source_root = named.directory
+                    options.keep_owners = True
+                elif named is not None:
+                    options.from_source = self.build.context_image(named)
                 elif self.store.images.find(source) is not None:
                     options.from_source = self.store.images.lookup(source).id
                 else:
                     raise DockerfileError(
                         self.path,
                         instruction.line,
-                        f"{instruction.keyword} --from={source}: no stage or image of that name",
+                        f"{instruction.keyword} --from={source}: "
+                        "no stage, build context or image of that name",
                     )
-                content_key = options.from_source
+                if options.from_source is not None:
+                    content_key = options.from_source
+                else:
+                    content_key = sources_digest(options) if self.build.cache is not None else ""
             else:
                 options.source_root = self.build.context_dir
                 options.source_filter = self.build.ignore

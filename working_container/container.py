@@ -178,6 +178,13 @@ def _base_image(store: Store, image: str, pull: str) -> tuple[ImageRecord | None
     `pull` says."""
     if image == SCRATCH:
         return None, new_image_config()
+    record = find_image(store, image, pull)
+    return record, copy.deepcopy(store.images.config(record))
+
+
+def find_image(store: Store, image: str, pull: str) -> ImageRecord:
+    """The stored image `image` names (a name, an ID or a transport location), pulled or read in
+    as `pull` says."""
     from bb.transports import import_image, split_transport
 
     record = None
@@ -189,7 +196,7 @@ def _base_image(store: Store, image: str, pull: str) -> tuple[ImageRecord | None
         record = _pull_by_name(store, image)
     if record is None:
         raise ImageNotFound(image)
-    return record, copy.deepcopy(store.images.config(record))
+    return record
 
 
 def _pull_by_name(store: Store, image: str) -> ImageRecord | None:

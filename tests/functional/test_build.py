@@ -618,3 +618,106 @@ def test_copy_parents_exclude_and_link(bb, tmp_path):
     assert bb.fails("build", str(context)).strip() == (
         "Error: Dockerfile:2: COPY --parents: expected true or false"
     )
+
+
+def _tree(root: Path, paths: list[str]) -> dict[str, tuple]:
+    """Type, mode, owner and contents of each of `paths` below `root`, and of what is below them."""
+    found = {}
+    for path in paths:
+        top = root / path.lstrip("/")
+        for entry in [top, *sorted(top.rglob("*"))] if top.is_dir() else [top]:
+            info = entry.lstat()
+            contents = entry.read_bytes() if entry.is_file() and not entry.is_symlink() else b""
+            found["/" + str(entry.relative_to(root))] = (
+                oct(info.st_mode),
+                info.st_uid,
+                info.st_gid,
+                hashlib.sha256(contents).hexdigest(),
+            )
+    return found
+
+
+def test_build_contexts_as_buildah_uses_them(bb, tmp_path):
+    other = tmp_path / "other"
+    (other / "sub").mkdir(parents=True)
+    (other / "sub" / "f").write_text("from the named context\n")
+    os.chown(other / "sub" / "f", 1234, 1234)
+    os.chmod(other / "sub" / "f", 0o640)
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM base\n"
+        "COPY --from=other sub/f /copied\n"
+        "COPY --from=other / /all/\n"
+        "COPY --from=img /bin/busybox /from-image\n"
+        "RUN --mount=from=other,source=sub/f,target=/m cat /m > /mounted\n"
+    )
+    contexts = [
+        "--build-context",
+        f"other={other}",
+        "--build-context",
+        "base=docker-image://busybox",
+        "--build-context",
+        "img=docker-image://busybox",
+    ]
+    paths = ["/copied", "/all", "/from-image", "/mounted"]
+    ctr = bb("from", build_context(bb, context, *contexts))
+    root = Path(bb("mount", ctr))
+    try:
+        ours = _tree(root, paths)
+    finally:
+        bb("umount", ctr)
+    assert ours["/copied"][:3] == (oct(0o100640), 1234, 1234)
+    bb("save", "-o", str(tmp_path / "busybox.tar"), "busybox")
+    with private_buildah(tmp_path / "buildah") as buildah:
+        pulled = subprocess.run(
+            [*buildah, "pull", "-q", f"docker-archive:{tmp_path / 'busybox.tar'}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        subprocess.run([*buildah, "tag", pulled, "busybox"], check=True, capture_output=True)
+        subprocess.run(
+            [*buildah, "bud", "-q", "--isolation", "chroot", *contexts, "-t", "bc", str(context)],
+            check=True,
+            capture_output=True,
+        )
+        peer = subprocess.run(
+            [*buildah, "from", "bc"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        peer_root = subprocess.run(
+            [*buildah, "mount", peer], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        try:
+            assert ours == _tree(Path(peer_root), paths)
+        finally:
+            subprocess.run([*buildah, "umount", peer], check=True, capture_output=True)
+    # on BuildKit's terms (buildah 1.28 has neither): FROM a directory context starts from just
+    # its files; oci-layout:// names an image in an OCI layout
+    bb("push", "busybox", f"oci:{tmp_path / 'layout'}:latest")
+    (context / "Dockerfile").write_text("FROM files\nCOPY --from=layout /etc/passwd /passwd\n")
+    image = build_context(
+        bb,
+        context,
+        "--build-context",
+        f"files={other}",
+        "--build-context",
+        f"layout=oci-layout://{tmp_path / 'layout'}:latest",
+    )
+    ctr = bb("from", image)
+    root = Path(bb("mount", ctr))
+    try:
+        assert sorted(str(path.relative_to(root)) for path in root.rglob("*")) == [
+            "passwd",
+            "sub",
+            "sub/f",
+        ]
+        assert _tree(root, ["/sub/f"]) == {"/sub/f": ours["/all/sub/f"]}
+    finally:
+        bb("umount", ctr)
+    for value, message in [
+        ("x=https://example.com/a.tar", "only a directory, docker-image:// and oci-layout://"),
+        (f"x={tmp_path / 'missing'}", "is not a directory"),
+        ("x", "expected NAME=DIR or NAME=docker-image://REF"),
+    ]:
+        assert message in bb.fails("build", "--build-context", value, str(context))
