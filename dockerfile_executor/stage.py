@@ -30,7 +30,7 @@ from bb.dockerfile.instructions import (
 from bb.dockerfile.parser import Instruction, Stage, parse_instruction
 from bb.dockerfile_executor.cache_keys import chain_key, sources_digest
 from bb.dockerfile_executor.remote_sources import download, is_remote
-from bb.dockerfile_executor.run_mounts import parse_mount, step_mounts
+from bb.dockerfile_executor.run_mounts import mounts_key, parse_mount, step_mounts
 from bb.errors import (
     BBError,
     BuildStepFailed,
@@ -600,7 +600,11 @@ class StageBuild:
             instruction,
             ["RUN", json.dumps(command), json.dumps(sorted(build_env))]
             + ([f"network={network}"] if network != "default" else [])
-            + [request.cache_key() for request in requests],
+            + [
+                mounts_key(self.build, requests, self.build.stage_images)
+                if self.build.cache is not None
+                else ""
+            ],
             run,
         )
 

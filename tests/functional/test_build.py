@@ -721,3 +721,32 @@ def test_build_contexts_as_buildah_uses_them(bb, tmp_path):
         ("x", "expected NAME=DIR or NAME=docker-image://REF"),
     ]:
         assert message in bb.fails("build", "--build-context", value, str(context))
+
+
+def test_cache_mount_seeded_from_a_stage_and_bound_files_in_the_cache_key(bb, tmp_path):
+    # BuildKit's terms (its reference): a cache `from=` starts as a copy of that stage's `source`
+    (tmp_path / "bound.txt").write_text("first\n")
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox AS seed\n"
+        "RUN mkdir -p /deps && echo seeded > /deps/a && chown 123:45 /deps/a\n"
+        "FROM busybox\n"
+        "RUN --mount=type=cache,id=c,from=seed,source=/deps,target=/cache "
+        "sh -c 'cat /cache/a > /got; stat -c %u:%g /cache/a >> /got; echo more >> /cache/a'\n"
+        "RUN --mount=type=cache,id=c,from=seed,source=/deps,target=/cache cat /cache/a > /second\n"
+        "RUN --mount=type=bind,source=bound.txt,target=/b cat /b > /bound\n"
+    )
+    ctr = bb("from", build_context(bb, tmp_path, "--layers"))
+    assert bb("run", ctr, "--", "cat", "/got", "/second", "/bound").split("\n") == [
+        "seeded",
+        "123:45",
+        "seeded",
+        "more",
+        "first",
+    ]
+    # a changed bound file runs its step again (and only that one)
+    (tmp_path / "bound.txt").write_text("second\n")
+    output = bb("build", "--layers", str(tmp_path))
+    assert "--> Using cache" not in output.split("STEP 4/4")[-1]
+    assert output.count("--> Using cache") == 3
+    ctr = bb("from", output.splitlines()[-1])
+    assert bb("run", ctr, "--", "cat", "/bound") == "second"
