@@ -12,6 +12,7 @@ from bb.dockerfile_executor.executor import (
     parse_build_static,
 )
 from bb.dockerfile_executor.run_mounts import parse_secret
+from bb.dockerfile_executor.ssh_agent import parse_ssh
 from bb.runtime.spec import parse_confinement
 from bb.system.atomic import write_atomic
 
@@ -51,6 +52,12 @@ def build(
         [],
         "--secret",
         help="id=ID,src=FILE or id=ID,env=VAR for RUN --mount=type=secret (repeatable).",
+    ),
+    ssh: list[str] = typer.Option(
+        [],
+        "--ssh",
+        help="default, default=SOCKET or ID=SOCKET: an ssh agent for RUN --mount=type=ssh "
+        "(repeatable).",
     ),
     build_context: list[str] = typer.Option(
         [],
@@ -109,6 +116,7 @@ def build(
         confinement=parse_confinement(list(cap_add), list(cap_drop), list(security_opt), network),
         proxy=proxy,
         secrets=dict(parse_secret(text) for text in secret),
+        ssh=dict(parse_ssh(text) for text in ssh),
         build_contexts=dict(parse_build_context(text) for text in build_context),
         timestamp=parse_build_static(build_static) if build_static is not None else timestamp,
         layers=layers,

@@ -38,6 +38,8 @@ class BuildOptions:
     confinement: Confinement = field(default_factory=Confinement)
     #: `--secret` ids -> "file:PATH" or "env:NAME" (see run_mounts.parse_secret)
     secrets: dict[str, str] = field(default_factory=dict)
+    #: `--ssh` ids -> agent socket paths (see ssh_agent.parse_ssh)
+    ssh: dict[str, str] = field(default_factory=dict)
     #: `--build-context` names -> what they stand for
     build_contexts: dict[str, NamedContext] = field(default_factory=dict)
     proxy: bool = True

@@ -23,6 +23,7 @@ from bb.archive.fsmeta import copy_tree_as_is
 from bb.archive.securejoin import clean_relative, resolve_in_root
 from bb.dockerfile.parser import Instruction
 from bb.dockerfile_executor.cache_keys import sources_digest
+from bb.dockerfile_executor.ssh_agent import forwarded_agent
 from bb.errors import ArchiveError, InvalidArgument
 from bb.store.run_cache import cache_directory
 from bb.system.limits import read_at_most
@@ -31,7 +32,7 @@ from bb.working_container.copy import CopyOptions
 if TYPE_CHECKING:
     from bb.dockerfile_executor.executor import Build
 
-MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret")
+MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
 # what each type takes (BuildKit's names; `readonly`/`ro`/`rw` are flags without a value)
 _OPTIONS = {
     "bind": {
@@ -63,6 +64,7 @@ _OPTIONS = {
     },
     "tmpfs": {"target", "dst", "destination", "size"},
     "secret": {"id", "target", "dst", "destination", "required", "mode", "uid", "gid"},
+    "ssh": {"id", "target", "dst", "destination", "required", "mode", "uid", "gid"},
 }
 _ALIASES = {
     "src": "source",
@@ -121,6 +123,8 @@ def parse_mount(text: str) -> MountRequest:
         if not fields.get("id") and not fields.get("target"):
             raise InvalidArgument("--mount type=secret: give id= (or target=)")
         fields.setdefault("id", os.path.basename(fields.get("target", "")))
+    elif mount_type == "ssh":
+        fields["id"] = fields.get("id") or "default"
     elif not fields.get("target"):
         raise InvalidArgument(f"--mount type={mount_type}: target= is required")
     for name in ("mode",):
@@ -132,6 +136,28 @@ def parse_mount(text: str) -> MountRequest:
     if fields.get("sharing", "shared") not in ("shared", "private", "locked"):
         raise InvalidArgument("--mount: sharing= must be shared, private or locked")
     return MountRequest(mount_type, tuple(sorted(fields.items())))
+
+
+def parse_mounts(texts: list[str]) -> list[MountRequest]:
+    """The `--mount`s of one RUN; ssh mounts without a target get BuildKit's
+    `/run/buildkit/ssh_agent.N` (N counting the RUN's ssh mounts)."""
+    requests: list[MountRequest] = []
+    for text in texts:
+        request = parse_mount(text)
+        if request.type == "ssh" and not request.get("target"):
+            number = sum(1 for made in requests if made.type == "ssh")
+            options = (*request.options, ("target", f"/run/buildkit/ssh_agent.{number}"))
+            request = MountRequest("ssh", tuple(sorted(options)))
+        requests.append(request)
+    return requests
+
+
+def ssh_auth_sock(build: Build, requests: list[MountRequest]) -> str | None:
+    """As BuildKit: SSH_AUTH_SOCK is the first ssh mount the step gets."""
+    for request in requests:
+        if request.type == "ssh" and request.get("id") in build.options.ssh:
+            return request.target
+    return None
 
 
 def mounted_stages(instruction: Instruction) -> list[str]:
@@ -213,6 +239,25 @@ def step_mounts(
                 source = _secret_file(build, request, os.path.join(scratch, f"secret-{number}"))
                 if source is None:
                     continue
+            elif request.type == "ssh":
+                agent = build.options.ssh.get(request.get("id") or "")
+                if agent is None:
+                    if request.get("required") == "true":
+                        raise InvalidArgument(
+                            f'--mount type=ssh: no ssh agent "{request.get("id")}" given '
+                            f"(bb build --ssh {request.get('id')}=SOCKET)"
+                        )
+                    continue
+                source = stack.enter_context(
+                    forwarded_agent(
+                        agent,
+                        os.path.join(scratch, f"ssh-{number}"),
+                        _octal(request.get("mode") or "0600"),
+                        int(request.get("uid") or 0),
+                        int(request.get("gid") or 0),
+                    )
+                )
+                options = ["rbind", "rw"]
             elif request.type == "cache":
                 cache_id = request.get("id") or target
                 seed = None

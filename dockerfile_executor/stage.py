@@ -30,7 +30,7 @@ from bb.dockerfile.instructions import (
 from bb.dockerfile.parser import Instruction, Stage, parse_instruction
 from bb.dockerfile_executor.cache_keys import chain_key, sources_digest
 from bb.dockerfile_executor.remote_sources import download, is_remote
-from bb.dockerfile_executor.run_mounts import mounts_key, parse_mount, step_mounts
+from bb.dockerfile_executor.run_mounts import mounts_key, parse_mounts, ssh_auth_sock, step_mounts
 from bb.errors import (
     BBError,
     BuildStepFailed,
@@ -576,16 +576,19 @@ class StageBuild:
             confinement = dataclasses.replace(confinement, network=network)
         env = self.environment()
         try:
-            requests = [
-                parse_mount(expanded_word(instruction, self.path, value or "", env, self.escape))
-                for name, value in instruction.flags
-                if name == "mount"
-            ]
+            requests = parse_mounts(
+                [
+                    expanded_word(instruction, self.path, value or "", env, self.escape)
+                    for name, value in instruction.flags
+                    if name == "mount"
+                ]
+            )
         except InvalidArgument as failure:
             raise DockerfileError(self.path, instruction.line, f"RUN {failure}") from None
+        agent = ssh_auth_sock(self.build, requests)
         options = RunOptions(
             command=command,
-            env=build_env + proxies,
+            env=build_env + proxies + ([f"SSH_AUTH_SOCK={agent}"] if agent else []),
             confinement=confinement,
             created_by=instruction.original,
             discard_output=self.build.options.quiet,

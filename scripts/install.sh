@@ -16,6 +16,8 @@ if [ "${1:-}" = "--test" ]; then
     packages="$packages docker-registry docker.io skopeo umoci buildah apache2-utils xz-utils"
     # the real-world build starts from a Debian rootfs (tests/functional/test_real_world.py)
     packages="$packages debootstrap"
+    # RUN --mount=type=ssh is tested with a real ssh-agent, ADD of a git URL with git
+    packages="$packages openssh-client git"
     extras="[test]"
 fi
 export DEBIAN_FRONTEND=noninteractive

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -244,15 +245,15 @@ BAD_DOCKERFILES = [
     ("FROM busybox\nCOPY ../outside /\n", "outside the build context"),
     (
         "FROM busybox\nCOPY --from=nostage /x /x\n",
-        "Dockerfile:2: COPY --from=nostage: no stage or image",
+        "Dockerfile:2: COPY --from=nostage: no stage, build context or image",
     ),
     ("FROM busybox\nARG NOVALUE\nENV X=$NOVALUE\n", "Dockerfile:3: ENV: ARG NOVALUE has no value"),
     ("FROM busybox\nHEALTHCHECK --interval=soon CMD true\n", "Dockerfile:2: HEALTHCHECK"),
     ("FROM nosuchimage\n", "Dockerfile:1: FROM"),
     ("FROM busybox AS " + "x" * 65 + "\n", "longer than 64 characters"),
     (
-        "FROM busybox\nRUN --mount=type=ssh true\n",
-        'Dockerfile:2: RUN --mount: type "ssh" is not one of bind, cache, tmpfs, secret',
+        "FROM busybox\nRUN --mount=type=sshd true\n",
+        'Dockerfile:2: RUN --mount: type "sshd" is not one of bind, cache, tmpfs, secret, ssh',
     ),
     (
         "FROM busybox\nRUN --mount=type=bind,source=../..,target=/x true\n",
@@ -637,6 +638,26 @@ def _tree(root: Path, paths: list[str]) -> dict[str, tuple]:
     return found
 
 
+@contextlib.contextmanager
+def buildah_root(bb, tmp_path, context, *flags):
+    """Build `context` with `buildah bud` (on bb's busybox) and `flags`; the image's root."""
+    bb("save", "-o", str(tmp_path / "busybox.tar"), "busybox")
+    with private_buildah(tmp_path / "buildah") as buildah:
+
+        def run(*args: str) -> str:
+            return subprocess.run(
+                [*buildah, *args], check=True, capture_output=True, text=True
+            ).stdout.strip()
+
+        run("tag", run("pull", "-q", f"docker-archive:{tmp_path / 'busybox.tar'}"), "busybox")
+        run("bud", "-q", "--isolation", "chroot", *flags, "-t", "peer", str(context))
+        peer = run("from", "peer")
+        try:
+            yield Path(run("mount", peer))
+        finally:
+            run("umount", peer)
+
+
 def test_build_contexts_as_buildah_uses_them(bb, tmp_path):
     other = tmp_path / "other"
     (other / "sub").mkdir(parents=True)
@@ -668,30 +689,8 @@ def test_build_contexts_as_buildah_uses_them(bb, tmp_path):
     finally:
         bb("umount", ctr)
     assert ours["/copied"][:3] == (oct(0o100640), 1234, 1234)
-    bb("save", "-o", str(tmp_path / "busybox.tar"), "busybox")
-    with private_buildah(tmp_path / "buildah") as buildah:
-        pulled = subprocess.run(
-            [*buildah, "pull", "-q", f"docker-archive:{tmp_path / 'busybox.tar'}"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        subprocess.run([*buildah, "tag", pulled, "busybox"], check=True, capture_output=True)
-        subprocess.run(
-            [*buildah, "bud", "-q", "--isolation", "chroot", *contexts, "-t", "bc", str(context)],
-            check=True,
-            capture_output=True,
-        )
-        peer = subprocess.run(
-            [*buildah, "from", "bc"], check=True, capture_output=True, text=True
-        ).stdout.strip()
-        peer_root = subprocess.run(
-            [*buildah, "mount", peer], check=True, capture_output=True, text=True
-        ).stdout.strip()
-        try:
-            assert ours == _tree(Path(peer_root), paths)
-        finally:
-            subprocess.run([*buildah, "umount", peer], check=True, capture_output=True)
+    with buildah_root(bb, tmp_path, context, *contexts) as peer_root:
+        assert ours == _tree(peer_root, paths)
     # on BuildKit's terms (buildah 1.28 has neither): FROM a directory context starts from just
     # its files; oci-layout:// names an image in an OCI layout
     bb("push", "busybox", f"oci:{tmp_path / 'layout'}:latest")
@@ -750,3 +749,88 @@ def test_cache_mount_seeded_from_a_stage_and_bound_files_in_the_cache_key(bb, tm
     assert output.count("--> Using cache") == 3
     ctr = bb("from", output.splitlines()[-1])
     assert bb("run", ctr, "--", "cat", "/bound") == "second"
+
+
+@pytest.fixture
+def ssh_agent(tmp_path):
+    """A real ssh-agent holding one new key: (its socket, what `ssh-add -l` lists)."""
+    import tempfile
+
+    short = Path(tempfile.mkdtemp(prefix="bb-agent-", dir="/tmp"))  # a socket path has 108 bytes
+    socket_path = short / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket_path)], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if socket_path.exists():
+                break
+            subprocess.run(["sleep", "0.05"])
+        subprocess.run(
+            [
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "bb-test",
+                "-f",
+                tmp_path / "key",
+            ],
+            check=True,
+        )
+        env = {**os.environ, "SSH_AUTH_SOCK": str(socket_path)}
+        subprocess.run(["ssh-add", "-q", tmp_path / "key"], env=env, check=True)
+        listed = subprocess.run(
+            ["ssh-add", "-l"], env=env, check=True, capture_output=True, text=True
+        ).stdout.strip()
+        yield socket_path, listed
+    finally:
+        agent.terminate()
+        agent.wait()
+        subprocess.run(["rm", "-rf", str(short)])
+
+
+def test_ssh_mounts_forward_the_agent(bb, tmp_path, ssh_agent):
+    socket_path, listed = ssh_agent
+    # busybox has no ssh-add: the host's, with its libraries, bound from a build context
+    tools = (
+        "--mount=type=bind,from=tools,source=lib/x86_64-linux-gnu,target=/hostlib "
+        "--mount=type=bind,from=tools,source=bin/ssh-add,target=/ssh-add"
+    )
+    ssh_add = "/hostlib/ld-linux-x86-64.so.2 --library-path /hostlib /ssh-add -l"
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM busybox\n"
+        f"RUN {tools} --mount=type=ssh sh -c '{ssh_add} > /keys; echo $SSH_AUTH_SOCK > /sock; "
+        'stat -c "%a %u" $SSH_AUTH_SOCK >> /sock\'\n'
+        f"RUN {tools} --mount=type=ssh,id=other,target=/tmp/agent,mode=0660,uid=1000 "
+        f'sh -c \'SSH_AUTH_SOCK=/tmp/agent {ssh_add} > /other-keys; stat -c "%a %u" /tmp/agent '
+        "> /other'\n"
+        "RUN --mount=type=ssh,id=absent sh -c 'echo ${SSH_AUTH_SOCK:-unset} > /absent'\n"
+    )
+    flags = ["--build-context", "tools=/usr", "--ssh", f"default={socket_path}"]
+    flags += ["--ssh", f"other={socket_path}"]
+    ctr = bb("from", build_context(bb, context, *flags))
+    assert bb("run", ctr, "--", "cat", "/keys", "/sock", "/other-keys", "/other", "/absent").split(
+        "\n"
+    ) == [listed, "/run/buildkit/ssh_agent.0", "600 0", listed, "660 1000", "unset"]
+    # buildah 1.28 forwards the same way (its default socket mode is 0620, BuildKit's 0600)
+    with buildah_root(bb, tmp_path, context, *flags) as peer_root:
+        assert [(peer_root / name).read_text() for name in ["keys", "sock", "other", "absent"]] == [
+            f"{listed}\n",
+            "/run/buildkit/ssh_agent.0\n620 0\n",
+            "660 1000\n",
+            "unset\n",
+        ]
+    # nothing of the agent stays in the image
+    assert bb("run", ctr, "--", "sh", "-c", "test -e /run/buildkit || echo gone") == "gone"
+    (context / "Dockerfile").write_text("FROM busybox\nRUN --mount=type=ssh,required=true true\n")
+    assert bb.fails("build", str(context)).strip() == (
+        'Error: Dockerfile:2: RUN: --mount type=ssh: no ssh agent "default" given '
+        "(bb build --ssh default=SOCKET)"
+    )
+    assert "is not a socket (only agent sockets are supported" in bb.fails(
+        "build", "--ssh", f"default={tmp_path / 'key'}", str(context)
+    )
