@@ -29,7 +29,7 @@ from bb.dockerfile.instructions import (
 )
 from bb.dockerfile.parser import Instruction, Stage, parse_instruction
 from bb.dockerfile_executor.cache_keys import chain_key, sources_digest
-from bb.dockerfile_executor.remote_sources import download, is_remote
+from bb.dockerfile_executor.remote_sources import clone, download, is_git, is_remote
 from bb.dockerfile_executor.run_mounts import mounts_key, parse_mounts, ssh_auth_sock, step_mounts
 from bb.errors import (
     BBError,
@@ -76,7 +76,7 @@ SUPPORTED_FLAGS = {
     "FROM": {"platform"},
     "RUN": {"network", "mount"},
     "COPY": {"from", "chown", "chmod", "link", "parents", "exclude"},
-    "ADD": {"chown", "chmod", "link", "checksum", "exclude"},
+    "ADD": {"chown", "chmod", "link", "checksum", "exclude", "keep-git-dir"},
     "HEALTHCHECK": OPTION_NAMES,
 }
 
@@ -640,8 +640,13 @@ class StageBuild:
                 raise DockerfileError(
                     self.path, instruction.line, f"{instruction.keyword} --exclude: a bad pattern"
                 ) from None
-        remote = [source for source in options.sources if is_remote(source)]
+        git = [source for source in options.sources if is_git(source)]
+        remote = [source for source in options.sources if is_remote(source) and source not in git]
         checksum = instruction.flag("checksum")
+        if instruction.keyword == "ADD" and git and len(options.sources) > 1:
+            raise DockerfileError(
+                self.path, instruction.line, "ADD: a git repository must be the only source"
+            )
         if (
             instruction.keyword == "ADD"
             and (remote or checksum)
@@ -655,7 +660,16 @@ class StageBuild:
             )
         with contextlib.ExitStack() as stack:
             from_source = instruction.flag("from")
-            if instruction.keyword == "ADD" and remote:
+            if instruction.keyword == "ADD" and git:
+                directory = stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="bb-add-", dir=self.store.temp_dir)
+                )
+                keep_git_dir = self._boolean_flag(instruction, "keep-git-dir")
+                options.source_root, commit = clone(git[0], directory, keep_git_dir)
+                options.sources = ["."]
+                options.extract_archives = False
+                content_key = json.dumps([git[0], commit, keep_git_dir])
+            elif instruction.keyword == "ADD" and remote:
                 directory = stack.enter_context(
                     tempfile.TemporaryDirectory(prefix="bb-add-", dir=self.store.temp_dir)
                 )

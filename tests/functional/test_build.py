@@ -834,3 +834,96 @@ def test_ssh_mounts_forward_the_agent(bb, tmp_path, ssh_agent):
     assert "is not a socket (only agent sockets are supported" in bb.fails(
         "build", "--ssh", f"default={tmp_path / 'key'}", str(context)
     )
+
+
+def test_add_a_git_repository(bb, tmp_path):
+    import http.server
+    import threading
+
+    def git(*args, cwd=tmp_path / "repo"):
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=cwd,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
+    (tmp_path / "repo" / "sub").mkdir(parents=True)
+    git("init", "-q", "-b", "main")
+    (tmp_path / "repo" / "a.txt").write_text("v1\n")
+    (tmp_path / "repo" / "sub" / "s.txt").write_text("in sub\n")
+    git("add", ".")
+    git("commit", "-q", "-m", "one")
+    git("tag", "v1")
+    first = git("rev-parse", "HEAD")
+    (tmp_path / "repo" / "a.txt").write_text("v2\n")
+    git("commit", "-q", "-am", "two")
+    served = tmp_path / "served"
+    served.mkdir()
+    git("clone", "-q", "--bare", str(tmp_path / "repo"), str(served / "repo.git"), cwd=tmp_path)
+    git("update-server-info", cwd=served / "repo.git")  # git's "dumb" HTTP: plain files
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), lambda *a: Quiet(*a, directory=str(served))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    http_url = f"http://127.0.0.1:{server.server_address[1]}/repo.git"
+    file_url = f"file://{served / 'repo.git'}"
+    # a hook the user's git would run on checkout: bb's checkouts run none
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "post-checkout").write_text(f"#!/bin/sh\ntouch {tmp_path / 'hook-ran'}\n")
+    os.chmod(hooks / "post-checkout", 0o755)
+    (tmp_path / "gitconfig").write_text(f"[core]\n\thooksPath = {hooks}\n")
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM busybox\n"
+        f"ADD {http_url} /http/\n"
+        f"ADD {http_url}#v1 /tag/\n"
+        f"ADD {file_url}#main:sub /sub/\n"
+        f"ADD --keep-git-dir=true {file_url}#{first} /kept/\n"
+    )
+    try:
+        result = subprocess.run(
+            [bb.executable, "build", "-q", str(context)],
+            env={**bb.env(), "GIT_CONFIG_GLOBAL": str(tmp_path / "gitconfig")},
+            cwd=bb.cwd,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        server.shutdown()
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "hook-ran").exists()
+    ctr = bb("from", result.stdout.splitlines()[-1])
+    listing = (
+        "cat /http/a.txt /tag/a.txt /sub/s.txt /kept/a.txt; ls -a /http /sub; ls /kept/.git/HEAD"
+    )
+    assert bb("run", ctr, "--", "sh", "-c", listing).split("\n") == [
+        "v2",
+        "v1",
+        "in sub",
+        "v1",
+        "/http:",
+        ".",
+        "..",
+        "a.txt",
+        "sub",
+        "",
+        "/sub:",
+        ".",
+        "..",
+        "s.txt",
+        "/kept/.git/HEAD",
+    ]
+    (context / "Dockerfile").write_text(f"FROM busybox\nADD {file_url}#nosuchref /x/\n")
+    assert bb.fails("build", str(context)).strip() == (
+        f"Error: Dockerfile:2: ADD: ADD {file_url}: "
+        "no branch, tag or commit 'nosuchref' in the repository"
+    )
