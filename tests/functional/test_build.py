@@ -745,6 +745,10 @@ def test_cache_mount_seeded_from_a_stage_and_bound_files_in_the_cache_key(bb, tm
     # a changed bound file runs its step again (and only that one)
     (tmp_path / "bound.txt").write_text("second\n")
     output = bb("build", "--layers", str(tmp_path))
+    # the step line shows the mounts, as buildah prints the instruction
+    assert "[2/2] STEP 4/4: RUN --mount=type=bind,source=bound.txt,target=/b cat /b > /bound" in (
+        output.split("\n")
+    )
     assert "--> Using cache" not in output.split("STEP 4/4")[-1]
     assert output.count("--> Using cache") == 3
     ctr = bb("from", output.splitlines()[-1])
