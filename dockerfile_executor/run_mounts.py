@@ -213,9 +213,10 @@ def step_mounts(
     """The OCI mounts for one RUN's `--mount`s, ready for the block, undone after it."""
     with contextlib.ExitStack() as stack:
         mounts = []
-        # under the run root (a tmpfs on most hosts): secrets written here never reach the disk
+        # under the run root (a tmpfs on most hosts): secrets written here never reach the disk;
+        # named for this process, so the next bb removes them should it be killed
         scratch = stack.enter_context(
-            tempfile.TemporaryDirectory(prefix="bb-mounts-", dir=build.store.run_root)
+            tempfile.TemporaryDirectory(prefix=f"{os.getpid()}-", dir=build.store.step_mounts_dir)
         )
         for number, request in enumerate(requests):
             target = (
