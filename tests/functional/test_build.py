@@ -261,6 +261,10 @@ BAD_DOCKERFILES = [
     ),
     ("FROM busybox\nRUN --mount=type=cache true\n", "RUN --mount type=cache: target= is required"),
     ("FROM busybox\nADD https://example.com/file.tar local.txt /d/\n", "Dockerfile:2: ADD: URLs"),
+    (
+        "FROM busybox\nADD https://example.com/r.git local.txt /d/\n",
+        "Dockerfile:2: ADD: a git repository must be the only source",
+    ),
 ]
 
 
