@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 
 
@@ -70,3 +71,35 @@ class DirectoryTimes:
                     os.utime(directory, ns=times[directory], follow_symlinks=False)
             except OSError:  # gone, or behind a symlink loop
                 continue
+
+
+def copy_tree_as_is(source: str, target: str) -> None:
+    """Copy the tree `source` into the existing directory `target`: every entry with its owner,
+    mode and times (symlinks as links, device nodes and FIFOs as nodes; sockets are skipped)."""
+    for current, dirnames, filenames in os.walk(source):
+        below = os.path.relpath(current, source)
+        target_current = target if below == "." else os.path.join(target, below)
+        for name in [*dirnames, *filenames]:
+            entry, copy = os.path.join(current, name), os.path.join(target_current, name)
+            info = os.lstat(entry)
+            if stat.S_ISDIR(info.st_mode):
+                os.mkdir(copy, 0o700)
+            elif stat.S_ISREG(info.st_mode):
+                shutil.copyfile(entry, copy, follow_symlinks=False)
+            elif stat.S_ISLNK(info.st_mode):
+                os.symlink(os.readlink(entry), copy)
+            elif (
+                stat.S_ISCHR(info.st_mode)
+                or stat.S_ISBLK(info.st_mode)
+                or stat.S_ISFIFO(info.st_mode)
+            ):
+                os.mknod(copy, info.st_mode, info.st_rdev)
+            else:
+                continue
+            apply_metadata(copy, info.st_uid, info.st_gid, info.st_mode)
+    # times last: filling a directory changes its mtime
+    for current, dirnames, filenames in os.walk(target, topdown=False):
+        for name in [*dirnames, *filenames]:
+            copy = os.path.join(current, name)
+            info = os.lstat(os.path.join(source, os.path.relpath(copy, target)))
+            os.utime(copy, ns=(info.st_atime_ns, info.st_mtime_ns), follow_symlinks=False)

@@ -25,10 +25,12 @@ from bb.dockerfile_executor.executor import (
     BuildOptions,
     check_output_file,
     parse_build_args,
+    parse_build_context,
     parse_build_static,
 )
 from bb.dockerfile_executor.platforms import build_platforms
 from bb.dockerfile_executor.run_mounts import parse_secret
+from bb.dockerfile_executor.ssh_agent import parse_ssh
 from bb.errors import InvalidArgument
 from bb.image.platform import requested_platforms
 from bb.runtime.spec import parse_confinement
@@ -70,6 +72,18 @@ def build(
         [],
         "--secret",
         help="id=ID,src=FILE or id=ID,env=VAR for RUN --mount=type=secret (repeatable).",
+    ),
+    ssh: list[str] = typer.Option(
+        [],
+        "--ssh",
+        help="default, default=SOCKET or ID=SOCKET: an ssh agent for RUN --mount=type=ssh "
+        "(repeatable).",
+    ),
+    build_context: list[str] = typer.Option(
+        [],
+        "--build-context",
+        help="NAME=DIR, NAME=docker-image://REF or NAME=oci-layout://PATH[:TAG] for FROM, "
+        "COPY --from and RUN --mount from= (repeatable).",
     ),
     proxy: bool = typer.Option(
         True, "--proxy/--no-proxy", help="Pass the caller's *_proxy variables to RUN steps."
@@ -159,6 +173,8 @@ def build(
         confinement=parse_confinement(list(cap_add), list(cap_drop), list(security_opt), network),
         proxy=proxy,
         secrets=dict(parse_secret(text) for text in secret),
+        ssh=dict(parse_ssh(text) for text in ssh),
+        build_contexts=dict(parse_build_context(text) for text in build_context),
         timestamp=parse_build_static(build_static) if build_static is not None else timestamp,
         layers=layers,
         no_cache=no_cache,

@@ -32,6 +32,8 @@ def _hash_tree(digest: hashlib._Hash, source: Source, options: CopyOptions) -> N
             for name in sorted(dirnames + filenames):
                 path = os.path.join(current, name)
                 relative = os.path.relpath(path, root)
+                if options.exclude is not None and options.exclude.is_excluded(relative):
+                    continue
                 if source.relative is not None and options.source_filter is not None:
                     if options.source_filter.is_excluded(
                         f"{source.relative}/{relative}".lstrip("/")

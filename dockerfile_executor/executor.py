@@ -27,7 +27,7 @@ from bb.store.images import ImageRecord, normalize_name
 from bb.store.removal import remove_images, tag_image
 from bb.store.store import Store
 from bb.transports.base import TransportOptions
-from bb.working_container.container import PULL_POLICIES, WorkingContainer
+from bb.working_container.container import PULL_POLICIES, WorkingContainer, find_image
 
 DOCKERFILE_NAMES = ("Dockerfile", "dockerfile")
 
@@ -45,6 +45,10 @@ class BuildOptions:
     confinement: Confinement = field(default_factory=Confinement)
     #: `--secret` ids -> "file:PATH" or "env:NAME" (see run_mounts.parse_secret)
     secrets: dict[str, str] = field(default_factory=dict)
+    #: `--ssh` ids -> agent socket paths (see ssh_agent.parse_ssh)
+    ssh: dict[str, str] = field(default_factory=dict)
+    #: `--build-context` names -> what they stand for
+    build_contexts: dict[str, NamedContext] = field(default_factory=dict)
     proxy: bool = True
     #: fixes created times and file mtimes (reproducible image IDs)
     timestamp: int | None = None
@@ -68,6 +72,40 @@ class BuildOptions:
     manifest: str | None = None
     #: how many stages to build at once (0: no limit); independent stages run concurrently
     jobs: int = 1
+
+
+@dataclass(frozen=True)
+class NamedContext:
+    """A `--build-context NAME=...` (BuildKit's and buildah's): a directory or an image."""
+
+    #: a directory on the host, used as `COPY --from`'s and `RUN --mount from=`'s root
+    directory: str | None = None
+    #: an image name or ID (docker-image://), or an `oci:` location (oci-layout://)
+    image: str | None = None
+
+
+def parse_build_context(text: str) -> tuple[str, NamedContext]:
+    """`NAME=DIR`, `NAME=docker-image://REF` (buildah's container-image:// too) or
+    `NAME=oci-layout://PATH[:TAG]`."""
+    name, equals, value = text.partition("=")
+    name = name.strip().lower()
+    if not equals or not name or not value:
+        raise InvalidArgument(
+            f'--build-context "{text}": expected NAME=DIR or NAME=docker-image://REF'
+        )
+    for prefix in ("docker-image://", "container-image://"):
+        if value.startswith(prefix):
+            return name, NamedContext(image=value[len(prefix) :])
+    if value.startswith("oci-layout://"):
+        return name, NamedContext(image="oci:" + value[len("oci-layout://") :])
+    if "://" in value:
+        raise InvalidArgument(
+            f"--build-context {name}: only a directory, docker-image:// and oci-layout:// "
+            "are supported"
+        )
+    if not os.path.isdir(value):
+        raise InvalidArgument(f"--build-context {name}: {value} is not a directory")
+    return name, NamedContext(directory=os.path.abspath(value))
 
 
 def parse_build_args(values: list[str]) -> dict[str, str]:
@@ -182,6 +220,8 @@ class Build:
         self.meta_args: dict[str, str] = {}
         self.valueless_meta_args: set[str] = set()
         self.steps_reported = 0
+        #: `--build-context` image references -> the stored image's ID, once resolved
+        self._context_images: dict[str, str] = {}
         self._read_meta_args()
 
     def report_step(self, stage_label: str, number: int, total: int, text: str) -> None:
@@ -226,6 +266,18 @@ class Build:
         if allow_index and reference.isdigit() and int(reference) < len(self.dockerfile.stages):
             return int(reference)
         return None
+
+    def named_context(self, reference: str) -> NamedContext | None:
+        """The `--build-context` a FROM, `--from` or mount `from=` names, if any."""
+        return self.options.build_contexts.get(reference.lower())
+
+    def context_image(self, context: NamedContext) -> str:
+        """The ID of a `--build-context`'s image: found in the store, or pulled or read in."""
+        assert context.image is not None
+        if context.image not in self._context_images:
+            record = find_image(self.store, context.image, self.options.pull, self.options.registry)
+            self._context_images[context.image] = record.id
+        return self._context_images[context.image]
 
     def _target(self) -> int:
         if self.options.target is None:

@@ -1,4 +1,5 @@
-"""`ADD <http(s) URL>`: the file downloaded as docker does, into a directory COPY then reads.
+"""`ADD <http(s) URL>`: the file downloaded as docker does, into a directory COPY then reads;
+`ADD <git URL>`: the repository checked out with the system's git.
 
 Redirects are followed, proxies come from the environment, TLS is verified; the file is
 named after the URL's last path component, gets mode 0600 and, when the server sends
@@ -8,17 +9,24 @@ checked before the file is used.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import hashlib
 import os
 import posixpath
+import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
 
-from bb.errors import SourceError
+from bb.archive.securejoin import clean_relative, resolve_in_root
+from bb.errors import ArchiveError, SourceError, ToolFailed
+from bb.system.tools import run_tool
 
 REMOTE_PREFIXES = ("http://", "https://")
+GIT_PREFIXES = ("git@", "git://", "ssh://")
+# how long one git command of an ADD may take, in seconds
+GIT_TIMEOUT = 600
 TIMEOUT = 60
 CHUNK = 1 << 20
 # what one ADD may download
@@ -70,3 +78,57 @@ def download(url: str, directory: str, checksum: str | None) -> str:
         with_zone = email.utils.parsedate_to_datetime(modified)
         os.utime(path, (with_zone.timestamp(), with_zone.timestamp()))
     return name
+
+
+def is_git(source: str) -> bool:
+    """Whether an ADD source is a git repository (BuildKit's rule: `git@`, `git://`, `ssh://`, or
+    an http(s) or file URL whose path ends in `.git`), optionally `#REF[:SUBDIR]`."""
+    if source.startswith(GIT_PREFIXES):
+        return True
+    url = source.partition("#")[0]
+    return url.startswith((*REMOTE_PREFIXES, "file://")) and url.rstrip("/").endswith(".git")
+
+
+def _git(*args: str, cwd: str | None = None) -> str:
+    # no prompt for credentials, no hooks (none are cloned; a template's are left out too)
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_TEMPLATE_DIR": ""}
+    return run_tool(
+        "git", "-c", "core.hooksPath=/dev/null", *args, cwd=cwd, env=env, timeout=GIT_TIMEOUT
+    ).strip()
+
+
+def clone(source: str, directory: str, keep_git_dir: bool) -> tuple[str, str]:
+    """Check out `URL#REF:SUBDIR` (REF: a branch, tag or commit; the default branch without one)
+    in `directory`; the tree to copy (SUBDIR of it) and the commit checked out. Submodules are
+    not fetched."""
+    url, _, fragment = source.partition("#")
+    ref, _, subdir = fragment.partition(":")
+    if ref.startswith("-"):
+        raise SourceError(f"ADD {url}: a ref may not start with -")
+    checkout = os.path.join(directory, "checkout")
+    try:
+        _git("clone", "-q", "--no-checkout", "--", url, checkout)
+        commit = ""
+        for candidate in (
+            [f"refs/remotes/origin/{ref}", f"refs/tags/{ref}", ref] if ref else ["HEAD"]
+        ):
+            with contextlib.suppress(ToolFailed):
+                commit = _git(
+                    "rev-parse", "-q", "--verify", f"{candidate}^{{commit}}", cwd=checkout
+                )
+                break
+        if not commit:
+            raise SourceError(f"ADD {url}: no branch, tag or commit {ref!r} in the repository")
+        _git("checkout", "-q", "--detach", commit, cwd=checkout)
+    except ToolFailed as failure:
+        detail = failure.stderr.strip().splitlines()
+        raise SourceError(f"ADD {url}: git: {detail[-1] if detail else failure}") from None
+    if not keep_git_dir:
+        shutil.rmtree(os.path.join(checkout, ".git"))
+    try:
+        tree = resolve_in_root(checkout, clean_relative(subdir))
+    except ArchiveError:
+        raise SourceError(f"ADD {url}: {subdir} is outside the repository") from None
+    if not os.path.isdir(tree):
+        raise SourceError(f"ADD {url}: no directory {subdir} in the repository")
+    return tree, commit

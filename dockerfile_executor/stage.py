@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from bb.dockerfile.dockerignore import DockerIgnore
 from bb.dockerfile.expand import ExpansionError, nameable
 from bb.dockerfile.instructions import (
     assignments,
@@ -28,8 +29,8 @@ from bb.dockerfile.instructions import (
 )
 from bb.dockerfile.parser import Instruction, Stage, parse_instruction
 from bb.dockerfile_executor.cache_keys import chain_key, sources_digest
-from bb.dockerfile_executor.remote_sources import download, is_remote
-from bb.dockerfile_executor.run_mounts import parse_mount, step_mounts
+from bb.dockerfile_executor.remote_sources import clone, download, is_git, is_remote
+from bb.dockerfile_executor.run_mounts import mounts_key, parse_mounts, ssh_auth_sock, step_mounts
 from bb.errors import (
     BBError,
     BuildStepFailed,
@@ -75,8 +76,8 @@ PROXY_ARGS = (
 SUPPORTED_FLAGS = {
     "FROM": {"platform"},
     "RUN": {"network", "mount"},
-    "COPY": {"from", "chown", "chmod", "link"},
-    "ADD": {"chown", "chmod", "link", "checksum"},
+    "COPY": {"from", "chown", "chmod", "link", "parents", "exclude"},
+    "ADD": {"chown", "chmod", "link", "checksum", "exclude", "keep-git-dir"},
     "HEALTHCHECK": OPTION_NAMES,
 }
 
@@ -242,8 +243,18 @@ class StageBuild:
         platform = self._platform(instruction)
         stage_index = self.build.stage_index(base, allow_index=False)
         from_stage = stage_index is not None and stage_index < self.stage.index
+        named = self.build.named_context(base)
+        base_directory = None
         if stage_index is not None and from_stage:
             base = self.build.stage_images[stage_index]
+        elif named is not None and named.directory is not None:
+            # BuildKit's FROM a local context: a stage holding just its files
+            base, base_directory = SCRATCH, named.directory
+        elif named is not None:
+            try:
+                base = self.build.context_image(named)
+            except BBError as failure:
+                raise DockerfileError(self.path, instruction.line, f"FROM: {failure}") from None
         base_id = None
         if base.lower() == SCRATCH:
             self.image_config = new_image_config(platform)
@@ -286,6 +297,8 @@ class StageBuild:
                     text, f"{self.path} (ONBUILD of {base})", instruction.line, self.escape
                 )
             )
+        if base_directory is not None:
+            self._copy_directory(instruction, base_directory)
         if not self.build.options.layers and self.container is None:
             self.working_container()
         return parsed
@@ -302,6 +315,23 @@ class StageBuild:
             return parse_platform(value, "FROM --platform")
         except InvalidArgument as failure:
             raise DockerfileError(self.path, instruction.line, str(failure)) from None
+
+    def _copy_directory(self, instruction: Instruction, directory: str) -> None:
+        """A directory's files (their owners kept) as the stage's first layer."""
+        options = CopyOptions(
+            sources=["."],
+            destination="/",
+            source_root=directory,
+            keep_owners=True,
+            created_by=instruction.original,
+            timestamp=self.build.options.timestamp,
+        )
+        content_key = sources_digest(options) if self.build.cache is not None else ""
+        self._filesystem_step(
+            instruction,
+            ["FROM", "directory", content_key],
+            lambda container: copy_step(container, options),
+        )
 
     def _step(self, instruction: Instruction) -> None:
         self._check_flags(instruction)
@@ -355,6 +385,19 @@ class StageBuild:
                     instruction.line,
                     "RUN --network: expected default, host or none",
                 )
+
+    def _boolean_flag(self, instruction: Instruction, name: str) -> bool:
+        """A flag such as `--parents` or `--parents=false` (BuildKit's booleans)."""
+        if not any(flag_name == name for flag_name, _ in instruction.flags):
+            return False
+        value = (instruction.flag(name) or "true").lower()
+        if value not in ("true", "false"):
+            raise DockerfileError(
+                self.path,
+                instruction.line,
+                f"{instruction.keyword} --{name}: expected true or false",
+            )
+        return value == "true"
 
     def _finish(self) -> str:
         self.key = chain_key(self.key, "END")
@@ -548,16 +591,19 @@ class StageBuild:
             confinement = dataclasses.replace(confinement, network=network)
         env = self.environment()
         try:
-            requests = [
-                parse_mount(expanded_word(instruction, self.path, value or "", env, self.escape))
-                for name, value in instruction.flags
-                if name == "mount"
-            ]
+            requests = parse_mounts(
+                [
+                    expanded_word(instruction, self.path, value or "", env, self.escape)
+                    for name, value in instruction.flags
+                    if name == "mount"
+                ]
+            )
         except InvalidArgument as failure:
             raise DockerfileError(self.path, instruction.line, f"RUN {failure}") from None
+        agent = ssh_auth_sock(self.build, requests)
         options = RunOptions(
             command=command,
-            env=build_env + proxies,
+            env=build_env + proxies + ([f"SSH_AUTH_SOCK={agent}"] if agent else []),
             confinement=confinement,
             created_by=instruction.original,
             discard_output=self.build.options.quiet,
@@ -572,7 +618,11 @@ class StageBuild:
             instruction,
             ["RUN", json.dumps(command), json.dumps(sorted(build_env))]
             + ([f"network={network}"] if network != "default" else [])
-            + [request.cache_key() for request in requests],
+            + [
+                mounts_key(self.build, requests, self.build.stage_images)
+                if self.build.cache is not None
+                else ""
+            ],
             run,
         )
 
@@ -590,9 +640,28 @@ class StageBuild:
             created_by=instruction.original,
             verb=instruction.keyword,
             timestamp=self.build.options.timestamp,
+            parents=self._boolean_flag(instruction, "parents"),
         )
-        remote = [source for source in options.sources if is_remote(source)]
+        excludes = [
+            expanded_word(instruction, self.path, value or "", env, self.escape)
+            for name, value in instruction.flags
+            if name == "exclude"
+        ]
+        if excludes:
+            try:
+                # BuildKit matches --exclude as .dockerignore patterns, below each source
+                options.exclude = DockerIgnore(excludes)
+            except DockerfileError:
+                raise DockerfileError(
+                    self.path, instruction.line, f"{instruction.keyword} --exclude: a bad pattern"
+                ) from None
+        git = [source for source in options.sources if is_git(source)]
+        remote = [source for source in options.sources if is_remote(source) and source not in git]
         checksum = instruction.flag("checksum")
+        if instruction.keyword == "ADD" and git and len(options.sources) > 1:
+            raise DockerfileError(
+                self.path, instruction.line, "ADD: a git repository must be the only source"
+            )
         if (
             instruction.keyword == "ADD"
             and (remote or checksum)
@@ -606,7 +675,16 @@ class StageBuild:
             )
         with contextlib.ExitStack() as stack:
             from_source = instruction.flag("from")
-            if instruction.keyword == "ADD" and remote:
+            if instruction.keyword == "ADD" and git:
+                directory = stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="bb-add-", dir=self.store.temp_dir)
+                )
+                keep_git_dir = self._boolean_flag(instruction, "keep-git-dir")
+                options.source_root, commit = clone(git[0], directory, keep_git_dir)
+                options.sources = ["."]
+                options.extract_archives = False
+                content_key = json.dumps([git[0], commit, keep_git_dir])
+            elif instruction.keyword == "ADD" and remote:
                 directory = stack.enter_context(
                     tempfile.TemporaryDirectory(prefix="bb-add-", dir=self.store.temp_dir)
                 )
@@ -636,17 +714,28 @@ class StageBuild:
             elif from_source:
                 source = expanded_word(instruction, self.path, from_source, env, self.escape)
                 index = self.build.stage_index(source, allow_index=True)
+                named = self.build.named_context(source)
                 if index is not None and index in self.build.stage_images:
                     options.from_source = self.build.stage_images[index]
+                elif named is not None and named.directory is not None:
+                    # as buildah: what comes from a named context keeps its owners
+                    options.source_root = named.directory
+                    options.keep_owners = True
+                elif named is not None:
+                    options.from_source = self.build.context_image(named)
                 elif self.store.images.find(source) is not None:
                     options.from_source = self.store.images.lookup(source).id
                 else:
                     raise DockerfileError(
                         self.path,
                         instruction.line,
-                        f"{instruction.keyword} --from={source}: no stage or image of that name",
+                        f"{instruction.keyword} --from={source}: "
+                        "no stage, build context or image of that name",
                     )
-                content_key = options.from_source
+                if options.from_source is not None:
+                    content_key = options.from_source
+                else:
+                    content_key = sources_digest(options) if self.build.cache is not None else ""
             else:
                 options.source_root = self.build.context_dir
                 options.source_filter = self.build.ignore
@@ -654,7 +743,16 @@ class StageBuild:
                 content_key = sources_digest(options) if self.build.cache is not None else ""
             key = [
                 instruction.keyword,
-                json.dumps([options.sources, options.destination, options.chown, options.chmod]),
+                json.dumps(
+                    [
+                        options.sources,
+                        options.destination,
+                        options.chown,
+                        options.chmod,
+                        options.parents,
+                        excludes,
+                    ]
+                ),
                 content_key,
             ]
             self._filesystem_step(instruction, key, lambda container: copy_step(container, options))

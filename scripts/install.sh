@@ -18,6 +18,8 @@ if [ "${1:-}" = "--test" ]; then
     packages="$packages debootstrap"
     # multi-arch builds run arm64 RUN steps through qemu-user (tests/functional/test_multiarch.py)
     packages="$packages qemu-user-static binfmt-support"
+    # RUN --mount=type=ssh is tested with a real ssh-agent, ADD of a git URL with git
+    packages="$packages openssh-client git"
     extras="[test]"
 fi
 export DEBIAN_FRONTEND=noninteractive

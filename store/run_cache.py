@@ -15,18 +15,22 @@ import tempfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from bb.archive.fsmeta import copy_tree_as_is
 from bb.system.locks import FileLock
 
 if TYPE_CHECKING:
     from bb.store.store import Store
 
 
-def _ensure(store: Store, cache_id: str, mode: int, uid: int, gid: int) -> str:
-    """The directory of `cache_id`, made (with `mode` and owner) if it is new."""
+def _ensure(store: Store, cache_id: str, mode: int, uid: int, gid: int, seed: str | None) -> str:
+    """The directory of `cache_id`, made (with `mode` and owner, holding a copy of what is in the
+    directory `seed`) if it is new."""
     directory = os.path.join(store.run_cache_dir, hashlib.sha256(cache_id.encode()).hexdigest())
     os.makedirs(store.run_cache_dir, mode=0o700, exist_ok=True)
     if not os.path.isdir(directory):
         made = tempfile.mkdtemp(prefix=".new-", dir=store.run_cache_dir)
+        if seed is not None and os.path.isdir(seed):
+            copy_tree_as_is(seed, made)
         os.chmod(made, mode)
         os.chown(made, uid, gid)
         with contextlib.suppress(OSError):  # another build made it first
@@ -38,11 +42,18 @@ def _ensure(store: Store, cache_id: str, mode: int, uid: int, gid: int) -> str:
 
 @contextlib.contextmanager
 def cache_directory(
-    store: Store, cache_id: str, sharing: str, mode: int, uid: int, gid: int
+    store: Store,
+    cache_id: str,
+    sharing: str,
+    mode: int,
+    uid: int,
+    gid: int,
+    seed: str | None = None,
 ) -> Iterator[str]:
     """A cache mount's directory, held for the block: `shared` with other steps, `locked` waiting
-    for the one holding it, `private` a fresh directory of its own while another holds it."""
-    directory = _ensure(store, cache_id, mode, uid, gid)
+    for the one holding it, `private` a fresh directory of its own while another holds it. A new
+    one starts as a copy of `seed` (BuildKit's `from=`), if given."""
+    directory = _ensure(store, cache_id, mode, uid, gid, seed)
     lock = FileLock(directory + ".lock", shared=sharing == "shared")
     if sharing != "private":
         with lock:

@@ -71,7 +71,10 @@ class Store:
         self.build_cache_dir = os.path.join(self.root, "build-cache")
         self.run_cache_dir = os.path.join(self.root, "run-cache")
         self.mounts_dir = os.path.join(self.run_root, "mounts")
-        for directory in (self.locks_dir, self.temp_dir, self.mounts_dir):
+        #: what a RUN step's mounts need for as long as it runs (secrets, copies of rw binds),
+        #: each in a `<pid>-...` directory: a dead process's are removed by the next repair
+        self.step_mounts_dir = os.path.join(self.run_root, "step-mounts")
+        for directory in (self.locks_dir, self.temp_dir, self.mounts_dir, self.step_mounts_dir):
             os.makedirs(directory, mode=0o700, exist_ok=True)
         self.blobs = BlobStore(os.path.join(self.root, "blobs"), self.temp_dir)
         self.layers = LayerStore(self)
@@ -180,6 +183,9 @@ class Store:
         stale_temp = [name for name in os.listdir(self.temp_dir) if not _writer_alive(name)]
         for name in stale_temp:
             remove_entry(os.path.join(self.temp_dir, name))
+        for name in os.listdir(self.step_mounts_dir):
+            if not _writer_alive(name):
+                remove_entry(os.path.join(self.step_mounts_dir, name))
         for container_id in stale_containers:
             self.containers.delete_if_abandoned(container_id)
         for layer_id in stale_layers:

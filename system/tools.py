@@ -24,6 +24,7 @@ PACKAGE_OF_TOOL = {
     "cp": "the Debian package coreutils",
     "truncate": "the Debian package coreutils",
     "isula": "iSulad (isula client)",
+    "git": "the Debian package git",
 }
 
 # How long an interrupted foreground tool is asked to stop before it is killed, in seconds.
@@ -38,8 +39,16 @@ def _path(tool: str) -> str:
     return path
 
 
-def run_tool(tool: str, *args: str, cwd: str | None = None, input: str | None = None) -> str:
-    """Run `tool args...`, return its stdout; raise ToolFailed with its stderr on failure."""
+def run_tool(
+    tool: str,
+    *args: str,
+    cwd: str | None = None,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
+) -> str:
+    """Run `tool args...` (killed after `timeout` seconds), return its stdout; raise ToolFailed
+    with its stderr on failure."""
     path = _path(tool)
     # imported here because it is slow to import
     import sh
@@ -49,11 +58,20 @@ def run_tool(tool: str, *args: str, cwd: str | None = None, input: str | None = 
         # /dev/fd for that): bb runs where /dev/pts is not mounted and /dev/fd does not exist.
         # Python opens every file non-inheritable (PEP 446), so there is nothing to close.
         output = sh.Command(path)(
-            *args, _cwd=cwd, _in=input, _tty_out=False, _close_fds=False, _truncate_exc=False
+            *args,
+            _cwd=cwd,
+            _in=input,
+            _env=env,
+            _timeout=timeout,
+            _tty_out=False,
+            _close_fds=False,
+            _truncate_exc=False,
         )
     except sh.ErrorReturnCode as failure:
         stderr = failure.stderr.decode(errors="replace") or failure.stdout.decode(errors="replace")
         raise ToolFailed([tool, *args], failure.exit_code, stderr) from None
+    except sh.TimeoutException:
+        raise ToolFailed([tool, *args], 124, f"killed after {timeout} seconds") from None
     return str(output)
 
 

@@ -198,11 +198,23 @@ def _base_image(
     options: TransportOptions | None,
     platform: Platform | None,
 ) -> tuple[ImageRecord | None, dict[str, Any]]:
-    """The image record and a copy of its config, or (None, empty config) for scratch; pulled as
-    `pull` says. A local image of another platform than `platform` counts as missing, as in
-    buildah; if pulling does not give one that fits, it is refused."""
+    """The image record and a copy of its config, or (None, empty config) for scratch."""
     if image == SCRATCH:
         return None, new_image_config(platform)
+    record = find_image(store, image, pull, options, platform)
+    return record, copy.deepcopy(store.images.config(record))
+
+
+def find_image(
+    store: Store,
+    image: str,
+    pull: str,
+    options: TransportOptions | None = None,
+    platform: Platform | None = None,
+) -> ImageRecord:
+    """The stored image `image` names (a name, an ID or a transport location), pulled or read in
+    as `pull` says. A local image of another platform than `platform` counts as missing, as in
+    buildah; if pulling does not give one that fits, it is refused."""
     from bb.transports import import_image, split_transport
     from bb.transports.base import TransportOptions
 
@@ -235,7 +247,7 @@ def _base_image(
         raise InvalidArgument(
             f'image "{image}" is for {_platform_of(store, record)}, not {platform}'
         )
-    return record, copy.deepcopy(store.images.config(record))
+    return record
 
 
 def _platform_of(store: Store, record: ImageRecord) -> Platform:

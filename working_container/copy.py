@@ -6,7 +6,9 @@
 - a relative destination is relative to the container's WorkingDir;
 - copied entries belong to root (or --chown) and keep their permission bits
   (or take --chmod) and modification times;
-- ADD unpacks local tar archives (plain, gzip, bzip2, xz) into the destination.
+- ADD unpacks local tar archives (plain, gzip, bzip2, xz) into the destination;
+- BuildKit's `--exclude` leaves out what its patterns match below each source, and
+  `--parents` keeps each source's path (from the root, or from a `/./` in it).
 """
 
 from __future__ import annotations
@@ -63,6 +65,10 @@ class CopyOptions:
     #: without --chown, entries keep their source's owner (set for --from sources), not root's
     keep_owners: bool = False
     source_filter: SourceFilter | None = None
+    #: `--exclude`: matched against paths relative to each source (a file source: its name)
+    exclude: SourceFilter | None = None
+    #: `--parents`: each source lands at its path below the root (or below a `/./` pivot)
+    parents: bool = False
     extract_archives: bool = False
     created_by: str | None = None
     #: the instruction's name in error messages and history
@@ -116,6 +122,8 @@ class Source:
     #: the filter excludes the source itself, a directory: only what an exception re-includes
     #: below it is copied
     excluded: bool = False
+    #: with --parents: the path the source keeps below the destination
+    kept: str = ""
 
 
 def expand_sources(options: CopyOptions) -> list[Source]:
@@ -153,17 +161,20 @@ def expand_sources(options: CopyOptions) -> list[Source]:
                 matches = [relative]
             found = []
             root = os.path.abspath(options.source_root)
+            pivot = _pivot(source) if options.parents else ""
             for match in matches:
                 host = resolve_in_root(root, match)
                 if os.path.lexists(host):
                     # filters see where symlinks lead: a link to an excluded path is excluded too
                     resolved = os.path.relpath(host, root)
+                    path = clean_relative(match).lstrip("/")
                     found.append(
                         Source(
                             host,
                             "" if resolved == "." else resolved,
                             os.path.basename(clean_relative(match)),
                             source,
+                            kept=path[len(pivot) :].lstrip("/") if pivot else path,
                         )
                     )
             if found and options.source_filter is not None:
@@ -175,7 +186,21 @@ def expand_sources(options: CopyOptions) -> list[Source]:
         expanded.extend(found)
     if not expanded:  # every source is a glob that matched nothing
         raise SourceError(f'{options.verb} "{options.sources[0]}": no such file or directory')
+    if options.exclude is not None:
+        # a directory source itself is never matched (BuildKit matches what is below it)
+        exclude = options.exclude
+        expanded = [
+            source
+            for source in expanded
+            if os.path.isdir(source.host_path) or not exclude.is_excluded(source.name)
+        ]
     return expanded
+
+
+def _pivot(source: str) -> str:
+    """With --parents, the part of `source` before a `/./` (rsync's pivot): not kept."""
+    before, pivot, _ = source.partition("/./")
+    return clean_relative(before).lstrip("/") if pivot else ""
 
 
 def _filtered(found: list[Source], source_filter: SourceFilter) -> list[Source]:
@@ -200,6 +225,8 @@ class _Copier:
         #: --chown's owner for every entry and directory made; None: each entry keeps its source's
         self.owner = owner
         self.mode = mode
+        #: directories made with a source's mtime, set once everything is copied into them
+        self.directory_times: list[tuple[str, float]] = []
 
     def make_directories(self, container_path: str) -> str:
         """mkdir -p inside the root (the directories made owned by --chown's owner, as buildah and
@@ -219,6 +246,35 @@ class _Copier:
             if self.owner is not None:
                 os.chown(host, *self.owner)
         return host
+
+    def make_kept_directories(self, destination: str, source: Source) -> str:
+        """--parents: make the directories of `source.kept` below `destination` (for a directory
+        source, its own too), each new one with the metadata of the source directory it stands
+        for, as BuildKit copies them; returns the host path of the last."""
+        is_directory = os.path.isdir(source.host_path)
+        parts = [
+            part
+            for part in (source.kept if is_directory else os.path.dirname(source.kept)).split("/")
+            if part
+        ]
+        host_directory = source.host_path if is_directory else os.path.dirname(source.host_path)
+        source_directories = []
+        for _ in parts:
+            source_directories.append(host_directory)
+            host_directory = os.path.dirname(host_directory)
+        target = self.make_directories(destination)
+        for depth, source_directory in enumerate(reversed(source_directories), start=1):
+            path = clean_relative(destination + "/" + "/".join(parts[:depth]))
+            target = resolve_in_root(self.rootfs, path)
+            if os.path.isdir(target):
+                continue
+            if os.path.lexists(target):
+                raise SourceError(f'{self.options.verb}: "/{path}" exists and is not a directory')
+            os.mkdir(target, 0o700)
+            info = os.stat(source_directory)
+            self._apply(target, info)
+            self.directory_times.append((target, info.st_mtime))
+        return target
 
     def _apply(self, target: str, info: os.stat_result) -> None:
         mode = self.mode if self.mode is not None else info.st_mode
@@ -275,8 +331,11 @@ class _Copier:
                 entry_source = os.path.join(current, name)
                 entry_relative = self._relative(relative, below, name)
                 entry_target = os.path.join(target_current, name)
-                if self._excluded(entry_relative):
-                    if self._must_descend(entry_relative) and not os.path.islink(entry_source):
+                below_source = self._relative("", below, name)
+                if self._excluded(entry_relative, below_source):
+                    if self._must_descend(entry_relative, below_source) and not os.path.islink(
+                        entry_source
+                    ):
                         implicit.add(entry_target)
                         kept_dirs.append(name)
                     continue
@@ -295,7 +354,9 @@ class _Copier:
                 kept_dirs.append(name)
             dirnames[:] = kept_dirs
             for name in sorted(filenames):
-                if self._excluded(self._relative(relative, below, name)):
+                if self._excluded(
+                    self._relative(relative, below, name), self._relative("", below, name)
+                ):
                     continue
                 make_implicit(target_current)
                 copied += 1
@@ -313,18 +374,25 @@ class _Copier:
         parts = [p for p in (base, "" if below == "." else below, name) if p]
         return "/".join(parts)
 
-    def _excluded(self, relative: str | None) -> bool:
-        return bool(
-            relative
-            and self.options.source_filter
-            and self.options.source_filter.is_excluded(relative)
-        )
+    def _exclusions(
+        self, relative: str | None, below_source: str | None
+    ) -> list[tuple[str, SourceFilter]]:
+        """The filters leaving an entry out, each with the path it matched: .dockerignore the
+        context path `relative`, --exclude the path below the source."""
+        candidates = ((relative, self.options.source_filter), (below_source, self.options.exclude))
+        return [
+            (path, source_filter)
+            for path, source_filter in candidates
+            if path and source_filter is not None and source_filter.is_excluded(path)
+        ]
 
-    def _must_descend(self, relative: str | None) -> bool:
-        return bool(
-            relative
-            and self.options.source_filter
-            and self.options.source_filter.must_descend(relative)
+    def _excluded(self, relative: str | None, below_source: str | None) -> bool:
+        return bool(self._exclusions(relative, below_source))
+
+    def _must_descend(self, relative: str | None, below_source: str | None) -> bool:
+        return all(
+            source_filter.must_descend(path)
+            for path, source_filter in self._exclusions(relative, below_source)
         )
 
 
@@ -390,7 +458,7 @@ def _copy(container: WorkingContainer, options: CopyOptions) -> None:
             owner = (0, 0)
         copier = _Copier(rootfs, options, owner, mode)
         existing = resolve_in_root(rootfs, destination)
-        into_directory = names_directory or os.path.isdir(existing)
+        into_directory = names_directory or os.path.isdir(existing) or options.parents
         if len(sources) > 1 and not into_directory:
             raise SourceError(
                 f"{options.verb} with more than one source: "
@@ -406,7 +474,15 @@ def _copy(container: WorkingContainer, options: CopyOptions) -> None:
                 else os.lstat(source.host_path)
             )
             tree_entries = 0
-            if stat.S_ISDIR(info.st_mode):
+            if options.parents and source.kept:
+                target_dir = copier.make_kept_directories(destination, source)
+                if stat.S_ISDIR(info.st_mode):
+                    tree_entries = copier.copy_tree(source.host_path, source.relative, target_dir)
+                else:
+                    copier.copy_entry(
+                        os.path.realpath(source.host_path), os.path.join(target_dir, source.name)
+                    )
+            elif stat.S_ISDIR(info.st_mode):
                 target_dir = copier.make_directories(destination)
                 tree_entries = copier.copy_tree(source.host_path, source.relative, target_dir)
             elif options.extract_archives and _is_archive(source.host_path):
@@ -430,6 +506,9 @@ def _copy(container: WorkingContainer, options: CopyOptions) -> None:
                     os.path.realpath(source.host_path), os.path.join(target_dir, name)
                 )
             copied[source.given] += tree_entries if source.excluded else 1
+        for directory, mtime in copier.directory_times:
+            when = options.timestamp if options.timestamp is not None else mtime
+            os.utime(directory, (when, when), follow_symlinks=False)
         for given in options.sources:
             if (
                 given in copied and not copied[given]

@@ -167,7 +167,7 @@ def _temporary_mount_targets(rootfs: str, mounts: list[dict[str, Any]]) -> Itera
             ):
                 continue
             mounted_over.append(destination)
-            wants_file = mount["type"] == "bind" and os.path.isfile(mount["source"])
+            wants_file = mount["type"] == "bind" and not os.path.isdir(mount["source"])
             parts = destination.strip("/").split("/")
             for depth in range(1, len(parts) + 1):
                 host = resolve_in_root(rootfs, "/".join(parts[:depth]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -244,15 +245,15 @@ BAD_DOCKERFILES = [
     ("FROM busybox\nCOPY ../outside /\n", "outside the build context"),
     (
         "FROM busybox\nCOPY --from=nostage /x /x\n",
-        "Dockerfile:2: COPY --from=nostage: no stage or image",
+        "Dockerfile:2: COPY --from=nostage: no stage, build context or image",
     ),
     ("FROM busybox\nARG NOVALUE\nENV X=$NOVALUE\n", "Dockerfile:3: ENV: ARG NOVALUE has no value"),
     ("FROM busybox\nHEALTHCHECK --interval=soon CMD true\n", "Dockerfile:2: HEALTHCHECK"),
     ("FROM nosuchimage\n", "Dockerfile:1: FROM"),
     ("FROM busybox AS " + "x" * 65 + "\n", "longer than 64 characters"),
     (
-        "FROM busybox\nRUN --mount=type=ssh true\n",
-        'Dockerfile:2: RUN --mount: type "ssh" is not one of bind, cache, tmpfs, secret',
+        "FROM busybox\nRUN --mount=type=sshd true\n",
+        'Dockerfile:2: RUN --mount: type "sshd" is not one of bind, cache, tmpfs, secret, ssh',
     ),
     (
         "FROM busybox\nRUN --mount=type=bind,source=../..,target=/x true\n",
@@ -260,6 +261,10 @@ BAD_DOCKERFILES = [
     ),
     ("FROM busybox\nRUN --mount=type=cache true\n", "RUN --mount type=cache: target= is required"),
     ("FROM busybox\nADD https://example.com/file.tar local.txt /d/\n", "Dockerfile:2: ADD: URLs"),
+    (
+        "FROM busybox\nADD https://example.com/r.git local.txt /d/\n",
+        "Dockerfile:2: ADD: a git repository must be the only source",
+    ),
 ]
 
 
@@ -548,4 +553,385 @@ def test_add_from_a_url(bb, tmp_path, file_server):
     (context / "Dockerfile").write_text(f"FROM busybox\nADD {url}/files/missing /x\n")
     assert bb.fails("build", str(context)).strip() == (
         f"Error: Dockerfile:2: ADD: ADD {url}/files/missing: the server answered 404 Not Found"
+    )
+
+
+def test_copy_parents_exclude_and_link(bb, tmp_path):
+    # BuildKit's semantics as its Dockerfile reference gives them (docker 20.10's built-in
+    # frontend and buildah 1.28 have neither flag)
+    context = tmp_path / "context"
+    for path in [
+        "x/a.txt",
+        "y/a.txt",
+        "x/sub/c.txt",
+        "x/sub/d.md",
+        "src/keep.go",
+        "src/notes.md",
+        "src/deep/k.go",
+        "src/deep/n.md",
+        "hom1.txt",
+        "hom2.go",
+    ]:
+        (context / path).parent.mkdir(parents=True, exist_ok=True)
+        (context / path).write_text(path + "\n")
+    os.chmod(context / "x", 0o750)
+    os.utime(context / "x", (1600000000, 1600000000))
+    (context / "Dockerfile").write_text(
+        "FROM busybox\n"
+        "COPY ./x/a.txt ./y/a.txt /no_parents/\n"
+        "COPY --parents ./x/a.txt ./y/a.txt /parents/\n"
+        "COPY --parents ./x/./sub/*.txt /pivot/\n"
+        "COPY --exclude=*.md src/ /src/\n"
+        "COPY --exclude=*.txt --exclude=*.md hom* /hom/\n"
+        "COPY --link --parents=false x/a.txt /linked.txt\n"
+        "ADD --exclude=deep src /added/\n"
+    )
+    ctr = bb("from", build_context(bb, context, "--layers"))
+    listing = "find /no_parents /parents /pivot /src /hom /added /linked.txt | sort"
+    assert bb("run", ctr, "--", "sh", "-c", listing).split("\n") == [
+        "/added",
+        "/added/keep.go",
+        "/added/notes.md",
+        "/hom",
+        "/hom/hom2.go",
+        "/linked.txt",
+        "/no_parents",
+        "/no_parents/a.txt",
+        "/parents",
+        "/parents/x",
+        "/parents/x/a.txt",
+        "/parents/y",
+        "/parents/y/a.txt",
+        "/pivot",
+        "/pivot/sub",
+        "/pivot/sub/c.txt",
+        "/src",
+        "/src/deep",
+        "/src/deep/k.go",
+        "/src/deep/n.md",  # `*.md` is one level, as in .dockerignore: `**/*.md` would take it
+        "/src/keep.go",
+    ]
+    # a kept parent directory is a copy of the context's (mode and mtime)
+    assert bb("run", ctr, "--", "stat", "-c", "%a %Y", "/parents/x") == "750 1600000000"
+    # what --exclude leaves out is no part of the step's cache key: only the ADD that copies
+    # the changed file runs again
+    (context / "src" / "notes.md").write_text("changed\n")
+    output = bb("build", "--layers", str(context))
+    assert output.count("--> Using cache") == 6
+    assert "--> Using cache" not in output.split("STEP 8/8")[1]
+    (context / "Dockerfile").write_text("FROM busybox\nCOPY --parents=maybe x /x\n")
+    assert bb.fails("build", str(context)).strip() == (
+        "Error: Dockerfile:2: COPY --parents: expected true or false"
+    )
+
+
+def _tree(root: Path, paths: list[str]) -> dict[str, tuple]:
+    """Type, mode, owner and contents of each of `paths` below `root`, and of what is below them."""
+    found = {}
+    for path in paths:
+        top = root / path.lstrip("/")
+        for entry in [top, *sorted(top.rglob("*"))] if top.is_dir() else [top]:
+            info = entry.lstat()
+            contents = entry.read_bytes() if entry.is_file() and not entry.is_symlink() else b""
+            found["/" + str(entry.relative_to(root))] = (
+                oct(info.st_mode),
+                info.st_uid,
+                info.st_gid,
+                hashlib.sha256(contents).hexdigest(),
+            )
+    return found
+
+
+@contextlib.contextmanager
+def buildah_root(bb, tmp_path, context, *flags):
+    """Build `context` with `buildah bud` (on bb's busybox) and `flags`; the image's root."""
+    bb("save", "-o", str(tmp_path / "busybox.tar"), "busybox")
+    with private_buildah(tmp_path / "buildah") as buildah:
+
+        def run(*args: str) -> str:
+            return subprocess.run(
+                [*buildah, *args], check=True, capture_output=True, text=True
+            ).stdout.strip()
+
+        run("tag", run("pull", "-q", f"docker-archive:{tmp_path / 'busybox.tar'}"), "busybox")
+        run("bud", "-q", "--isolation", "chroot", *flags, "-t", "peer", str(context))
+        peer = run("from", "peer")
+        try:
+            yield Path(run("mount", peer))
+        finally:
+            run("umount", peer)
+
+
+def test_build_contexts_as_buildah_uses_them(bb, tmp_path):
+    other = tmp_path / "other"
+    (other / "sub").mkdir(parents=True)
+    (other / "sub" / "f").write_text("from the named context\n")
+    os.chown(other / "sub" / "f", 1234, 1234)
+    os.chmod(other / "sub" / "f", 0o640)
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM base\n"
+        "COPY --from=other sub/f /copied\n"
+        "COPY --from=other / /all/\n"
+        "COPY --from=img /bin/busybox /from-image\n"
+        "RUN --mount=from=other,source=sub/f,target=/m cat /m > /mounted\n"
+    )
+    contexts = [
+        "--build-context",
+        f"other={other}",
+        "--build-context",
+        "base=docker-image://busybox",
+        "--build-context",
+        "img=docker-image://busybox",
+    ]
+    paths = ["/copied", "/all", "/from-image", "/mounted"]
+    ctr = bb("from", build_context(bb, context, *contexts))
+    root = Path(bb("mount", ctr))
+    try:
+        ours = _tree(root, paths)
+    finally:
+        bb("umount", ctr)
+    assert ours["/copied"][:3] == (oct(0o100640), 1234, 1234)
+    with buildah_root(bb, tmp_path, context, *contexts) as peer_root:
+        assert ours == _tree(peer_root, paths)
+    # on BuildKit's terms (buildah 1.28 has neither): FROM a directory context starts from just
+    # its files; oci-layout:// names an image in an OCI layout
+    bb("push", "busybox", f"oci:{tmp_path / 'layout'}:latest")
+    (context / "Dockerfile").write_text("FROM files\nCOPY --from=layout /etc/passwd /passwd\n")
+    image = build_context(
+        bb,
+        context,
+        "--build-context",
+        f"files={other}",
+        "--build-context",
+        f"layout=oci-layout://{tmp_path / 'layout'}:latest",
+    )
+    ctr = bb("from", image)
+    root = Path(bb("mount", ctr))
+    try:
+        assert sorted(str(path.relative_to(root)) for path in root.rglob("*")) == [
+            "passwd",
+            "sub",
+            "sub/f",
+        ]
+        assert _tree(root, ["/sub/f"]) == {"/sub/f": ours["/all/sub/f"]}
+    finally:
+        bb("umount", ctr)
+    for value, message in [
+        ("x=https://example.com/a.tar", "only a directory, docker-image:// and oci-layout://"),
+        (f"x={tmp_path / 'missing'}", "is not a directory"),
+        ("x", "expected NAME=DIR or NAME=docker-image://REF"),
+    ]:
+        assert message in bb.fails("build", "--build-context", value, str(context))
+
+
+def test_cache_mount_seeded_from_a_stage_and_bound_files_in_the_cache_key(bb, tmp_path):
+    # BuildKit's terms (its reference): a cache `from=` starts as a copy of that stage's `source`
+    (tmp_path / "bound.txt").write_text("first\n")
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox AS seed\n"
+        "RUN mkdir -p /deps && echo seeded > /deps/a && chown 123:45 /deps/a\n"
+        "FROM busybox\n"
+        "RUN --mount=type=cache,id=c,from=seed,source=/deps,target=/cache "
+        "sh -c 'cat /cache/a > /got; stat -c %u:%g /cache/a >> /got; echo more >> /cache/a'\n"
+        "RUN --mount=type=cache,id=c,from=seed,source=/deps,target=/cache cat /cache/a > /second\n"
+        "RUN --mount=type=bind,source=bound.txt,target=/b cat /b > /bound\n"
+    )
+    ctr = bb("from", build_context(bb, tmp_path, "--layers"))
+    assert bb("run", ctr, "--", "cat", "/got", "/second", "/bound").split("\n") == [
+        "seeded",
+        "123:45",
+        "seeded",
+        "more",
+        "first",
+    ]
+    # a changed bound file runs its step again (and only that one)
+    (tmp_path / "bound.txt").write_text("second\n")
+    output = bb("build", "--layers", str(tmp_path))
+    # the step line shows the mounts, as buildah prints the instruction
+    assert "[2/2] STEP 4/4: RUN --mount=type=bind,source=bound.txt,target=/b cat /b > /bound" in (
+        output.split("\n")
+    )
+    assert "--> Using cache" not in output.split("STEP 4/4")[-1]
+    assert output.count("--> Using cache") == 3
+    ctr = bb("from", output.splitlines()[-1])
+    assert bb("run", ctr, "--", "cat", "/bound") == "second"
+
+
+@pytest.fixture
+def ssh_agent(tmp_path):
+    """A real ssh-agent holding one new key: (its socket, what `ssh-add -l` lists)."""
+    import tempfile
+
+    short = Path(tempfile.mkdtemp(prefix="bb-agent-", dir="/tmp"))  # a socket path has 108 bytes
+    socket_path = short / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket_path)], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if socket_path.exists():
+                break
+            subprocess.run(["sleep", "0.05"])
+        subprocess.run(
+            [
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "bb-test",
+                "-f",
+                tmp_path / "key",
+            ],
+            check=True,
+        )
+        env = {**os.environ, "SSH_AUTH_SOCK": str(socket_path)}
+        subprocess.run(["ssh-add", "-q", tmp_path / "key"], env=env, check=True)
+        listed = subprocess.run(
+            ["ssh-add", "-l"], env=env, check=True, capture_output=True, text=True
+        ).stdout.strip()
+        yield socket_path, listed
+    finally:
+        agent.terminate()
+        agent.wait()
+        subprocess.run(["rm", "-rf", str(short)])
+
+
+def test_ssh_mounts_forward_the_agent(bb, tmp_path, ssh_agent):
+    socket_path, listed = ssh_agent
+    # busybox has no ssh-add: the host's, with its libraries, bound from a build context
+    tools = (
+        "--mount=type=bind,from=tools,source=lib/x86_64-linux-gnu,target=/hostlib "
+        "--mount=type=bind,from=tools,source=bin/ssh-add,target=/ssh-add"
+    )
+    ssh_add = "/hostlib/ld-linux-x86-64.so.2 --library-path /hostlib /ssh-add -l"
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM busybox\n"
+        f"RUN {tools} --mount=type=ssh sh -c '{ssh_add} > /keys; echo $SSH_AUTH_SOCK > /sock; "
+        'stat -c "%a %u" $SSH_AUTH_SOCK >> /sock\'\n'
+        f"RUN {tools} --mount=type=ssh,id=other,target=/tmp/agent,mode=0660,uid=1000 "
+        f'sh -c \'SSH_AUTH_SOCK=/tmp/agent {ssh_add} > /other-keys; stat -c "%a %u" /tmp/agent '
+        "> /other'\n"
+        "RUN --mount=type=ssh,id=absent sh -c 'echo ${SSH_AUTH_SOCK:-unset} > /absent'\n"
+    )
+    flags = ["--build-context", "tools=/usr", "--ssh", f"default={socket_path}"]
+    flags += ["--ssh", f"other={socket_path}"]
+    ctr = bb("from", build_context(bb, context, *flags))
+    assert bb("run", ctr, "--", "cat", "/keys", "/sock", "/other-keys", "/other", "/absent").split(
+        "\n"
+    ) == [listed, "/run/buildkit/ssh_agent.0", "600 0", listed, "660 1000", "unset"]
+    # buildah 1.28 forwards the same way (its default socket mode is 0620, BuildKit's 0600)
+    with buildah_root(bb, tmp_path, context, *flags) as peer_root:
+        assert [(peer_root / name).read_text() for name in ["keys", "sock", "other", "absent"]] == [
+            f"{listed}\n",
+            "/run/buildkit/ssh_agent.0\n620 0\n",
+            "660 1000\n",
+            "unset\n",
+        ]
+    # nothing of the agent stays in the image
+    assert bb("run", ctr, "--", "sh", "-c", "test -e /run/buildkit || echo gone") == "gone"
+    (context / "Dockerfile").write_text("FROM busybox\nRUN --mount=type=ssh,required=true true\n")
+    assert bb.fails("build", str(context)).strip() == (
+        'Error: Dockerfile:2: RUN: --mount type=ssh: no ssh agent "default" given '
+        "(bb build --ssh default=SOCKET)"
+    )
+    assert "is not a socket (only agent sockets are supported" in bb.fails(
+        "build", "--ssh", f"default={tmp_path / 'key'}", str(context)
+    )
+
+
+def test_add_a_git_repository(bb, tmp_path):
+    import http.server
+    import threading
+
+    def git(*args, cwd=tmp_path / "repo"):
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=cwd,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
+    (tmp_path / "repo" / "sub").mkdir(parents=True)
+    git("init", "-q", "-b", "main")
+    (tmp_path / "repo" / "a.txt").write_text("v1\n")
+    (tmp_path / "repo" / "sub" / "s.txt").write_text("in sub\n")
+    git("add", ".")
+    git("commit", "-q", "-m", "one")
+    git("tag", "v1")
+    first = git("rev-parse", "HEAD")
+    (tmp_path / "repo" / "a.txt").write_text("v2\n")
+    git("commit", "-q", "-am", "two")
+    served = tmp_path / "served"
+    served.mkdir()
+    git("clone", "-q", "--bare", str(tmp_path / "repo"), str(served / "repo.git"), cwd=tmp_path)
+    git("update-server-info", cwd=served / "repo.git")  # git's "dumb" HTTP: plain files
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), lambda *a: Quiet(*a, directory=str(served))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    http_url = f"http://127.0.0.1:{server.server_address[1]}/repo.git"
+    file_url = f"file://{served / 'repo.git'}"
+    # a hook the user's git would run on checkout: bb's checkouts run none
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "post-checkout").write_text(f"#!/bin/sh\ntouch {tmp_path / 'hook-ran'}\n")
+    os.chmod(hooks / "post-checkout", 0o755)
+    (tmp_path / "gitconfig").write_text(f"[core]\n\thooksPath = {hooks}\n")
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM busybox\n"
+        f"ADD {http_url} /http/\n"
+        f"ADD {http_url}#v1 /tag/\n"
+        f"ADD {file_url}#main:sub /sub/\n"
+        f"ADD --keep-git-dir=true {file_url}#{first} /kept/\n"
+    )
+    try:
+        result = subprocess.run(
+            [bb.executable, "build", "-q", str(context)],
+            env={**bb.env(), "GIT_CONFIG_GLOBAL": str(tmp_path / "gitconfig")},
+            cwd=bb.cwd,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        server.shutdown()
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "hook-ran").exists()
+    ctr = bb("from", result.stdout.splitlines()[-1])
+    listing = (
+        "cat /http/a.txt /tag/a.txt /sub/s.txt /kept/a.txt; ls -a /http /sub; ls /kept/.git/HEAD"
+    )
+    assert bb("run", ctr, "--", "sh", "-c", listing).split("\n") == [
+        "v2",
+        "v1",
+        "in sub",
+        "v1",
+        "/http:",
+        ".",
+        "..",
+        "a.txt",
+        "sub",
+        "",
+        "/sub:",
+        ".",
+        "..",
+        "s.txt",
+        "/kept/.git/HEAD",
+    ]
+    (context / "Dockerfile").write_text(f"FROM busybox\nADD {file_url}#nosuchref /x/\n")
+    assert bb.fails("build", str(context)).strip() == (
+        f"Error: Dockerfile:2: ADD: ADD {file_url}: "
+        "no branch, tag or commit 'nosuchref' in the repository"
     )

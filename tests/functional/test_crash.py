@@ -92,3 +92,33 @@ def test_content_left_by_a_dead_writer_is_collected(bb):
     bb("from", "scratch")  # the first writing command repairs
     assert not (bb.root / "blobs" / "sha256" / orphan.split(":")[1]).exists()
     store_is_consistent(bb)
+
+
+def test_step_mounts_of_a_killed_build_are_removed(bb, tmp_path):
+    secret = f"killed-{os.urandom(8).hex()}"
+    (tmp_path / "token").write_text(secret)
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM busybox\nRUN --mount=type=secret,id=token --mount=type=bind,target=/c,rw sleep 60\n"
+    )
+    process = subprocess.Popen(
+        [bb.executable, "build", "--secret", f"id=token,src={tmp_path / 'token'}", str(context)],
+        env=bb.env(),
+        cwd=bb.cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    step_mounts = bb.runroot / "step-mounts"
+    deadline = time.monotonic() + 60
+    while not (step_mounts.is_dir() and os.listdir(step_mounts)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert os.listdir(step_mounts), "the step never started"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    bb("from", "scratch")  # the first writing command repairs
+    assert os.listdir(step_mounts) == []
+    found = subprocess.run(
+        ["grep", "-rlF", secret, str(bb.root), str(bb.runroot)], capture_output=True, text=True
+    )
+    assert found.stdout == ""
