@@ -86,7 +86,6 @@ class Tools:
         self.docker_base.mkdir()
         self.dockerd, host = start_dockerd(self.docker_base)
         sh("docker", "-H", host, "load", "-i", str(archive))
-        sh("docker", "-H", host, "tag", "localhost/busybox:latest", "busybox")
         return host
 
     def stop(self) -> None:
