@@ -121,7 +121,7 @@ class WorkingContainer:
             raise InvalidArgument(f'--pull "{pull}": must be one of {", ".join(PULL_POLICIES)}')
         if name is not None:
             check_container_name(name)
-        pulled = _base_image(store, image, pull, options)
+        pulled = base_image(store, image, pull, options)
         with store.content_in_flight():
             with store.lock():
                 image_record, image_config = pulled
@@ -182,7 +182,7 @@ class WorkingContainer:
             lock.release()
 
 
-def _base_image(
+def base_image(
     store: Store, image: str, pull: str, options: TransportOptions | None
 ) -> tuple[ImageRecord | None, dict[str, Any]]:
     """The image record and a copy of its config, or (None, empty config) for scratch; pulled as

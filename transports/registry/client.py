@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from bb.errors import AuthenticationFailed, InvalidArgument, RegistryError
+from bb.errors import AuthenticationFailed, InvalidArgument, ManifestUnknown, RegistryError
 from bb.image.config import (
     MEDIA_DOCKER_MANIFEST,
     MEDIA_DOCKER_MANIFEST_LIST,
@@ -412,7 +412,7 @@ class RegistryClient:
             "GET", self._url(f"manifests/{reference}"), {"Accept": ACCEPT}
         )
         if response.status == 404:
-            raise RegistryError(
+            raise ManifestUnknown(
                 f"registry {self.registry}: {self.repository}:{reference} not found"
             )
         if response.status != 200:

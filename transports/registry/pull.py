@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bb.errors import ArchiveError, RegistryError, StoreError
+from bb.errors import ArchiveError, ManifestUnknown, RegistryError, StoreError
 from bb.image.manifest import LIST_TYPES, Descriptor, choose_platform, parse_manifest
 from bb.image.reference import Reference, parse_reference
 from bb.store.blobs import split_digest
@@ -33,18 +33,22 @@ def _manifest_source(
     (the mirrors in order, then the location), with the manifest and its media type."""
     tag = reference.digest or reference.tag or "latest"
     sources = load_registries_config().pull_sources(reference.name)
-    failures = []
+    failures: list[RegistryError] = []
     for source in sources:
         try:
             client = RegistryClient(parse_reference(source, default_registry="docker.io"), options)
             return client, *client.manifest(tag)
         except RegistryError as failure:
-            failures.append(str(failure))
-    raise RegistryError("; ".join(failures))
+            failures.append(failure)
+    unknown = bool(failures) and all(isinstance(f, ManifestUnknown) for f in failures)
+    raise (ManifestUnknown if unknown else RegistryError)("; ".join(map(str, failures)))
 
 
-def pull_image(store: Store, reference: Reference, options: TransportOptions) -> ImageRecord:
-    """Fetch the image (this machine's one, from a list) and store it under the reference's name."""
+def pull_image(
+    store: Store, reference: Reference, options: TransportOptions, names: list[str] | None = None
+) -> ImageRecord:
+    """Fetch the image (this machine's one, from a list) and store it under the reference's name
+    (or `names`)."""
     try:
         client, data, media_type = _manifest_source(reference, options)
         if media_type in LIST_TYPES:
@@ -61,6 +65,6 @@ def pull_image(store: Store, reference: Reference, options: TransportOptions) ->
             _checked(layer, f"layer {index}") for index, layer in enumerate(manifest.layers, 1)
         ]
         openers = [lambda layer=layer: client.blob(layer.digest, layer.size) for layer in layers]
-        return add_image(store, config, openers, [str(reference)])
+        return add_image(store, config, openers, [str(reference)] if names is None else names)
     except (ArchiveError, StoreError) as failure:
         raise RegistryError(f"pulling {reference}: {failure}") from None
