@@ -288,6 +288,9 @@ class RegistryClient:
             result = _Response(status, {k.lower(): v for k, v in response.getheaders()}, b"")
             if stream and 200 <= status < 300:
                 return result, response, connection
+            if method == "HEAD":  # no body: its Content-Length is the blob's, of any size
+                connection.close()
+                return result, None, None
             try:
                 result.body = self._body(response, what)
             except _BrokenOff as failure:
