@@ -130,6 +130,7 @@ def build(
         cert_dir,
         retry,
         retry_delay,
+        quiet=quiet,
         short_local_names=not isula_build_mode(ctx),
     )
     options = BuildOptions(

@@ -37,7 +37,9 @@ def from_(
     retry_delay: str = RETRY_DELAY,
 ) -> None:
     """Create a working container from IMAGE and print its name."""
-    options = registry_options(tls_verify, authfile, creds, cert_dir, retry, retry_delay)
+    options = registry_options(
+        tls_verify, authfile, creds, cert_dir, retry, retry_delay, quiet=quiet
+    )
     container = WorkingContainer.create(
         open_store(ctx), image, name=name, pull=pull_policy(pull), options=options
     )

@@ -35,6 +35,8 @@ def pull(
 ) -> None:
     """Pull SOURCE into the store and print the image ID."""
     location = source if split_transport(source) is not None else f"docker://{source}"
-    options = registry_options(tls_verify, authfile, creds, cert_dir, retry, retry_delay)
+    options = registry_options(
+        tls_verify, authfile, creds, cert_dir, retry, retry_delay, quiet=quiet
+    )
     record = import_image(open_store(ctx), location, options)
     print(f"Pull success with image: {source}" if isula_build_mode(ctx) else record.id)

@@ -49,6 +49,7 @@ def push(
         cert_dir,
         retry,
         retry_delay,
+        quiet=quiet,
         image_format=check_format(image_format),
     )
     export_image(store, record, target, options)

@@ -7,6 +7,7 @@ import typer
 from bb.cmd.common import isula_build_mode, open_store, verb_app
 from bb.errors import InvalidArgument, OutputError
 from bb.store.images import normalize_name
+from bb.system.progress import Progress
 from bb.transports import export_images
 from bb.transports.base import TransportOptions
 
@@ -33,6 +34,7 @@ def save(
     rename: str | None = typer.Option(
         None, "-r", "--rename", help="Separated images: rename.json for the tarballs' names."
     ),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Show no progress."),
 ) -> None:
     """Save IMAGES into one archive file, or (-b) as isula-build's separated images."""
     if any(option is not None for option in (base, lib, dest, rename)):
@@ -67,7 +69,9 @@ def save(
         store,
         [(record, list(dict.fromkeys(names))) for record, names in chosen.values()],
         f"{transport}:{output}",
-        TransportOptions(short_local_names=not isula_build_mode(ctx)),
+        TransportOptions(
+            short_local_names=not isula_build_mode(ctx), progress=Progress.on_stderr(quiet)
+        ),
     )
     if isula_build_mode(ctx):
         print(f"Save success with image: {' '.join(images)}")

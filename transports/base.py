@@ -19,6 +19,7 @@ from bb.store.images import ImageRecord
 from bb.store.layers import LayerRecord
 from bb.store.store import Store
 from bb.system.atomic import fsync_directory, remove_file
+from bb.system.progress import SILENT, Progress
 
 # `.NAME.bb-tmp-PID`: an output being written, by process PID. The next bb's repair knows only the
 # store, so whoever next writes into the directory removes those whose process is gone.
@@ -42,8 +43,8 @@ class TransportOptions:
     #: docker-archive: write names in localhost/ (where short names live) short, as docker
     #: users type them, so `docker load` gives `x:1` (isula-build's ctr-img keeps localhost/)
     short_local_names: bool = True
-    #: what to print progress lines with (None: quiet)
-    report: object = None
+    #: where layer transfers and retries are shown (silent unless a verb says)
+    progress: Progress = SILENT
     extra: dict[str, str] = field(default_factory=dict)
 
 

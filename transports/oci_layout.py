@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import shutil
@@ -31,6 +32,7 @@ from bb.store.store import Store
 from bb.system.atomic import canonical_json
 from bb.system.digests import digest_of, sha256
 from bb.system.limits import MAX_DOCUMENT_BYTES, read_at_most
+from bb.system.progress import SILENT, Progress
 from bb.transports.base import (
     StoredImage,
     Transport,
@@ -108,7 +110,13 @@ def _new_index() -> dict[str, Any]:
     return {"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX, "manifests": []}
 
 
-def write_layout(store: Store, images: list[StoredImage], layout: str, ref: str | None) -> None:
+def write_layout(
+    store: Store,
+    images: list[StoredImage],
+    layout: str,
+    ref: str | None,
+    progress: Progress = SILENT,
+) -> None:
     """Add `images` to the OCI layout directory `layout` (created if needed), each under its ref.
 
     Blobs come first and index.json last, each written atomically: a layout killed half-way
@@ -132,7 +140,10 @@ def write_layout(store: Store, images: list[StoredImage], layout: str, ref: str 
             if isinstance(content, bytes):
                 output.write(content)
             else:
-                with open(content, "rb") as source:
+                with (
+                    open(content, "rb") as raw,
+                    progress.reading(raw, "blob", digest) as source,
+                ):
                     shutil.copyfileobj(source, output, COPY_BUFFER)
     with output_file(os.path.join(layout, "oci-layout")) as output:
         output.write(LAYOUT)
@@ -141,7 +152,11 @@ def write_layout(store: Store, images: list[StoredImage], layout: str, ref: str 
 
 
 def write_layout_archive(
-    store: Store, images: list[StoredImage], path: str, ref: str | None
+    store: Store,
+    images: list[StoredImage],
+    path: str,
+    ref: str | None,
+    progress: Progress = SILENT,
 ) -> None:
     """Write `images` as a tar of an OCI layout to the file `path`, straight from the store."""
     with (
@@ -161,8 +176,8 @@ def write_layout_archive(
             if isinstance(content, bytes):
                 _add_member(tar, _blob_name(digest), content)
             else:
-                with open(content, "rb") as source:
-                    _add_member(tar, _blob_name(digest), source, os.fstat(source.fileno()).st_size)
+                with open(content, "rb") as raw, progress.reading(raw, "blob", digest) as source:
+                    _add_member(tar, _blob_name(digest), source, os.fstat(raw.fileno()).st_size)
         _add_member(tar, "index.json", canonical_json(index))
 
 
@@ -247,7 +262,12 @@ def _name_for(ref_name: object, layout: str) -> list[str]:
 
 
 def load_layout(
-    store: Store, layout: str, ref: str | None, name: str | None, source: str
+    store: Store,
+    layout: str,
+    ref: str | None,
+    name: str | None,
+    source: str,
+    progress: Progress = SILENT,
 ) -> list[ImageRecord]:
     """Store the image(s) of an OCI layout: the one under `ref`, or every one.
 
@@ -265,7 +285,12 @@ def load_layout(
             data = _read_blob(layout, choose_platform(data))
         manifest = parse_manifest(data)
         config = _read_blob(layout, manifest.config)
-        openers = [lambda layer=layer: _verified_layer(layout, layer) for layer in manifest.layers]
+        openers = [
+            progress.opener(
+                functools.partial(_verified_layer, layout, layer), "blob", layer.digest, layer.size
+            )
+            for layer in manifest.layers
+        ]
         names = [name] if name else _name_for(entry.annotations.get(REF_NAME), source)
         loaded.append(add_image(store, config, openers, names))
     return loaded
@@ -283,9 +308,9 @@ class OciLayoutTransport(Transport):
         """Write the images into the layout (a new archive, or a directory that may hold others)."""
         path, ref = split_location(location)
         if not self.archive:
-            write_layout(store, images, path, ref)
+            write_layout(store, images, path, ref, options.progress)
             return
-        write_layout_archive(store, images, path, ref)
+        write_layout_archive(store, images, path, ref, options.progress)
 
     def import_images(
         self, store: Store, location: str, options: TransportOptions
@@ -296,10 +321,15 @@ class OciLayoutTransport(Transport):
         if not self.archive:
             if not os.path.isdir(path):
                 raise ArchiveError(f"{path}: no such OCI layout directory")
-            return load_layout(store, path, ref, name, path)
+            return load_layout(store, path, ref, name, path, options.progress)
         if not os.path.isfile(path):
             raise ArchiveError(f"{path}: no such file")
         with unpacked_archive(store, path) as layout:
             return load_layout(
-                store, layout, ref, name, os.path.splitext(os.path.basename(path))[0]
+                store,
+                layout,
+                ref,
+                name,
+                os.path.splitext(os.path.basename(path))[0],
+                options.progress,
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from bb.errors import ArchiveError, ManifestUnknown, RegistryError, StoreError
 from bb.image.manifest import LIST_TYPES, Descriptor, choose_platform, parse_manifest
 from bb.image.reference import Reference, parse_reference
@@ -64,7 +66,15 @@ def pull_image(
         layers = [
             _checked(layer, f"layer {index}") for index, layer in enumerate(manifest.layers, 1)
         ]
-        openers = [lambda layer=layer: client.blob(layer.digest, layer.size) for layer in layers]
+        openers = [
+            options.progress.opener(
+                functools.partial(client.blob, layer.digest, layer.size),
+                "blob",
+                layer.digest,
+                layer.size,
+            )
+            for layer in layers
+        ]
         return add_image(store, config, openers, [str(reference)] if names is None else names)
     except (ArchiveError, StoreError) as failure:
         raise RegistryError(f"pulling {reference}: {failure}") from None
