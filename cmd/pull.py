@@ -14,7 +14,9 @@ from bb.cmd.common import (
     registry_options,
     verb_app,
 )
+from bb.image.reference import is_qualified
 from bb.transports import import_image, split_transport
+from bb.working_container.container import pull_by_name
 
 app = verb_app()
 
@@ -23,7 +25,9 @@ app = verb_app()
 def pull(
     ctx: typer.Context,
     source: str = typer.Argument(
-        ..., help="docker://REGISTRY/REPO:TAG, REGISTRY/REPO:TAG, docker-archive:PATH, ..."
+        ...,
+        help="REGISTRY/REPO:TAG, a short name (see registries.toml), docker://REGISTRY/REPO:TAG, "
+        "docker-archive:PATH, ...",
     ),
     tls_verify: bool | None = TLS_VERIFY,
     authfile: str | None = AUTHFILE,
@@ -34,9 +38,14 @@ def pull(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image ID."),
 ) -> None:
     """Pull SOURCE into the store and print the image ID."""
-    location = source if split_transport(source) is not None else f"docker://{source}"
     options = registry_options(
         tls_verify, authfile, creds, cert_dir, retry, retry_delay, quiet=quiet
     )
-    record = import_image(open_store(ctx), location, options)
+    store = open_store(ctx)
+    if split_transport(source) is None and not is_qualified(source):
+        # searched for as `bb from` and FROM do
+        record = pull_by_name(store, source, options)
+    else:
+        location = source if split_transport(source) is not None else f"docker://{source}"
+        record = import_image(store, location, options)
     print(f"Pull success with image: {source}" if isula_build_mode(ctx) else record.id)

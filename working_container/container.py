@@ -199,7 +199,7 @@ def base_image(
         if pull in ("always", "newer") or (record is None and pull == "missing"):
             local, record = record, None
             try:
-                record = _pull_by_name(store, image, options)
+                record = pull_by_name(store, image, options)
             except BBError:
                 if pull != "newer" or local is None:
                     raise
@@ -209,26 +209,27 @@ def base_image(
     return record, copy.deepcopy(store.images.config(record))
 
 
-def _pull_by_name(store: Store, image: str, options: TransportOptions | None) -> ImageRecord | None:
-    """Pull a name from its registry, a short name from the search registries (registries.toml)."""
+def pull_by_name(store: Store, image: str, options: TransportOptions | None) -> ImageRecord:
+    """Pull a name from its registry, a short name as registries.toml says (its alias, or the
+    search registries in order, as short-name-mode allows)."""
     from bb.image.reference import is_qualified
     from bb.transports import import_image
     from bb.transports.registries_config import load_registries_config
 
-    candidates = (
-        [image]
-        if is_qualified(image)
-        else [f"{registry}/{image}" for registry in load_registries_config().search]
-    )
+    config = load_registries_config()
+    candidates = [image] if is_qualified(image) else config.short_name_candidates(image)
+    if not candidates:
+        raise NotFound(
+            f'image "{image}" not known, and {config.path} names no '
+            "unqualified-search-registries to pull it from"
+        )
     failures = []
     for candidate in candidates:
         try:
             return import_image(store, f"docker://{candidate}", options)
         except BBError as failure:
             failures.append(str(failure))
-    if failures:
-        raise NotFound(f'image "{image}" not known, and pulling it failed: {"; ".join(failures)}')
-    return None
+    raise NotFound(f'image "{image}" not known, and pulling it failed: {"; ".join(failures)}')
 
 
 def _short_image_name(requested: str, record: ImageRecord) -> str:
