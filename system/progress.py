@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
 import threading
 import time
@@ -201,7 +200,12 @@ class Progress:
 
     def _redraw(self, before: str | None = None) -> None:
         """Rewrite the layer lines in place (a message first, which then stays above them)."""
-        width = shutil.get_terminal_size().columns - 1
+        assert self.stream is not None
+        try:  # the terminal stderr is on (stdout may be a pipe): a line as wide would wrap
+            columns = os.get_terminal_size(self.stream.fileno()).columns
+        except (OSError, ValueError):
+            columns = 0
+        width = columns - 1 if columns > 1 else None  # 0: a width not known, lines kept whole
         text = f"\x1b[{self._drawn}A" if self._drawn else ""
         if before is not None:
             text += f"\r\x1b[2K{before[:width]}\n"

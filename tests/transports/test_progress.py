@@ -4,11 +4,14 @@ in place with bytes done / total and a rate; -q shows nothing."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pty
 import re
+import struct
 import subprocess
+import termios
 
 import pytest
 
@@ -91,6 +94,7 @@ def test_progress_at_a_terminal(bb, registry, big_image):
     bb("rmi", big_image)
     # stderr a pseudo-terminal, as a user's; stdout a pipe
     leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     process = subprocess.Popen(
         [bb.executable, "pull", name],
         env=bb.env(),
