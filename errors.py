@@ -152,6 +152,10 @@ class RegistryError(BBError):
     """A registry refused a request, or cannot be reached."""
 
 
+class ManifestUnknown(RegistryError):
+    """A registry has no manifest under that tag or digest."""
+
+
 class AuthenticationFailed(RegistryError):
     """A registry did not accept the credentials (or wanted some)."""
 

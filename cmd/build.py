@@ -17,6 +17,7 @@ from bb.cmd.common import (
     VARIANT_OPTION,
     isula_build_mode,
     open_store,
+    parse_duration,
     pull_policy,
     registry_options,
     verb_app,
@@ -98,6 +99,17 @@ def build(
         False, "--layers", help="Commit every step and reuse unchanged ones (layer cache)."
     ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not reuse cached steps."),
+    cache_to: str | None = typer.Option(
+        None, "--cache-to", help="With --layers: push each step's image to [docker://]REG/REPO."
+    ),
+    cache_from: str | None = typer.Option(
+        None,
+        "--cache-from",
+        help="With --layers: pull steps not cached here from [docker://]REG/REPO.",
+    ),
+    cache_ttl: str | None = typer.Option(
+        None, "--cache-ttl", help="Use only cached images created less than this long ago (1h)."
+    ),
     remove: bool = typer.Option(True, "--rm/--no-rm", help="Remove intermediate containers."),
     output: list[str] = typer.Option(
         [], "-o", "--output", help="Also write the image to this destination."
@@ -144,6 +156,7 @@ def build(
         raise typer.BadParameter(f"--jobs {jobs}: must be 0 or more")
     if iidfile:
         check_output_file("--iidfile", iidfile)
+    ttl = parse_duration("--cache-ttl", cache_ttl) if cache_ttl is not None else None
     tags = list(tag)
     if output:
         from bb.transports import destination_name, output_path
@@ -162,6 +175,7 @@ def build(
         cert_dir,
         retry,
         retry_delay,
+        quiet=quiet,
         short_local_names=not isula_build_mode(ctx),
     )
     options = BuildOptions(
@@ -177,7 +191,10 @@ def build(
         build_contexts=dict(parse_build_context(text) for text in build_context),
         timestamp=parse_build_static(build_static) if build_static is not None else timestamp,
         layers=layers,
-        no_cache=no_cache,
+        no_cache=no_cache or ttl == 0,  # buildah's rule: --cache-ttl=0 is --no-cache
+        cache_to=cache_to,
+        cache_from=cache_from,
+        cache_ttl=ttl,
         image_format=image_format,
         quiet=quiet,
         keep_failed=keep_failed,

@@ -4,6 +4,7 @@ import typer
 
 from bb.cmd.common import open_store, verb_app
 from bb.system.atomic import write_atomic
+from bb.system.progress import Progress
 from bb.transports import export_image, split_transport
 from bb.transports.base import TransportOptions
 from bb.working_container.commit import CommitOptions, commit_step
@@ -44,6 +45,7 @@ def commit(
         image_format=image_format,
         timestamp=timestamp,
         discard_container=remove,
+        progress=Progress.on_stderr(quiet),
     )
     store = open_store(ctx)
     with WorkingContainer.opened(store, container) as working_container:
@@ -51,7 +53,12 @@ def commit(
         if remove:
             store.containers.remove(working_container.record, lock_held=True)
     if destination is not None:
-        export_image(store, record, destination, TransportOptions(image_format=image_format))
+        export_image(
+            store,
+            record,
+            destination,
+            TransportOptions(image_format=image_format, progress=options.progress),
+        )
     if iidfile:
         write_atomic(iidfile, f"sha256:{record.id}".encode(), mode=0o644)
     print(record.id)

@@ -244,9 +244,12 @@ def registry_options(
     cert_dir: str | None = None,
     retry: int = 3,
     retry_delay: str = "2s",
+    quiet: bool = False,
     **more: Any,
 ) -> TransportOptions:
-    """The TransportOptions the registry options give (`--creds USER` asks for the password)."""
+    """The TransportOptions the registry options give (`--creds USER` asks for the password);
+    layer transfers are shown on stderr unless `quiet`."""
+    from bb.system.progress import Progress
     from bb.transports.base import TransportOptions
 
     if creds is not None and ":" not in creds:
@@ -264,6 +267,7 @@ def registry_options(
         cert_dir=cert_dir,
         retries=retry,
         retry_delay=parse_duration("--retry-delay", retry_delay),
+        progress=Progress.on_stderr(quiet),
         **more,
     )
 

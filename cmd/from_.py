@@ -46,7 +46,9 @@ def from_(
     variant: str | None = VARIANT_OPTION,
 ) -> None:
     """Create a working container from IMAGE and print its name."""
-    options = registry_options(tls_verify, authfile, creds, cert_dir, retry, retry_delay)
+    options = registry_options(
+        tls_verify, authfile, creds, cert_dir, retry, retry_delay, quiet=quiet
+    )
     container = WorkingContainer.create(
         open_store(ctx),
         image,

@@ -4,6 +4,7 @@ import typer
 
 from bb.cmd.common import isula_build_mode, open_store, verb_app
 from bb.errors import InvalidArgument
+from bb.system.progress import Progress
 from bb.transports import load_archive
 
 app = verb_app()
@@ -27,6 +28,7 @@ def load(
     no_check: bool = typer.Option(
         False, "--no-check", help="Separated images: skip the tarballs' sha256 check."
     ),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Show no progress."),
 ) -> None:
     """Load every image of an archive, or (-d) the app image -i of separated images."""
     if directory is None and (base or lib or no_check):
@@ -36,7 +38,7 @@ def load(
 
         records = load_separated(open_store(ctx), directory, input_file, base, lib, not no_check)
     else:
-        records = load_archive(open_store(ctx), input_file)
+        records = load_archive(open_store(ctx), input_file, Progress.on_stderr(quiet))
     for record in records:
         if isula_build_mode(ctx):
             print(f"Loaded image as {record.id}")

@@ -19,7 +19,9 @@ from bb.cmd.common import (
     verb_app,
 )
 from bb.image.platform import requested_platform
+from bb.image.reference import is_qualified
 from bb.transports import import_image, split_transport
+from bb.working_container.container import pull_by_name
 
 app = verb_app()
 
@@ -28,7 +30,9 @@ app = verb_app()
 def pull(
     ctx: typer.Context,
     source: str = typer.Argument(
-        ..., help="docker://REGISTRY/REPO:TAG, REGISTRY/REPO:TAG, docker-archive:PATH, ..."
+        ...,
+        help="REGISTRY/REPO:TAG, a short name (see registries.toml), docker://REGISTRY/REPO:TAG, "
+        "docker-archive:PATH, ...",
     ),
     tls_verify: bool | None = TLS_VERIFY,
     authfile: str | None = AUTHFILE,
@@ -43,7 +47,6 @@ def pull(
     variant: str | None = VARIANT_OPTION,
 ) -> None:
     """Pull SOURCE into the store and print the image ID."""
-    location = source if split_transport(source) is not None else f"docker://{source}"
     options = registry_options(
         tls_verify,
         authfile,
@@ -51,7 +54,14 @@ def pull(
         cert_dir,
         retry,
         retry_delay,
+        quiet=quiet,
         platform=requested_platform(list(platform), arch, os, variant),
     )
-    record = import_image(open_store(ctx), location, options)
+    store = open_store(ctx)
+    if split_transport(source) is None and not is_qualified(source):
+        # searched for as `bb from` and FROM do
+        record = pull_by_name(store, source, options)
+    else:
+        location = source if split_transport(source) is not None else f"docker://{source}"
+        record = import_image(store, location, options)
     print(f"Pull success with image: {source}" if isula_build_mode(ctx) else record.id)

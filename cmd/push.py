@@ -57,6 +57,7 @@ def push(
         cert_dir,
         retry,
         retry_delay,
+        quiet=quiet,
         image_format=check_format(image_format),
         compression=compression,
     )

@@ -7,6 +7,7 @@ import typer
 from bb.cmd.common import isula_build_mode, open_store, verb_app
 from bb.errors import InvalidArgument, OutputError
 from bb.store.images import normalize_name
+from bb.system.progress import Progress
 from bb.transports import export_images
 from bb.transports.base import TransportOptions
 
@@ -36,6 +37,7 @@ def save(
     rename: str | None = typer.Option(
         None, "-r", "--rename", help="Separated images: rename.json for the tarballs' names."
     ),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Show no progress."),
 ) -> None:
     """Save IMAGES into one archive file, or (-b) as isula-build's separated images."""
     if any(option is not None for option in (base, lib, dest, rename)):
@@ -70,7 +72,11 @@ def save(
         store,
         [(record, list(dict.fromkeys(names))) for record, names in chosen.values()],
         f"{transport}:{output}",
-        TransportOptions(short_local_names=not isula_build_mode(ctx), compress=compress),
+        TransportOptions(
+            short_local_names=not isula_build_mode(ctx),
+            compress=compress,
+            progress=Progress.on_stderr(quiet),
+        ),
     )
     if isula_build_mode(ctx):
         print(f"Save success with image: {' '.join(images)}")

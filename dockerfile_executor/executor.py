@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import json
 import os
@@ -11,6 +12,7 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bb.dockerfile.dockerignore import DockerIgnore, read_dockerignore
 from bb.dockerfile.expand import split_words_keeping_quotes
@@ -28,6 +30,9 @@ from bb.store.removal import remove_images, tag_image
 from bb.store.store import Store
 from bb.transports.base import TransportOptions
 from bb.working_container.container import PULL_POLICIES, WorkingContainer, find_image
+
+if TYPE_CHECKING:
+    from bb.dockerfile_executor.remote_cache import RemoteCache
 
 DOCKERFILE_NAMES = ("Dockerfile", "dockerfile")
 
@@ -54,6 +59,11 @@ class BuildOptions:
     timestamp: int | None = None
     layers: bool = False
     no_cache: bool = False
+    #: with --layers, the registry repositories the cache is pushed to and pulled from
+    cache_to: str | None = None
+    cache_from: str | None = None
+    #: seconds: cached images created longer ago are not used (0: none is)
+    cache_ttl: float | None = None
     image_format: str = "oci"
     quiet: bool = False
     keep_failed: bool = False
@@ -208,6 +218,7 @@ class Build:
         )
         self.ignore: DockerIgnore | None = read_dockerignore(self.context_dir)
         self.cache = BuildCache(store) if options.layers else None
+        self.remote_cache = self._remote_cache()
         self.stage_images: dict[int, str] = {}
         self.intermediate_images: set[str] = set()
         self.containers: list[WorkingContainer] = []
@@ -223,6 +234,38 @@ class Build:
         #: `--build-context` image references -> the stored image's ID, once resolved
         self._context_images: dict[str, str] = {}
         self._read_meta_args()
+
+    def _remote_cache(self) -> RemoteCache | None:
+        options = self.options
+        if options.cache_from is None and options.cache_to is None:
+            return None
+        # loaded only when used: the registry client is no part of a plain build's start-up
+        from bb.dockerfile_executor.remote_cache import RemoteCache, parse_cache_repository
+
+        cache_from, cache_to = (
+            parse_cache_repository(flag, value) if value is not None else None
+            for flag, value in (
+                ("--cache-from", options.cache_from),
+                ("--cache-to", options.cache_to),
+            )
+        )
+        if not options.layers:  # buildah ignores them too, and says so in its manual only
+            self.report("[Warning] --cache-from and --cache-to are ignored without --layers")
+            return None
+        registry = dataclasses.replace(options.registry, image_format=options.image_format)
+        return RemoteCache(self.store, cache_from, cache_to, registry, self.report)
+
+    def fresh(self, image_id: str) -> bool:
+        """Whether a cached image is recent enough for --cache-ttl."""
+        if self.options.cache_ttl is None:
+            return True
+        created = self.store.images.get(image_id).created
+        try:
+            when = datetime.datetime.fromisoformat(created.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        age = datetime.datetime.now(datetime.UTC) - when
+        return age.total_seconds() < self.options.cache_ttl
 
     def report_step(self, stage_label: str, number: int, total: int, text: str) -> None:
         """Announce step `number` of a stage's `total` (buildah's numbering, or isula-build's)."""

@@ -46,7 +46,7 @@ from bb.runtime.spec import NETWORK_MODES
 from bb.store.images import ImageRecord
 from bb.working_container.commit import CommitOptions, commit_step
 from bb.working_container.configuration import ImageConfig
-from bb.working_container.container import SCRATCH, WorkingContainer, fits
+from bb.working_container.container import SCRATCH, WorkingContainer, find_image, fits
 from bb.working_container.copy import CopyOptions, copy_step
 from bb.working_container.run import (
     DEFAULT_PATH,
@@ -203,7 +203,30 @@ class StageBuild:
         self.build.intermediate_images.add(image.id)
         if self.build.cache is not None:
             self.build.cache.remember(self.key, image.id)
+            if self.build.remote_cache is not None:
+                self.build.remote_cache.push(self.key, image.id)
         return image
+
+    def _from_cache(self) -> str | None:
+        """The image cached for the current key (unless --no-cache, or older than --cache-ttl):
+        this store's, else one pulled with --cache-from; pushed with --cache-to unless pulled,
+        as buildah does."""
+        cache, remote = self.build.cache, self.build.remote_cache
+        if cache is None or self.build.options.no_cache:
+            return None
+        found = cache.lookup(self.key)
+        if found is not None and self.build.fresh(found):
+            if remote is not None:
+                remote.push(self.key, found)
+        elif remote is not None:
+            found = remote.pull(self.key, self.image_id)
+            if found is None or not self.build.fresh(found):
+                return None
+            cache.remember(self.key, found)
+        else:
+            return None
+        self.build.report(f"--> Using cache {found}")
+        return found
 
     def _record(self, instruction: Instruction) -> None:
         """History entry of a config-only step.
@@ -264,28 +287,25 @@ class StageBuild:
                 record = None  # another platform's image: pulled for this one, or refused
             pulls = not from_stage and self.build.options.pull in ("always", "newer")
             if record is None or pulls:
+                # only pulled here: with --layers a container is made at the first step the
+                # cache does not have
                 try:
-                    self._adopt(
-                        WorkingContainer.create(
-                            self.store,
-                            base,
-                            pull=self.build.options.pull,
-                            options=self.build.options.registry,
-                            platform=platform,
-                        )
+                    record = find_image(
+                        self.store,
+                        base,
+                        self.build.options.pull,
+                        self.build.options.registry,
+                        platform,
                     )
                 except BBError as failure:
                     raise DockerfileError(self.path, instruction.line, f"FROM: {failure}") from None
-                assert self.container is not None
-                record = self.store.images.get(self.container.record.image_id or "")
+                assert record is not None
             base_id = record.id
             self.image_config = copy.deepcopy(self.store.images.config(record))
         if "PATH" not in self.image.env():
             # as buildah bud and docker do: a base without PATH (scratch, an imported rootfs)
             # gets the default
             self.image.set_env([f"PATH={DEFAULT_PATH}"])
-        if self.container is not None:
-            self.container.record.builder["image_config"] = self.image_config
         self.image_id = base_id
         # a scratch stage's config says its platform, so the cache must tell them apart
         self.key = chain_key("", base_id or (f"{SCRATCH} {platform}" if platform else SCRATCH))
@@ -408,8 +428,8 @@ class StageBuild:
             and not self.pending_directories
         ):
             return self.image_id
-        if self.container is None and self.build.cache is not None:
-            cached = self.build.cache.lookup(self.key)
+        if self.container is None:
+            cached = self._from_cache()
             if cached is not None:
                 return cached
         return self._commit().id
@@ -422,11 +442,9 @@ class StageBuild:
     ) -> None:
         """RUN, COPY, ADD: use the cache, or do it in the container (and commit with --layers)."""
         self.key = chain_key(self.key, *key_parts)
-        cache = self.build.cache
-        if cache is not None and self.container is None and not self.build.options.no_cache:
-            cached = cache.lookup(self.key)
+        if self.container is None:
+            cached = self._from_cache()
             if cached is not None:
-                self.build.report(f"--> Using cache {cached}")
                 self._follow(cached)
                 return
         if self.build.options.keep_failed and self.container is None:

@@ -6,6 +6,7 @@ command (`bb config`, `copy`, `run`) that never hashes anything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 
@@ -28,11 +29,15 @@ class DigestingWriter:
         self.target = target
         self.size = 0
         self._sha256 = sha256()
+        #: told the size of each write (a progress bar)
+        self.observer: Callable[[int], None] | None = None
 
     def write(self, data: bytes) -> int:
         """Hash and forward `data`."""
         self._sha256.update(data)
         self.size += len(data)
+        if self.observer is not None:
+            self.observer(len(data))
         return self.target.write(data)
 
     def flush(self) -> None:

@@ -8,6 +8,7 @@ conftest.py files are not importable under --import-mode=importlib.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import time
@@ -69,6 +70,15 @@ def bud_case(name: str) -> BudCase:
     case = BudCase(name)
     assert (case.context / "Dockerfile").is_file(), f"no Dockerfile case {name} under {BUD}"
     return case
+
+
+# what bb shows on stderr beside errors, as buildah does: layer transfers and retries
+PROGRESS_LINE = re.compile(r"Copying (blob|config) |Writing layer|Retrying in ")
+
+
+def error_lines(stderr: str) -> list[str]:
+    """stderr without its progress lines (an error should leave exactly one `Error:` line)."""
+    return [line for line in stderr.strip().splitlines() if not PROGRESS_LINE.match(line)]
 
 
 def free_port() -> int:

@@ -11,6 +11,7 @@ import importlib
 from bb.errors import InvalidArgument
 from bb.store.images import ImageRecord
 from bb.store.store import Store
+from bb.system.progress import SILENT, Progress
 from bb.transports.base import Transport, TransportOptions, stored_image
 
 # transport name -> (module, class, constructor arguments)
@@ -123,7 +124,7 @@ def import_image(store: Store, source: str, options: TransportOptions | None = N
     return images[-1]
 
 
-def load_archive(store: Store, path: str) -> list[ImageRecord]:
+def load_archive(store: Store, path: str, progress: Progress = SILENT) -> list[ImageRecord]:
     """`bb load`: a docker-archive or oci-archive (any compression), told apart by what it holds."""
     import os
 
@@ -136,9 +137,10 @@ def load_archive(store: Store, path: str) -> list[ImageRecord]:
         raise ArchiveError(f"{path}: no such file")
     with unpacked_archive(store, path) as root:
         if os.path.lexists(os.path.join(root, "manifest.json")):
-            return load_docker_archive(store, root)
+            return load_docker_archive(store, root, progress=progress)
         if os.path.lexists(os.path.join(root, "index.json")):
-            return load_layout(store, root, None, None, os.path.basename(path).split(".")[0])
+            name = os.path.basename(path).split(".")[0]
+            return load_layout(store, root, None, None, name, progress=progress)
     raise ArchiveError(
         f"{path}: neither a docker-archive (manifest.json) nor an OCI archive (index.json)"
     )

@@ -21,6 +21,7 @@ from bb.store.images import ImageRecord
 from bb.store.layers import LayerRecord
 from bb.store.store import Store
 from bb.system.atomic import fsync_directory, remove_file
+from bb.system.progress import SILENT, Progress
 
 # `.NAME.bb-tmp-PID`: an output being written, by process PID. The next bb's repair knows only the
 # store, so whoever next writes into the directory removes those whose process is gone.
@@ -51,8 +52,8 @@ class TransportOptions:
     #: compress layers in an archive or layout: None leaves it to the destination (a registry
     #: and an OCI layout do, as containers/image's do; a docker-archive does not)
     compress: bool | None = None
-    #: what to print progress lines with (None: quiet)
-    report: object = None
+    #: where layer transfers and retries are shown (silent unless a verb says)
+    progress: Progress = SILENT
     extra: dict[str, str] = field(default_factory=dict)
 
 

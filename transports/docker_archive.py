@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -16,7 +17,13 @@ from bb.store.image_io import add_image
 from bb.store.images import ImageRecord
 from bb.store.layers import LayerRecord
 from bb.store.store import Store
-from bb.system.limits import MAX_DOCUMENT_BYTES, parse_json_array, read_at_most
+from bb.system.limits import (
+    MAX_DOCUMENT_BYTES,
+    parse_json_array,
+    parse_json_document,
+    read_at_most,
+)
+from bb.system.progress import SILENT, Progress
 from bb.transports.base import (
     CompressedLayer,
     StoredImage,
@@ -53,14 +60,21 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def add_layer_entry(
-    tar: tarfile.TarFile, path: str, layer: LayerRecord, size: int | None = None
+    tar: tarfile.TarFile,
+    path: str,
+    layer: LayerRecord,
+    size: int | None = None,
+    progress: Progress = SILENT,
 ) -> None:
     """Add a layer (its tar at `path`, uncompressed unless `size` says otherwise) as
     docker-archive's `HEX/layer.tar` (docker load reads compressed ones too)."""
     directory = layer.diff_id.split(":", 1)[1]
     info = tarfile.TarInfo(f"{directory}/layer.tar")
     info.mode, info.size = 0o644, layer.size if size is None else size
-    with open(path, "rb") as blob:
+    with (
+        open(path, "rb") as raw,
+        progress.reading(raw, "blob", layer.diff_id, info.size) as blob,
+    ):
         tar.addfile(info, blob)
     _add_bytes(tar, f"{directory}/VERSION", b"1.0")
 
@@ -72,6 +86,7 @@ def write_docker_archive(
     omit_layers: frozenset[str] = frozenset(),
     short_local: bool = False,
     compressed: dict[str, CompressedLayer] | None = None,
+    progress: Progress = SILENT,
 ) -> None:
     """Write `images` as a docker-archive tar to the binary stream `output`.
 
@@ -98,9 +113,9 @@ def write_docker_archive(
                 written.add(directory)
                 if compressed:
                     path, _, size = compressed[layer.diff_id]
-                    add_layer_entry(tar, path, layer, size)
+                    add_layer_entry(tar, path, layer, size, progress)
                 else:
-                    add_layer_entry(tar, image.layer_path(store, layer), layer)
+                    add_layer_entry(tar, image.layer_path(store, layer), layer, progress=progress)
             config_name = f"{image.record.id}.json"
             if config_name not in written:
                 written.add(config_name)
@@ -126,6 +141,19 @@ def write_docker_archive(
             _add_bytes(tar, "repositories", json.dumps(repositories).encode())
 
 
+def _diff_ids(config: bytes, count: int) -> list[str | None]:
+    """The config's diff IDs, to name `count` layers by (None where it has none)."""
+    try:
+        found = parse_json_document(config, "image config")["rootfs"]["diff_ids"]
+    except (ArchiveError, KeyError, TypeError):
+        found = None
+    found = found if isinstance(found, list) else []
+    return [
+        found[index] if index < len(found) and isinstance(found[index], str) else None
+        for index in range(count)
+    ]
+
+
 def _entry_paths(entry: Any) -> tuple[str, list[str], list[str]]:
     """(config, layers, tags) of one manifest.json entry, refusing anything of the wrong type."""
     if not isinstance(entry, dict):
@@ -141,7 +169,9 @@ def _entry_paths(entry: Any) -> tuple[str, list[str], list[str]]:
     return config, layers, tags
 
 
-def load_docker_archive(store: Store, root: str, rename: str | None = None) -> list[ImageRecord]:
+def load_docker_archive(
+    store: Store, root: str, rename: str | None = None, progress: Progress = SILENT
+) -> list[ImageRecord]:
     """Store every image of an unpacked docker-archive at `root`.
 
     Every file is opened inside `root` (see open_in_root) and must be a regular file."""
@@ -163,9 +193,15 @@ def load_docker_archive(store: Store, root: str, rename: str | None = None) -> l
             if rename
             else [str(parse_reference(tag, default_registry=registry)) for tag in tags]
         )
+        # shown as containers/image names them: by the diff IDs the config gives
+        diff_ids = _diff_ids(config, len(layer_paths))
         openers = [
-            lambda path=path: open_in_root(root, path, f"docker-archive: layer {path}")
-            for path in layer_paths
+            progress.opener(
+                functools.partial(open_in_root, root, path, f"docker-archive: layer {path}"),
+                "blob",
+                diff_id,
+            )
+            for path, diff_id in zip(layer_paths, diff_ids)
         ]
         loaded.append(add_image(store, config, openers, names))
     return loaded
@@ -194,6 +230,7 @@ class DockerArchiveTransport(Transport):
                 output,
                 short_local=options.short_local_names,
                 compressed=compressed,
+                progress=options.progress,
             )
 
     def import_images(
@@ -204,4 +241,4 @@ class DockerArchiveTransport(Transport):
         if not os.path.isfile(path):
             raise ArchiveError(f"{path}: no such file")
         with unpacked_archive(store, path) as root:
-            return load_docker_archive(store, root, rename)
+            return load_docker_archive(store, root, rename, options.progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import shutil
@@ -33,6 +34,7 @@ from bb.store.store import Store
 from bb.system.atomic import canonical_json
 from bb.system.digests import digest_of, sha256
 from bb.system.limits import MAX_DOCUMENT_BYTES, read_at_most
+from bb.system.progress import SILENT, Progress
 from bb.transports.base import (
     CompressedLayer,
     StoredImage,
@@ -155,7 +157,10 @@ def write_layout(
                 if isinstance(content, bytes):
                     output.write(content)
                 else:
-                    with open(content, "rb") as source:
+                    with (
+                        open(content, "rb") as raw,
+                        options.progress.reading(raw, "blob", digest) as source,
+                    ):
                         shutil.copyfileobj(source, output, COPY_BUFFER)
     with output_file(os.path.join(layout, "oci-layout")) as output:
         output.write(LAYOUT)
@@ -188,8 +193,11 @@ def write_layout_archive(
             if isinstance(content, bytes):
                 _add_member(tar, _blob_name(digest), content)
             else:
-                with open(content, "rb") as source:
-                    _add_member(tar, _blob_name(digest), source, os.fstat(source.fileno()).st_size)
+                with (
+                    open(content, "rb") as raw,
+                    options.progress.reading(raw, "blob", digest) as source,
+                ):
+                    _add_member(tar, _blob_name(digest), source, os.fstat(raw.fileno()).st_size)
         _add_member(tar, "index.json", canonical_json(index))
 
 
@@ -280,6 +288,7 @@ def load_layout(
     name: str | None,
     source: str,
     platform: Platform | None = None,
+    progress: Progress = SILENT,
 ) -> list[ImageRecord]:
     """Store the image(s) of an OCI layout: the one under `ref`, or every one.
 
@@ -297,7 +306,12 @@ def load_layout(
             data = _read_blob(layout, choose_platform(data, platform))
         manifest = parse_manifest(data)
         config = _read_blob(layout, manifest.config)
-        openers = [lambda layer=layer: _verified_layer(layout, layer) for layer in manifest.layers]
+        openers = [
+            progress.opener(
+                functools.partial(_verified_layer, layout, layer), "blob", layer.digest, layer.size
+            )
+            for layer in manifest.layers
+        ]
         names = [name] if name else _name_for(entry.annotations.get(REF_NAME), source)
         loaded.append(add_image(store, config, openers, names))
     return loaded
@@ -328,7 +342,7 @@ class OciLayoutTransport(Transport):
         if not self.archive:
             if not os.path.isdir(path):
                 raise ArchiveError(f"{path}: no such OCI layout directory")
-            return load_layout(store, path, ref, name, path, options.platform)
+            return load_layout(store, path, ref, name, path, options.platform, options.progress)
         if not os.path.isfile(path):
             raise ArchiveError(f"{path}: no such file")
         with unpacked_archive(store, path) as layout:
@@ -339,4 +353,5 @@ class OciLayoutTransport(Transport):
                 name,
                 os.path.splitext(os.path.basename(path))[0],
                 options.platform,
+                options.progress,
             )

@@ -7,17 +7,22 @@ Both spellings of containers' registries.conf are read:
 A `[[registry]]` entry matches names under its `prefix` (default: its `location`): they are
 pulled from its `[[registry.mirror]]` locations in order, then from `location` (the prefix
 rewritten to it); `blocked = true` refuses them; `insecure` allows plain HTTP.
+A short name is pulled as its `[aliases]` entry says, else from the search registries as
+`short-name-mode` says (see RegistriesConfig.short_name_candidates).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from bb.errors import InvalidArgument
 
 DEFAULT_PATH = "/etc/bb/registries.toml"
+# containers-registries.conf(5)'s; permissive when not given
+SHORT_NAME_MODES = ("enforcing", "permissive", "disabled")
 
 
 @dataclass
@@ -39,6 +44,26 @@ class RegistriesConfig:
     insecure: set[str] = field(default_factory=set)
     path: str = ""
     registries: list[RegistryEntry] = field(default_factory=list)
+    short_name_mode: str = "permissive"
+    #: `[aliases]`: short name (no tag or digest) -> fully qualified name
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def short_name_candidates(self, image: str) -> list[str]:
+        """The fully qualified names a short name may be pulled as, in order: its alias, else
+        each search registry's. bb never prompts: where containers' tools would ask at a
+        terminal (enforcing, several search registries), the ambiguity is an error naming them.
+        """
+        name = re.split(r"[:@]", image, maxsplit=1)[0]
+        if name in self.aliases:  # the alias's name, with the tag or digest asked for
+            return [self.aliases[name] + image[len(name) :]]
+        candidates = [f"{registry}/{image}" for registry in self.search]
+        if self.short_name_mode == "enforcing" and len(candidates) > 1:
+            raise InvalidArgument(
+                f'short name "{image}" is ambiguous: {", ".join(candidates)} '
+                f"(short-name-mode is enforcing in {self.path}; give the full name, "
+                "or an [aliases] entry)"
+            )
+        return candidates
 
     def entry_for(self, name: str) -> RegistryEntry | None:
         """The entry whose prefix matches `name` (REGISTRY/REPOSITORY) the longest, if any."""
@@ -81,6 +106,18 @@ def load_registries_config() -> RegistriesConfig:
         document.get("unqualified-search-registries", []), "unqualified-search-registries", path
     )
     config.search += [r for r in unqualified if r not in config.search]
+    mode = _typed(document.get("short-name-mode") or "permissive", str, "short-name-mode", path)
+    if mode not in SHORT_NAME_MODES:
+        raise InvalidArgument(
+            f'{path}: short-name-mode "{mode[:40]}": must be one of {", ".join(SHORT_NAME_MODES)}'
+        )
+    config.short_name_mode = mode
+    aliases = _typed(document.get("aliases", {}), dict, "aliases", path)
+    for name, value in aliases.items():
+        _typed(value, str, f'aliases."{name[:40]}"', path)
+        _check_alias(name, value, path)
+        if value:  # "" erases an alias (of a file read before, in containers' drop-ins)
+            config.aliases[name] = value
     insecure = _typed(tables.get("insecure", {}), dict, "registries.insecure", path)
     config.insecure = set(
         _names(insecure.get("registries", []), "registries.insecure.registries", path)
@@ -109,6 +146,24 @@ def load_registries_config() -> RegistriesConfig:
             )
         )
     return config
+
+
+def _check_alias(name: str, value: str, path: str) -> None:
+    """An alias maps a short name to a fully qualified one, neither with a tag or digest."""
+    from bb.image.reference import is_qualified, parse_reference
+
+    key = f'aliases."{name[:40]}"'
+    try:
+        if is_qualified(name) or name.split("/", 1)[0] == "localhost":
+            raise InvalidArgument("the name must be a short name")
+        for text in (name, value) if value else (name,):
+            if re.search(r"[:@]", text.rsplit("/", 1)[-1]):
+                raise InvalidArgument("neither side may have a tag or digest")
+            parse_reference(text)
+        if value and not is_qualified(value):
+            raise InvalidArgument("the value must be a fully qualified name")
+    except InvalidArgument as failure:
+        raise InvalidArgument(f"{path}: {key}: {failure}") from None
 
 
 def _typed(value: Any, kind: type, key: str, path: str) -> Any:

@@ -19,6 +19,7 @@ from bb.image.config import (
 )
 from bb.store.images import ImageRecord, normalize_name
 from bb.system.atomic import canonical_json
+from bb.system.progress import SILENT, Progress
 from bb.working_container.container import WorkingContainer
 
 
@@ -34,6 +35,8 @@ class CommitOptions:
     created_by: str | None = None
     #: the caller removes the container once it is committed: the new layer may take over its files
     discard_container: bool = False
+    #: where the new layer's writing is shown
+    progress: Progress = SILENT
 
 
 @contextlib.contextmanager
@@ -90,7 +93,10 @@ def commit_step(container: WorkingContainer, options: CommitOptions) -> ImageRec
         with _layer_changes(container, options.squash) as (content_root, changes, parent):
             if changes or options.squash:
                 with store.blobs.writer() as layer_blob:
+                    bar = options.progress.start("Writing", "layer", None)
+                    layer_blob.observer = bar.advance
                     write_layer_tar(layer_blob, content_root, changes, options.timestamp)
+                    bar.finish(layer_blob.digest)
                 reuse_files_from = content_root if options.discard_container else None
                 # Once the layer shares the container's files, the container must never run again,
                 # even should this process die now (a failed layer is deleted, links and all).

@@ -233,7 +233,7 @@ def find_image(
         record = None if pull in ("always", "newer") else fitting
         if record is None and pull != "never":
             try:
-                record = _pull_by_name(store, image, options, unfit or f'image "{image}" not known')
+                record = pull_by_name(store, image, options, unfit)
             except BBError:
                 # --pull=true: a failed pull falls back to the stored image
                 if pull != "newer" or fitting is None:
@@ -265,29 +265,29 @@ def _local_image(store: Store, image: str, platform: Platform | None) -> ImageRe
     return record
 
 
-def _pull_by_name(
-    store: Store, image: str, options: TransportOptions, why: str
-) -> ImageRecord | None:
-    """Pull a name from its registry, a short name from the search registries (registries.toml);
-    failing, say `why` it was pulled."""
+def pull_by_name(
+    store: Store, image: str, options: TransportOptions | None, why: str | None = None
+) -> ImageRecord:
+    """Pull a name from its registry, a short name as registries.toml says (its alias, or the
+    search registries in order, as short-name-mode allows); failing, say `why` it was pulled."""
     from bb.image.reference import is_qualified
     from bb.transports import import_image
     from bb.transports.registries_config import load_registries_config
 
-    candidates = (
-        [image]
-        if is_qualified(image)
-        else [f"{registry}/{image}" for registry in load_registries_config().search]
-    )
+    why = why or f'image "{image}" not known'
+    config = load_registries_config()
+    candidates = [image] if is_qualified(image) else config.short_name_candidates(image)
+    if not candidates:
+        raise NotFound(
+            f"{why}, and {config.path} names no unqualified-search-registries to pull it from"
+        )
     failures = []
     for candidate in candidates:
         try:
             return import_image(store, f"docker://{candidate}", options)
         except BBError as failure:
             failures.append(str(failure))
-    if failures:
-        raise NotFound(f"{why}, and pulling it failed: {'; '.join(failures)}")
-    return None
+    raise NotFound(f"{why}, and pulling it failed: {'; '.join(failures)}")
 
 
 def _short_image_name(requested: str, record: ImageRecord) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bb.system.mounts import mounts_under
+from testbed import error_lines
 
 
 @pytest.fixture
@@ -108,7 +109,7 @@ def test_full_disk_during_commit(tmp_path, empty_store_factory):
         bb("run", ctr, "--", "/busybox", "dd", "if=/dev/urandom", "of=/fill", "bs=1M", "count=50")
         before = bb("images", "-q", "--notruncate")
         error = bb.fails("commit", ctr, "too-big")
-        assert "No space left on device" in error and len(error.strip().splitlines()) == 1
+        assert "No space left on device" in error and len(error_lines(error)) == 1, error
         assert bb("images", "-q", "--notruncate") == before
         assert_consistent(bb)
         bb("rm", ctr)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from testbed import error_lines
+
 # Every bb call here that could block (a FIFO, /dev/zero) gets this: a regression fails, not hangs.
 QUICKLY = 60
 
@@ -37,7 +39,7 @@ def refused(bb, *args: str) -> str:  # type: ignore[no-untyped-def]
     before = images(bb)
     result = bb.run(*args, check=False, timeout=QUICKLY)
     assert result.returncode == 125, result.stderr
-    lines = result.stderr.strip().splitlines()
+    lines = error_lines(result.stderr)
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
     assert images(bb) == before
     assert os.listdir(bb.root / "tmp") == []
@@ -353,7 +355,7 @@ def test_save_killed_half_way_leaves_no_file(bb, big_image, tmp_path):
     assert os.listdir(out) == ["images.tar"]
     with tarfile.open(archive) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))
-        assert manifest[0]["RepoTags"] == ["localhost/big:latest"]
+        assert manifest[0]["RepoTags"] == ["big:latest"]  # docker's short name (issue 18 item 6)
         layers = {
             member.name: member.size
             for member in tar.getmembers()

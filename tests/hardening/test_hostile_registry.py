@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from testbed import error_lines
+
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 REPOSITORY = "hostile/image"
 NOT_FOUND = b'{"errors":[{"code":"NOT_FOUND"}]}'
@@ -197,7 +199,7 @@ def pull_fails(
     )
     elapsed = time.monotonic() - started
     assert result.returncode == 125, result.stderr
-    lines = result.stderr.strip().splitlines()
+    lines = error_lines(result.stderr)
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
     assert hostile.address in lines[0], lines[0]
     assert elapsed < within, f"bb took {elapsed:.1f} s to give up"

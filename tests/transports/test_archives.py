@@ -10,6 +10,8 @@ import tarfile
 
 import pytest
 
+from testbed import error_lines
+
 
 def images(bb):
     return sorted(bb("images", "-q", "--notruncate").split())
@@ -202,7 +204,7 @@ def test_bad_archives_leave_the_store_unchanged(bb, tmp_path):
     ):
         error = bb.fails("load", "-i", str(path))
         assert message in error, error
-        assert len(error.strip().splitlines()) == 1
+        assert len(error_lines(error)) == 1, error
         assert images(bb) == before
         assert os.listdir(bb.root / "tmp") == []
     assert not (tmp_path.parent / "escaped").exists()

@@ -9,6 +9,8 @@ import subprocess
 
 import pytest
 
+from testbed import private_buildah
+
 
 def skopeo(*args: str) -> str:
     result = subprocess.run(["skopeo", *args], check=False, capture_output=True, text=True)
@@ -150,3 +152,69 @@ def test_registries_conf_mirrors_location_and_blocked(
     # a name under no prefix goes where it says; a blocked one nowhere
     assert "blocked" in bb.fails("pull", "example.test/blocked/app:1")
     assert bb("pull", "-q", f"{registry.address}/team/app:1") == busybox
+
+
+def test_pull_of_a_short_name_and_short_name_mode(
+    bb, registry, mirror_registry, tmp_path, monkeypatch
+):
+    """`bb pull SHORT` searches unqualified-search-registries as `bb from` and FROM do, as
+    short-name-mode says; buildah, given the same file, does the same off a terminal."""
+    bb("push", "busybox", f"docker://{registry.address}/short/app:1")
+    busybox = bb("images", "-q", "--notruncate", "busybox")
+    config = tmp_path / "registries.toml"
+    monkeypatch.setenv("BB_REGISTRIES_CONFIG", str(config))
+    monkeypatch.setenv("CONTAINERS_REGISTRIES_CONF", str(config))  # buildah's
+    searched = (
+        f'unqualified-search-registries = ["{mirror_registry.address}", "{registry.address}"]\n'
+        f'[[registry]]\nlocation = "{mirror_registry.address}"\ninsecure = true\n'
+        f'[[registry]]\nlocation = "{registry.address}"\ninsecure = true\n'
+    )
+
+    def with_mode(mode: str, more: str = "") -> None:
+        config.write_text((f'short-name-mode = "{mode}"\n' if mode else "") + searched + more)
+
+    with private_buildah(tmp_path / "buildah") as buildah:
+        # permissive (also when not given) and disabled: each search registry in turn; the
+        # first lacks it
+        for mode in ("", "permissive", "disabled"):
+            with_mode(mode)
+            assert bb("pull", "-q", "short/app:1") == busybox
+            assert f"{registry.address}/short/app:1" in bb("images", "--json")
+            bb("rmi", f"{registry.address}/short/app:1")
+            pulled = subprocess.run([*buildah, "pull", "-q", "short/app:1"], capture_output=True)
+            assert pulled.returncode == 0, pulled.stderr
+        # enforcing: several search registries are an ambiguity that bb (never prompting)
+        # and buildah (off a terminal) refuse; bb names the candidates
+        with_mode("enforcing")
+        # (buildah would take the image it pulled above)
+        subprocess.run([*buildah, "rmi", "--all", "--force"], capture_output=True, check=True)
+        error = bb.fails("pull", "short/app:1")
+        assert error.count("\n") == 1 and "ambiguous" in error, error
+        assert f"{mirror_registry.address}/short/app:1, {registry.address}/short/app:1" in error
+        refused = subprocess.run([*buildah, "pull", "-q", "short/app:1"], capture_output=True)
+        assert refused.returncode != 0
+        assert "ambiguous" in bb.fails("from", "short/app:1")
+        # ... unless an alias says which; a tag or digest asked for is kept
+        with_mode("enforcing", f'[aliases]\n"short/app" = "{registry.address}/short/app"\n')
+        assert bb("pull", "-q", "short/app:1") == busybox
+        aliased = subprocess.run([*buildah, "pull", "-q", "short/app:1"], capture_output=True)
+        assert aliased.returncode == 0, aliased.stderr
+    # one search registry: no ambiguity
+    config.write_text(
+        f'short-name-mode = "enforcing"\nunqualified-search-registries = ["{registry.address}"]\n'
+    )
+    assert bb("pull", "-q", "short/app:1") == busybox
+    # none: bb says so (a qualified name or docker:// still works)
+    config.write_text("")
+    assert "unqualified-search-registries" in bb.fails("pull", "short/app:1")
+    assert bb("pull", "-q", f"docker://{registry.address}/short/app:1") == busybox
+    # a malformed mode or alias is one error naming the file and key
+    for text, key in (
+        ('short-name-mode = "strict"\n', "short-name-mode"),
+        ('[aliases]\n"example.com/app" = "example.com/app"\n', 'aliases."example.com/app"'),
+        ('[aliases]\n"app" = "app"\n', 'aliases."app"'),
+        ('[aliases]\n"app:1" = "example.com/app"\n', 'aliases."app:1"'),
+    ):
+        config.write_text(text)
+        error = bb.fails("pull", "short/app:1")
+        assert error.count("\n") == 1 and str(config) in error and key in error, error

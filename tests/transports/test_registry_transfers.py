@@ -315,3 +315,10 @@ def test_refused_connections_are_tried_again(bb):
     error = bb.fails("pull", "--retry=2", "--retry-delay=200ms", "127.0.0.1:1/nothing/here:1")
     assert "cannot connect" in error and "Connection refused" in error
     assert time.monotonic() - started >= 0.6
+    # each retry noted on stderr (off a terminal, a line each), then the one error
+    lines = error.splitlines()
+    assert [line.split(":")[0] for line in lines[:2]] == [
+        "Retrying in 0.2s (1/2)",
+        "Retrying in 0.4s (2/2)",
+    ], error
+    assert len(lines) == 3 and lines[2].startswith("Error: "), error

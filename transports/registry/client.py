@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from bb.errors import AuthenticationFailed, InvalidArgument, RegistryError
+from bb.errors import AuthenticationFailed, InvalidArgument, ManifestUnknown, RegistryError
 from bb.image.config import (
     MEDIA_DOCKER_MANIFEST,
     MEDIA_DOCKER_MANIFEST_LIST,
@@ -181,7 +181,7 @@ class RegistryClient:
         self._tls: ssl.SSLContext | None = None
         self.retries = options.retries
         self.retry_delay = options.retry_delay
-        self.report = options.report
+        self.progress = options.progress
         self.credentials = (
             parse_creds(options.credentials)
             if options.credentials
@@ -226,8 +226,7 @@ class RegistryClient:
         --retry-delay doubled for each failure before."""
         wait = retry_after if retry_after is not None else self.retry_delay * 2**failures
         wait = min(wait, MAX_WAIT)
-        if callable(self.report):
-            self.report(f"Retrying in {wait:g}s ({failures + 1}/{self.retries}): {why}")
+        self.progress.message(f"Retrying in {wait:g}s ({failures + 1}/{self.retries}): {why}")
         time.sleep(wait)
 
     def request(
@@ -288,6 +287,9 @@ class RegistryClient:
             result = _Response(status, {k.lower(): v for k, v in response.getheaders()}, b"")
             if stream and 200 <= status < 300:
                 return result, response, connection
+            if method == "HEAD":  # no body: its Content-Length is the blob's, of any size
+                connection.close()
+                return result, None, None
             try:
                 result.body = self._body(response, what)
             except _BrokenOff as failure:
@@ -412,7 +414,7 @@ class RegistryClient:
             "GET", self._url(f"manifests/{reference}"), {"Accept": ACCEPT}
         )
         if response.status == 404:
-            raise RegistryError(
+            raise ManifestUnknown(
                 f"registry {self.registry}: {self.repository}:{reference} not found"
             )
         if response.status != 200:
@@ -456,15 +458,16 @@ class RegistryClient:
         )
         return response.status == 201
 
-    def upload_blob(self, path: str, digest: str, size: int) -> None:
-        """Upload a file as a blob: one PUT when small, PATCH chunks then PUT when large."""
+    def upload_blob(self, path: str, digest: str, size: int, kind: str = "blob") -> None:
+        """Upload a file as a blob (a layer, or the config `kind`): one PUT when small, PATCH
+        chunks then PUT when large."""
         response, _, _ = self.request(
             "POST", self._url("blobs/uploads/"), {"Content-Length": "0"}, b""
         )
         if response.status != 202 or "location" not in response.headers:
             raise self._fail("starting an upload", response)
         location = response.headers["location"]
-        with open(path, "rb") as blob:
+        with open(path, "rb") as raw, self.progress.reading(raw, kind, digest, size) as blob:
             if size > CHUNK:
                 offset = 0
                 while offset < size:

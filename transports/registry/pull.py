@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from bb.errors import ArchiveError, RegistryError, StoreError
+from bb.errors import ArchiveError, ManifestUnknown, RegistryError, StoreError
 from bb.image.manifest import (
     LIST_TYPES,
     Descriptor,
@@ -44,14 +45,15 @@ def _manifest_source(
     (the mirrors in order, then the location), with the manifest and its media type."""
     tag = reference.digest or reference.tag or "latest"
     sources = load_registries_config().pull_sources(reference.name)
-    failures = []
+    failures: list[RegistryError] = []
     for source in sources:
         try:
             client = RegistryClient(parse_reference(source, default_registry="docker.io"), options)
             return client, *client.manifest(tag)
         except RegistryError as failure:
-            failures.append(str(failure))
-    raise RegistryError("; ".join(failures))
+            failures.append(failure)
+    unknown = bool(failures) and all(isinstance(f, ManifestUnknown) for f in failures)
+    raise (ManifestUnknown if unknown else RegistryError)("; ".join(map(str, failures)))
 
 
 def _config(client: RegistryClient, manifest: Manifest) -> tuple[bytes, dict[str, Any]]:
@@ -80,8 +82,11 @@ def listed_platforms(reference: Reference, options: TransportOptions) -> list[Pl
         raise RegistryError(f"reading {reference}: {failure}") from None
 
 
-def pull_image(store: Store, reference: Reference, options: TransportOptions) -> ImageRecord:
-    """Fetch the image (the wanted platform's, from a list); store it under the reference's name."""
+def pull_image(
+    store: Store, reference: Reference, options: TransportOptions, names: list[str] | None = None
+) -> ImageRecord:
+    """Fetch the image (the wanted platform's, from a list); store it under the reference's name
+    (or `names`)."""
     try:
         client, data, media_type = _manifest_source(reference, options)
         if media_type in LIST_TYPES:
@@ -96,7 +101,15 @@ def pull_image(store: Store, reference: Reference, options: TransportOptions) ->
         layers = [
             _checked(layer, f"layer {index}") for index, layer in enumerate(manifest.layers, 1)
         ]
-        openers = [lambda layer=layer: client.blob(layer.digest, layer.size) for layer in layers]
-        return add_image(store, config, openers, [str(reference)])
+        openers = [
+            options.progress.opener(
+                functools.partial(client.blob, layer.digest, layer.size),
+                "blob",
+                layer.digest,
+                layer.size,
+            )
+            for layer in layers
+        ]
+        return add_image(store, config, openers, [str(reference)] if names is None else names)
     except (ArchiveError, StoreError) as failure:
         raise RegistryError(f"pulling {reference}: {failure}") from None

@@ -44,6 +44,7 @@ def push_image(
     for layer in image.layers:
         known = cache.known(layer.diff_id, compression)
         repository = f"{reference.registry}/{reference.repository}"
+        sent = False
         if known is None or not client.has_blob(known["digest"]):
             mounted = False
             for source in (known or {}).get("repositories", []):
@@ -60,12 +61,15 @@ def push_image(
                 with cache.compressed(layer.diff_id, compression) as (path, digest, size):
                     if not client.has_blob(digest):
                         client.upload_blob(path, digest, size)
+                        sent = True
                     known = {
                         "digest": digest,
                         "size": size,
                         "repositories": (known or {}).get("repositories", []),
                     }
         assert known is not None
+        if not sent:
+            options.progress.once("Copying", "blob", known["digest"], "skipped: already exists")
         if repository not in known["repositories"]:
             known["repositories"] = [*known["repositories"], repository]
         cache.remember(layer.diff_id, compression, known)
@@ -83,7 +87,7 @@ def push_image(
         ) as config_file:
             config_file.write(image.config)
             config_file.flush()
-            client.upload_blob(config_file.name, config_digest, len(image.config))
+            client.upload_blob(config_file.name, config_digest, len(image.config), "config")
     manifest = canonical_json(
         {
             "schemaVersion": 2,
