@@ -6,21 +6,16 @@ import typer
 
 from bb.cmd.common import (
     ARCH_OPTION,
-    AUTHFILE,
-    CERT_DIR,
-    CREDS,
     OS_OPTION,
     PULL,
-    RETRY,
-    RETRY_DELAY,
-    TLS_VERIFY,
     VARIANT_OPTION,
+    RegistryFlags,
     isula_build_mode,
     open_store,
     parse_duration,
     pull_policy,
-    registry_options,
     verb_app,
+    with_registry_flags,
 )
 from bb.dockerfile_executor.executor import (
     BuildOptions,
@@ -41,6 +36,7 @@ app = verb_app()
 
 
 @app.command("build")
+@with_registry_flags
 def build(
     ctx: typer.Context,
     context: str = typer.Argument(".", help="Build context directory."),
@@ -120,12 +116,6 @@ def build(
         False, "--keep-failed", help="Keep the failing stage's container for debugging."
     ),
     pull: str = PULL,
-    tls_verify: bool | None = TLS_VERIFY,
-    authfile: str | None = AUTHFILE,
-    creds: str | None = CREDS,
-    cert_dir: str | None = CERT_DIR,
-    retry: int = RETRY,
-    retry_delay: str = RETRY_DELAY,
     platform: list[str] = typer.Option(
         [],
         "--platform",
@@ -145,6 +135,8 @@ def build(
         "--jobs",
         help="Stages built at once, independent ones concurrently (default: the cores; 0: all).",
     ),
+    *,
+    registry: RegistryFlags,
 ) -> None:
     """Build an image from a Dockerfile and the CONTEXT directory; print its ID last."""
     if build_static is not None and timestamp is not None:
@@ -168,13 +160,7 @@ def build(
             named = destination_name(destination)
             if isula_build_mode(ctx) and named:  # isula-build names the stored image as well
                 tags.append(named)
-    registry = registry_options(
-        tls_verify,
-        authfile,
-        creds,
-        cert_dir,
-        retry,
-        retry_delay,
+    transport = registry.options(
         quiet=quiet,
         short_local_names=not isula_build_mode(ctx),
     )
@@ -199,7 +185,7 @@ def build(
         quiet=quiet,
         keep_failed=keep_failed,
         pull=pull_policy(pull),
-        registry=registry,
+        registry=transport,
         remove_containers=remove,
         isula_build_steps=isula_build_mode(ctx),
         platforms=platforms,
@@ -214,7 +200,7 @@ def build(
         from bb.transports import export_image
 
         for destination in output:
-            export_image(store, image, destination, registry)
+            export_image(store, image, destination, transport)
     if iidfile:
         write_atomic(iidfile, f"sha256:{image.id}".encode(), mode=0o644)
     for _, record in built:

@@ -237,6 +237,65 @@ def pull_policy(text: str) -> str:
     return {"true": "newer", "false": "missing"}.get(text.lower(), text.lower())
 
 
+@dataclass(frozen=True)
+class RegistryFlags:
+    """What a verb's registry options said (see with_registry_flags)."""
+
+    tls_verify: bool | None = None
+    authfile: str | None = None
+    creds: str | None = None
+    cert_dir: str | None = None
+    retry: int = 3
+    retry_delay: str = "2s"
+
+    def options(self, quiet: bool = False, **more: Any) -> TransportOptions:
+        """The TransportOptions they give, with `more` of the verb's own."""
+        return registry_options(
+            self.tls_verify,
+            self.authfile,
+            self.creds,
+            self.cert_dir,
+            self.retry,
+            self.retry_delay,
+            quiet=quiet,
+            **more,
+        )
+
+
+_REGISTRY_FLAGS: dict[str, tuple[Any, Any]] = {
+    "tls_verify": (bool | None, TLS_VERIFY),
+    "authfile": (str | None, AUTHFILE),
+    "creds": (str | None, CREDS),
+    "cert_dir": (str | None, CERT_DIR),
+    "retry": (int, RETRY),
+    "retry_delay": (str, RETRY_DELAY),
+}
+
+
+def with_registry_flags(function: F) -> F:
+    """Give a verb the registry options, declared once here: typer sees `--tls-verify`,
+    `--authfile`, `--creds`, `--cert-dir`, `--retry` and `--retry-delay` where the verb declares a
+    `registry: RegistryFlags` parameter, and the verb gets them in it."""
+    import inspect
+
+    signature = inspect.signature(function)
+    parameters = [p for p in signature.parameters.values() if p.name != "registry"]
+    flags = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+        for name, (kind, option) in _REGISTRY_FLAGS.items()
+    ]
+
+    @functools.wraps(function)
+    def verb(*args: Any, **kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name in _REGISTRY_FLAGS}
+        return function(*args, registry=RegistryFlags(**given), **kwargs)
+
+    verb.__signature__ = signature.replace(parameters=[*parameters, *flags])  # type: ignore[attr-defined]
+    annotations = {k: v for k, v in function.__annotations__.items() if k != "registry"}
+    verb.__annotations__ = {**annotations, **{n: kind for n, (kind, _) in _REGISTRY_FLAGS.items()}}
+    return verb  # type: ignore[return-value]
+
+
 def registry_options(
     tls_verify: bool | None = None,
     authfile: str | None = None,

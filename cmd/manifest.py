@@ -5,15 +5,10 @@ import json
 import typer
 
 from bb.cmd.common import (
-    AUTHFILE,
-    CERT_DIR,
-    CREDS,
-    RETRY,
-    RETRY_DELAY,
-    TLS_VERIFY,
+    RegistryFlags,
     open_store,
-    registry_options,
     verb_app,
+    with_registry_flags,
 )
 from bb.image.config import check_format
 from bb.image.reference import parse_reference
@@ -127,6 +122,7 @@ def inspect(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
 
 
 @app.command("push")
+@with_registry_flags
 def push(
     ctx: typer.Context,
     name: str = typer.Argument(...),
@@ -136,15 +132,11 @@ def push(
     image_format: str = typer.Option(
         "oci", "-f", "--format", help="oci (image index) or docker (manifest list)."
     ),
-    tls_verify: bool | None = TLS_VERIFY,
-    authfile: str | None = AUTHFILE,
-    creds: str | None = CREDS,
-    cert_dir: str | None = CERT_DIR,
-    retry: int = RETRY,
-    retry_delay: str = RETRY_DELAY,
     all_images: bool = typer.Option(
         True, "--all", help="Push the images too (always: a bb list holds local images)."
     ),
+    *,
+    registry: RegistryFlags,
 ) -> None:
     """Push every image of the list and then the list itself; print the list's digest."""
     from bb.errors import InvalidArgument
@@ -159,13 +151,7 @@ def push(
             f'"{target}": manifest lists can only be pushed to docker:// registries'
         )
     location = parsed[1] if parsed else target
-    options = registry_options(
-        tls_verify,
-        authfile,
-        creds,
-        cert_dir,
-        retry,
-        retry_delay,
+    options = registry.options(
         image_format=check_format(image_format),
     )
     images = [

@@ -4,19 +4,14 @@ import typer
 
 from bb.cmd.common import (
     ARCH_OPTION,
-    AUTHFILE,
-    CERT_DIR,
-    CREDS,
     OS_OPTION,
     PLATFORM_OPTION,
-    RETRY,
-    RETRY_DELAY,
-    TLS_VERIFY,
     VARIANT_OPTION,
+    RegistryFlags,
     isula_build_mode,
     open_store,
-    registry_options,
     verb_app,
+    with_registry_flags,
 )
 from bb.image.platform import requested_platform
 from bb.image.reference import is_qualified
@@ -27,6 +22,7 @@ app = verb_app()
 
 
 @app.command("pull")
+@with_registry_flags
 def pull(
     ctx: typer.Context,
     source: str = typer.Argument(
@@ -34,26 +30,16 @@ def pull(
         help="REGISTRY/REPO:TAG, a short name (see registries.toml), docker://REGISTRY/REPO:TAG, "
         "docker-archive:PATH, ...",
     ),
-    tls_verify: bool | None = TLS_VERIFY,
-    authfile: str | None = AUTHFILE,
-    creds: str | None = CREDS,
-    cert_dir: str | None = CERT_DIR,
-    retry: int = RETRY,
-    retry_delay: str = RETRY_DELAY,
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image ID."),
     platform: list[str] = PLATFORM_OPTION,
     arch: str | None = ARCH_OPTION,
     os: str | None = OS_OPTION,
     variant: str | None = VARIANT_OPTION,
+    *,
+    registry: RegistryFlags,
 ) -> None:
     """Pull SOURCE into the store and print the image ID."""
-    options = registry_options(
-        tls_verify,
-        authfile,
-        creds,
-        cert_dir,
-        retry,
-        retry_delay,
+    options = registry.options(
         quiet=quiet,
         platform=requested_platform(list(platform), arch, os, variant),
     )
