@@ -16,6 +16,7 @@ PACKAGE_OF_TOOL = {
     "blkid": "the Debian package util-linux",
     "blkdiscard": "the Debian package util-linux",
     "dmsetup": "the Debian package dmsetup",
+    "lvm": "the Debian package lvm2",
     "thin_check": "the Debian package thin-provisioning-tools",
     "thin_ls": "the Debian package thin-provisioning-tools",
     "mkfs.ext4": "the Debian package e2fsprogs",
@@ -38,8 +39,19 @@ def _path(tool: str) -> str:
     return path
 
 
-def run_tool(tool: str, *args: str, cwd: str | None = None, input: str | None = None) -> str:
-    """Run `tool args...`, return its stdout; raise ToolFailed with its stderr on failure."""
+ToolLog = Callable[[list[str], str, str], None]
+
+
+def run_tool(
+    tool: str,
+    *args: str,
+    cwd: str | None = None,
+    input: str | None = None,
+    log: ToolLog | None = None,
+) -> str:
+    """Run `tool args...`, return its stdout; raise ToolFailed with its stderr on failure.
+
+    `log`, if given, is called with (argv, stdout, stderr) of a run that succeeded."""
     path = _path(tool)
     # imported here because it is slow to import
     import sh
@@ -54,6 +66,8 @@ def run_tool(tool: str, *args: str, cwd: str | None = None, input: str | None = 
     except sh.ErrorReturnCode as failure:
         stderr = failure.stderr.decode(errors="replace") or failure.stdout.decode(errors="replace")
         raise ToolFailed([tool, *args], failure.exit_code, stderr) from None
+    if log is not None:
+        log([tool, *args], str(output), output.stderr.decode(errors="replace"))
     return str(output)
 
 
