@@ -102,6 +102,10 @@ class Driver(abc.ABC):
     def status(self) -> list[tuple[str, str]]:
         """Rows describing the driver's state, for `bb info`."""
 
+    def check_space(self) -> None:
+        """Raise DriverError if the driver's storage is full, which may be why a write failed
+        (only a driver with storage of its own, such as a thin pool, can say)."""
+
     @abc.abstractmethod
     def cleanup(self) -> None:
         """Undo what no bb process needs anymore (stray mounts and views)."""

@@ -5,13 +5,14 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-# golang-github-containers-common ships the seccomp profile RUN steps are confined with
+# golang-github-containers-common ships the seccomp profile RUN steps are confined with;
+# lvm2 (with dmsetup) and thin-provisioning-tools serve the devicemapper driver (direct-lvm)
 packages="python3 python3-venv runc busybox-static mount util-linux e2fsprogs ca-certificates"
-packages="$packages golang-github-containers-common"
+packages="$packages golang-github-containers-common lvm2 thin-provisioning-tools"
 extras=""
 if [ "${1:-}" = "--test" ]; then
     # the devicemapper tests boot a Debian kernel with dm-thin under QEMU (scripts/vm)
-    packages="$packages qemu-system-x86 cpio kmod dmsetup thin-provisioning-tools xfsprogs"
+    packages="$packages qemu-system-x86 cpio kmod xfsprogs"
     # peers the transport tests check bb against
     packages="$packages docker-registry docker.io skopeo umoci buildah apache2-utils xz-utils"
     # the real-world build starts from a Debian rootfs (tests/functional/test_real_world.py)

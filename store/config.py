@@ -24,6 +24,12 @@ OPTION_TABLE_PREFIXES = {
     "overlay": "overlay.",
     "vfs": "vfs.",
 }
+# [storage.options.thinpool] keys whose dm.* option has another name (as containers-storage maps)
+THINPOOL_KEY_OPTIONS = {
+    "autoextend_percent": "dm.thinp_autoextend_percent",
+    "autoextend_threshold": "dm.thinp_autoextend_threshold",
+    "log_level": "dm.libdm_log_level",
+}
 DRIVER_OPTION_PREFIXES = {"devicemapper": "dm.", "overlay": "overlay.", "vfs": "vfs."}
 
 ISULA_BUILD_CONFIGURATION = "/etc/isula-build/configuration.toml"
@@ -66,8 +72,10 @@ def _flatten_options(table: dict[str, Any], config_path: str) -> dict[str, str]:
             prefix = OPTION_TABLE_PREFIXES.get(key)
             if prefix is None:
                 raise InvalidArgument(f"{config_path}: unknown table [storage.options.{key}]")
+            renamed = THINPOOL_KEY_OPTIONS if key == "thinpool" else {}
             for inner_key, inner_value in value.items():
-                options[prefix + inner_key] = _option_text(inner_value)
+                name = renamed.get(inner_key, prefix + inner_key)
+                options[name] = _option_text(inner_value)
         else:
             options[key] = _option_text(value)
     return options

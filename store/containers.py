@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bb.errors import ContainerNotFound, InUse, InvalidArgument, NameInUse
+from bb.errors import ContainerNotFound, DriverError, InUse, InvalidArgument, NameInUse
 from bb.system.atomic import read_json, remove_file, write_atomic, write_json_atomic
 from bb.system.locks import FileLock
 
@@ -196,7 +196,9 @@ class ContainerStore:
         if acquired:
             try:
                 if os.path.exists(self._marker_path(container_id)):
-                    self.delete_unlocked(container_id)
+                    # a device still busy fails again next time; it must not fail this command
+                    with contextlib.suppress(DriverError):
+                        self.delete_unlocked(container_id)
             finally:
                 lock.release()
 

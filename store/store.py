@@ -165,6 +165,10 @@ class Store:
         self._mount_depth[record.id] = self._mount_depth.get(record.id, 0) + 1
         try:
             yield path
+        except Exception:
+            # a full thin pool is the error to report, not the write it made fail
+            self.driver.check_space()
+            raise
         finally:
             self._mount_depth[record.id] -= 1
             if not self._mount_depth[record.id] and not self.user_mounted(record.id):

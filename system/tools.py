@@ -16,6 +16,7 @@ PACKAGE_OF_TOOL = {
     "blkid": "the Debian package util-linux",
     "blkdiscard": "the Debian package util-linux",
     "dmsetup": "the Debian package dmsetup",
+    "lvm": "the Debian package lvm2",
     "thin_check": "the Debian package thin-provisioning-tools",
     "thin_ls": "the Debian package thin-provisioning-tools",
     "mkfs.ext4": "the Debian package e2fsprogs",
@@ -39,6 +40,9 @@ def _path(tool: str) -> str:
     return path
 
 
+ToolLog = Callable[[list[str], str, str], None]
+
+
 def run_tool(
     tool: str,
     *args: str,
@@ -46,9 +50,12 @@ def run_tool(
     input: str | None = None,
     env: dict[str, str] | None = None,
     timeout: float | None = None,
+    log: ToolLog | None = None,
 ) -> str:
     """Run `tool args...` (killed after `timeout` seconds), return its stdout; raise ToolFailed
-    with its stderr on failure."""
+    with its stderr on failure.
+
+    `log`, if given, is called with (argv, stdout, stderr) of a run that succeeded."""
     path = _path(tool)
     # imported here because it is slow to import
     import sh
@@ -72,6 +79,8 @@ def run_tool(
         raise ToolFailed([tool, *args], failure.exit_code, stderr) from None
     except sh.TimeoutException:
         raise ToolFailed([tool, *args], 124, f"killed after {timeout} seconds") from None
+    if log is not None:
+        log([tool, *args], str(output), output.stderr.decode(errors="replace"))
     return str(output)
 
 

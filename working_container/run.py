@@ -245,7 +245,9 @@ def run_step(container: WorkingContainer, options: RunOptions) -> None:
             )
             with _temporary_mount_targets(rootfs, mounts):
                 status = run_bundle(container.store.run_root, bundle, spec, options.discard_output)
-    if status != 0:
-        raise RunFailed(f"running `{shlex.join(options.command)}`: exit status {status}", status)
+        if status != 0:  # while mounted: the store explains it if the storage is full
+            raise RunFailed(
+                f"running `{shlex.join(options.command)}`: exit status {status}", status
+            )
     container.add_history(options.created_by or shlex.join(options.command))
     container.save()

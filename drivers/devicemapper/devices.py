@@ -4,6 +4,8 @@ Files under the driver's home, all written atomically:
   pool.json          next device id, the base device's id, size, filesystem and UUID
   devices/<id>.json  one layer's device: thin id, size, parent
   transaction.json   the open transaction: its id, the device id, the layer, create or delete
+  deferred/<device id>.json  a removed layer's device still busy, to delete later (deferred
+                     deletion): its thin id and the layer it held
 
 Every create or delete is one pool transaction: (1) record the open
 transaction (pool transaction id + 1), (2) message the pool, (3) write or
@@ -53,6 +55,7 @@ class DeviceStore:
         self.pool = pool
         self.devices_dir = os.path.join(home, "devices")
         os.makedirs(self.devices_dir, mode=0o700, exist_ok=True)
+        self.deferred_dir = os.path.join(home, "deferred")
         self._pool_file = os.path.join(home, "pool.json")
         self._transaction_file = os.path.join(home, "transaction.json")
 
@@ -124,14 +127,48 @@ class DeviceStore:
     def delete(self, layer_id: str) -> None:
         """Delete a layer's device and its record."""
         record = self.get(layer_id)
-        if record is None:
-            return
+        if record is not None:
+            self._delete(record.device_id, layer_id, self._device_file(layer_id))
+
+    def _delete(self, device_id: int, layer_id: str | None, record_file: str) -> None:
         transaction_id = self.pool.status().transaction_id
-        self._open(transaction_id + 1, record.device_id, layer_id, "delete", None)
-        self.pool.delete_device(record.device_id)
-        remove_file(self._device_file(layer_id))
+        self._open(transaction_id + 1, device_id, layer_id, "delete", None)
+        self.pool.delete_device(device_id)
+        remove_file(record_file)
         self.pool.set_transaction_id(transaction_id, transaction_id + 1)
         self._close()
+
+    # --- deferred deletion ------------------------------------------------------------
+
+    def _deferred_file(self, device_id: int) -> str:
+        return os.path.join(self.deferred_dir, f"{device_id}.json")
+
+    def defer(self, layer_id: str) -> int:
+        """The layer is gone, its busy device to be deleted later; return the device's id."""
+        record = self.get(layer_id)
+        assert record is not None
+        os.makedirs(self.deferred_dir, mode=0o700, exist_ok=True)
+        write_json_atomic(
+            self._deferred_file(record.device_id),
+            {"device_id": record.device_id, "layer": layer_id},
+        )
+        remove_file(self._device_file(layer_id))
+        return record.device_id
+
+    def deferred(self) -> list[tuple[int, str]]:
+        """(device id, layer id) of each device waiting for deletion."""
+        if not os.path.isdir(self.deferred_dir):
+            return []
+        entries = []
+        for name in sorted(os.listdir(self.deferred_dir)):
+            if name.endswith(".json"):
+                entry = read_json(os.path.join(self.deferred_dir, name))
+                entries.append((entry["device_id"], entry["layer"]))
+        return entries
+
+    def delete_deferred(self, device_id: int) -> None:
+        """Delete a device whose deletion was deferred, and its record."""
+        self._delete(device_id, None, self._deferred_file(device_id))
 
     def _open(
         self,
@@ -174,5 +211,7 @@ class DeviceStore:
                 existing = self.get(layer_id)
                 if existing is None or existing.device_id == device_id:
                     remove_file(self._device_file(layer_id))
+            if open_transaction["action"] == "delete":
+                remove_file(self._deferred_file(device_id))
             self.pool.set_transaction_id(status.transaction_id, open_transaction["transaction_id"])
         self._close()

@@ -21,14 +21,17 @@ from typing import BinaryIO
 
 from bb.archive.changes import Change, tree_changes
 from bb.drivers.base import Driver, ensure_directory
+from bb.drivers.devicemapper import lvm
 from bb.drivers.devicemapper.devices import DeviceRecord, DeviceStore
 from bb.drivers.devicemapper.options import OPTION_NAMES, DeviceMapperOptions, parse_options
 from bb.drivers.devicemapper.pool import (
     ThinPool,
     active_devices,
     device_is_active,
+    dmsetup,
     open_existing_pool,
     open_loop_pool,
+    set_log_level,
 )
 from bb.errors import DriverError, DriverNotSupported, InvalidArgument, LayerNotFound, ToolFailed
 from bb.system.locks import FileLock
@@ -49,6 +52,7 @@ class DeviceMapperDriver(Driver):
     def __init__(self, home: str, run_home: str, options: dict[str, str]):
         super().__init__(home, run_home, options)
         self.settings: DeviceMapperOptions = parse_options(options)
+        set_log_level(self.settings.log_level)
         if not os.path.exists("/run/udev/control"):
             # no udev to make /dev/mapper nodes: libdevmapper makes them itself
             os.environ["DM_DISABLE_UDEV"] = "1"
@@ -70,7 +74,9 @@ class DeviceMapperDriver(Driver):
         with self._locked():
             if self._devices is not None:
                 return
-            if self.settings.thinpooldev:
+            if self.settings.directlvm_device:
+                pool = lvm.open_direct_lvm_pool(self.home, self.settings)
+            elif self.settings.thinpooldev:
                 pool = open_existing_pool(self.settings.thinpooldev)
             else:
                 ensure_directory(self.loop_dir)
@@ -85,6 +91,7 @@ class DeviceMapperDriver(Driver):
             devices = DeviceStore(self.home, pool)
             devices.recover()
             self._pool, self._devices = pool, devices
+            self._delete_deferred()
             self._ensure_base_device()
 
     @property
@@ -206,7 +213,9 @@ class DeviceMapperDriver(Driver):
 
     def _check_free_space(self) -> None:
         """Refuse new devices when the pool is nearly full: a full thin pool hangs or corrupts
-        filesystems."""
+        filesystems. A direct-lvm pool above its autoextend threshold is extended first."""
+        if self.settings.directlvm_device:
+            lvm.autoextend(self.pool, self.settings.autoextend_threshold)
         status = self.pool.status()
         if status.mode != "rw":
             raise DriverError(
@@ -241,7 +250,10 @@ class DeviceMapperDriver(Driver):
             self.devices.create(layer_id, origin, size, parent_id)  # type: ignore[arg-type]
 
     def remove(self, layer_id: str) -> None:
-        """Unmount, deactivate and delete the layer's device, giving its blocks back."""
+        """Unmount, deactivate and delete the layer's device, giving its blocks back.
+
+        A device still busy (mounted in another mount namespace) is deleted later when
+        dm.use_deferred_deletion is on, and refused otherwise."""
         with self._locked():
             point = os.path.join(self.mount_dir, layer_id)
             unmount(point, lazy=True)
@@ -255,7 +267,34 @@ class DeviceMapperDriver(Driver):
                 with contextlib.suppress(ToolFailed):
                     run_tool("blkdiscard", f"/dev/mapper/{name}")
                 self._deactivate(name)
+            if device_is_active(name):
+                if not self.settings.deferred_deletion:
+                    raise DriverError(
+                        f'layer "{layer_id}": its device {name} is busy (mounted in another '
+                        "mount namespace?); not removed (dm.use_deferred_deletion=true removes "
+                        "busy devices later)"
+                    )
+                # out of the way of a new device of the same layer id, until it can go
+                device_id = self.devices.defer(layer_id)
+                dmsetup("rename", name, self._deferred_name(device_id))
+                return
             self.devices.delete(layer_id)
+
+    def _deferred_name(self, device_id: int) -> str:
+        return f"{self.prefix}-deferred-{device_id}"
+
+    def _delete_deferred(self) -> None:
+        """Delete the devices whose deletion was deferred, once nothing holds them."""
+        for device_id, layer_id in self.devices.deferred():
+            # the rename may not have happened (bb killed right before it)
+            names = [self._deferred_name(device_id)]
+            if self.devices.get(layer_id) is None:
+                names.append(self._device_name(layer_id))
+            for name in names:
+                if device_is_active(name):
+                    self._deactivate(name)
+            if not any(device_is_active(name) for name in names):
+                self.devices.delete_deferred(device_id)
 
     def exists(self, layer_id: str) -> bool:
         """Whether the layer has a device."""
@@ -298,16 +337,50 @@ class DeviceMapperDriver(Driver):
                 path = self._activate(layer_id)
                 os.makedirs(point, mode=0o700, exist_ok=True)
                 mount(path, point, self.settings.filesystem, self._mount_options(read_only=False))
+                self._limit_xfs_retries(path)
         return os.path.join(point, ROOTFS)
 
+    def _limit_xfs_retries(self, path: str) -> None:
+        """dm.xfs_nospace_max_retries: how often xfs retries metadata writes a full pool failed
+        (the kernel's default: for ever, which hangs the filesystem)."""
+        retries = self.settings.xfs_nospace_max_retries
+        if retries is None or self.settings.filesystem != "xfs":
+            return
+        device = os.stat(path).st_rdev
+        block = os.path.realpath(f"/sys/dev/block/{os.major(device)}:{os.minor(device)}")
+        knob = f"/sys/fs/xfs/{os.path.basename(block)}/error/metadata/ENOSPC/max_retries"
+        with open(knob, "w", encoding="ascii") as setting:
+            setting.write(str(retries))
+
+    def check_space(self) -> None:
+        """Raise DriverError if the thin pool is full: a write that failed may be why."""
+        status = self.pool.status()
+        if (
+            status.mode != "rw"
+            or status.data_used >= status.data_total
+            or status.metadata_used >= status.metadata_total
+        ):
+            raise DriverError(
+                f'thin pool "{self.pool.name}" is full (data {status.data_used}/'
+                f"{status.data_total} blocks, metadata {status.metadata_used}/"
+                f"{status.metadata_total}, mode {status.mode}): remove images or containers, "
+                "or grow the pool"
+            )
+
     def unmount(self, layer_id: str) -> None:
-        """Unmount and deactivate the layer's device."""
+        """Unmount and deactivate the layer's device; DriverError if the pool filled up meanwhile.
+
+        Writes a full pool failed may have been buffered, their error seen by nobody: the
+        unmount flushes them, and the pool's status says whether they were lost."""
         point = os.path.join(self.mount_dir, layer_id)
         with self._locked():
+            was_mounted = is_mounted(point)
             unmount(point)
             with contextlib.suppress(FileNotFoundError):
                 os.rmdir(point)
             self._deactivate(self._device_name(layer_id))
+            if was_mounted:
+                self.check_space()
 
     def is_mounted(self, layer_id: str) -> bool:
         """Whether the layer's device is mounted at `mnt/<id>`."""
@@ -353,6 +426,9 @@ class DeviceMapperDriver(Driver):
         root = self.mount(layer_id)
         try:
             extract_tar(layer_tar, root, Whiteouts.APPLY)
+        except Exception:
+            self.check_space()
+            raise
         finally:
             self.unmount(layer_id)
 
@@ -368,7 +444,18 @@ class DeviceMapperDriver(Driver):
             ("Backing Filesystem", record.filesystem or self.settings.filesystem),
             ("Udev Sync Supported", str(os.environ.get("DM_DISABLE_UDEV") != "1").lower()),
         ]
-        if not self.settings.thinpooldev:
+        if self.settings.directlvm_device:
+            group_size, group_free = lvm.volume_group_space()
+            rows += [
+                ("Direct LVM Device", self.settings.directlvm_device),
+                ("Volume Group", lvm.VOLUME_GROUP),
+                ("Logical Volume", f"{lvm.VOLUME_GROUP}/{lvm.THIN_POOL_LV}"),
+                ("Volume Group Size", human_size(group_size)),
+                ("Volume Group Free", human_size(group_free)),
+                ("Thin Pool Autoextend Threshold", f"{self.settings.autoextend_threshold}%"),
+                ("Thin Pool Autoextend Percent", f"{self.settings.autoextend_percent}%"),
+            ]
+        elif not self.settings.thinpooldev:
             rows += [
                 ("Data file", os.path.join(self.loop_dir, "data")),
                 ("Metadata file", os.path.join(self.loop_dir, "metadata")),
@@ -391,14 +478,15 @@ class DeviceMapperDriver(Driver):
             ),
             ("Deferred Removal Enabled", str(self.settings.deferred_removal).lower()),
             ("Deferred Deletion Enabled", str(self.settings.deferred_deletion).lower()),
+            ("Deferred Deleted Device Count", str(len(self.devices.deferred()))),
             ("Number of Devices", str(len(self.devices.layers()))),
         ]
-        if not self.settings.thinpooldev:
+        if not self.settings.thinpooldev and not self.settings.directlvm_device:
             rows.append(
                 (
                     "Warning",
                     "loop-lvm (sparse files on loop devices) is for development; "
-                    "use dm.thinpooldev in production",
+                    "use dm.directlvm_device or dm.thinpooldev in production",
                 )
             )
         return rows

@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import shlex
+import sys
 from dataclasses import dataclass
 
+from bb.drivers.devicemapper.options import LOG_INFO
 from bb.errors import DriverError, ToolFailed
 from bb.system.tools import run_tool
 
@@ -57,9 +60,36 @@ def _parse_status(name: str, line: str) -> PoolStatus:
     )
 
 
+# dm.libdm_log_level: how much of what dmsetup and lvm say bb shows on stderr
+_log_level = 0
+LOG_WARN = 4
+
+
+def set_log_level(level: int) -> None:
+    """Show dmsetup's and lvm's output from now on as dm.libdm_log_level says."""
+    global _log_level
+    _log_level = level
+
+
+def _log(argv: list[str], stdout: str, stderr: str) -> None:
+    if _log_level >= LOG_INFO:
+        lines = [f"$ {shlex.join(argv)}", *stdout.splitlines(), *stderr.splitlines()]
+    elif _log_level >= LOG_WARN:
+        lines = stderr.splitlines()
+    else:
+        return
+    for line in lines:
+        print(f"devicemapper: {line.strip()}", file=sys.stderr)
+
+
+def dm_tool(tool: str, *args: str) -> str:
+    """Run a device-mapper tool (dmsetup, lvm), its output shown as dm.libdm_log_level says."""
+    return run_tool(tool, *args, log=_log)
+
+
 def dmsetup(*args: str) -> str:
     """Run dmsetup."""
-    return run_tool("dmsetup", *args)
+    return dm_tool("dmsetup", *args)
 
 
 def active_devices() -> set[str]:
@@ -182,7 +212,8 @@ def open_loop_pool(
         name,
         "--table",
         f"0 {sectors} thin-pool {metadata_device} {data_device} {block_sectors} {low_water} "
-        "1 skip_block_zeroing",
+        # a full pool fails writes at once instead of queueing them (for 60 s, or for ever)
+        "2 skip_block_zeroing error_if_no_space",
     )
     make_node(name)
     return pool

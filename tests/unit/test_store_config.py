@@ -70,3 +70,22 @@ def test_ctr_img_reads_isula_builds_files_when_present(tmp_path, monkeypatch):
     configuration.write_text('runtime = "/usr/bin/kata-runtime"\n')
     with pytest.raises(InvalidArgument, match="runtime"):
         load_store_options(isula_build=True)
+
+
+def test_isula_build_thinpool_keys_map_to_dm_options(tmp_path):
+    config = tmp_path / "storage.toml"
+    config.write_text(
+        '[storage]\ndriver = "devicemapper"\n[storage.options.thinpool]\n'
+        'directlvm_device = "/dev/vdb"\ndirectlvm_device_force = "True"\n'
+        'autoextend_percent = "20"\nautoextend_threshold = "80"\nlog_level = "7"\n'
+        'xfs_nospace_max_retries = "0"\nuse_deferred_deletion = "True"\n'
+    )
+    assert load_store_options(str(config)).options_for("devicemapper") == {
+        "dm.directlvm_device": "/dev/vdb",
+        "dm.directlvm_device_force": "True",
+        "dm.thinp_autoextend_percent": "20",
+        "dm.thinp_autoextend_threshold": "80",
+        "dm.libdm_log_level": "7",
+        "dm.xfs_nospace_max_retries": "0",
+        "dm.use_deferred_deletion": "True",
+    }

@@ -73,12 +73,17 @@ def test_devicemapper_in_vm(tmp_path):
         sys.executable,
         str(RUN_IN_VM),
         "--timeout",
-        # ~20 min on 2 idle cores; the margin is for a busy machine (TCG is CPU-bound)
-        "2700",
+        # ~30 min on 2 idle cores; the margin is for a busy machine (TCG is CPU-bound)
+        "3300",
         "--cwd",
         str(REPO),
         "--show",
         str(import_path),
+        # the spare disks of tests/devicemapper/test_direct_lvm.py (/dev/vda, /dev/vdb)
+        "--disk",
+        "2G",
+        "--disk",
+        "2G",
         "--env",
         f"PYTHONPATH={pythonpath}",
         "--env",
@@ -100,7 +105,7 @@ def test_devicemapper_in_vm(tmp_path):
         *GUEST_SELECTION,
     ]
     result = subprocess.run(
-        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=2900
+        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=3500
     )
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 0, (

@@ -24,7 +24,9 @@ pytestmark = [
 ]
 
 
-def run_in_vm(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+def run_in_vm(
+    *args: str, timeout: int = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(RUN_IN_VM), "--timeout", "400", "--cwd", "/", *args],
         stdin=subprocess.DEVNULL,
@@ -32,6 +34,7 @@ def run_in_vm(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str
         text=True,
         timeout=timeout,
         check=False,
+        env=env,
     )
 
 
@@ -132,3 +135,25 @@ runc run bbvmtest
     assert res.returncode == 0, explain(res)
     assert "hello-from-runc" in res.stdout, explain(res)
     assert "0::/" in res.stdout, explain(res)  # cgroup v2, own cgroup namespace
+
+
+def test_extra_disks_are_virtio_block_devices_removed_afterwards(tmp_path):
+    # run-in-vm keeps its run directory (and the sparse disk files) in TMPDIR
+    script = (
+        "set -eu; blockdev --getsize64 /dev/vda /dev/vdb; "
+        "echo on-the-disk | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null; "
+        "head -c 11 /dev/vda; echo"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    res = run_in_vm("--disk", "64M", "--disk", "1G", "--", "sh", "-c", script, env=env)
+    assert res.returncode == 0, explain(res)
+    assert res.stdout.split() == [str(64 << 20), str(1 << 30), "on-the-disk"], explain(res)
+    assert list(tmp_path.glob("bb-vm-*")) == [], (
+        "the run directory (with its disks) was left behind"
+    )
+
+
+def test_a_bad_disk_size_is_a_usage_error():
+    res = run_in_vm("--disk", "12X", "--", "true")
+    assert res.returncode == 2, explain(res)
+    assert "invalid disk size '12X'" in res.stderr, explain(res)

@@ -20,7 +20,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     p = argparse.ArgumentParser(
         prog="run-in-vm",
         usage="run-in-vm [--timeout S] [--mem MB] [--smp N] [--env K=V]... [--cwd DIR] "
-        "[--out DIR]... [--show DIR]... [--verbose] -- COMMAND [ARG...]",
+        "[--out DIR]... [--show DIR]... [--disk SIZE]... [--verbose] -- COMMAND [ARG...]",
         description="Run COMMAND as root in a QEMU VM (Debian kernel with dm-thin-pool) over a "
         "RAM overlay of the host's root file system; exit with its status.",
         epilog="exit status: the command's; 124 timeout; 125 VM preparation/boot/setup failure; "
@@ -62,6 +62,16 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         "shown automatically; repeatable",
     )
     p.add_argument(
+        "--disk",
+        action="append",
+        default=[],
+        type=disk_size,
+        metavar="SIZE",
+        help="attach an empty virtio-blk disk of SIZE bytes (suffix K, M, G: binary units), "
+        "a sparse file in the run's host temp directory, removed afterwards: the first is "
+        "/dev/vda, the next /dev/vdb, ...; repeatable",
+    )
+    p.add_argument(
         "--tmp-size",
         default="100%",
         help="size limit of the guest's tmpfs /tmp (default 100%% of guest RAM; "
@@ -84,6 +94,20 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     if not cmd and not args.prepare_only:
         p.error("no COMMAND given (use: run-in-vm [options] -- COMMAND...)")
     return args, cmd
+
+
+def disk_size(text: str) -> int:
+    """`--disk` SIZE in bytes: a number with an optional K, M or G (binary units)."""
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    number, unit = text[:-1], text[-1:].upper()
+    if unit.isdigit():
+        number, unit = text, ""
+    if not number.isdigit() or unit not in units or int(number) == 0:
+        raise argparse.ArgumentTypeError(f"invalid disk size {text!r} (e.g. 8G, 512M)")
+    size = int(number) * units[unit]
+    if size % 512:
+        raise argparse.ArgumentTypeError(f"disk size {text!r} is not a multiple of 512 bytes")
+    return size
 
 
 def on_signal(signum: int, _frame: FrameType | None) -> NoReturn:
@@ -121,6 +145,7 @@ def main(argv: list[str]) -> int:
         out=args.out,
         show=args.show,
         tmp_size=args.tmp_size,
+        disks=args.disk,
         append=args.append,
     )
     return run_vm(options, command)

@@ -23,6 +23,7 @@ REQUIRED_COMMANDS = [
     ("thin_check", "thin-provisioning-tools"),
     ("mkfs.xfs", "xfsprogs"),
     ("mkfs.ext4", "e2fsprogs"),
+    ("lvcreate", "lvm2"),
     ("losetup", "mount"),
     ("apt-get", "apt"),
     ("dpkg-deb", "dpkg"),

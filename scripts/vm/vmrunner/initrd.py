@@ -29,6 +29,7 @@ MODULES = [
     "virtio_pci",
     "virtio_console",
     "virtio_rng",
+    "virtio_blk",
     "9pnet",
     "9pnet_virtio",
     "netfs",

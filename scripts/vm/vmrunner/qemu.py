@@ -22,12 +22,14 @@ def qemu_command(
     mem: int,
     io_dir: str,
     outs: list[tuple[str, str]],
+    disks: list[str],
     fds: dict[str, int],
 ) -> list[str]:
     """The qemu-system-x86_64 command line of one run.
 
     outs: (mount tag, host directory) of each --out share; fds: the qemu ends of the
-    socketpairs of the console ("con") and the ports bb.out, bb.err, bb.ctl.
+    socketpairs of the console ("con") and the ports bb.out, bb.err, bb.ctl; disks: the raw
+    image files of the extra virtio-blk disks, in order (the guest's /dev/vda, /dev/vdb, ...).
     """
     cmdline = [
         # ensure_host_packages has installed qemu, maybe in an sbin directory PATH lacks
@@ -74,6 +76,14 @@ def qemu_command(
             (f"local,id={tag},path={qopt(d)},security_model=passthrough,multidevs=remap"),
             "-device",
             f"virtio-9p-pci,fsdev={tag},mount_tag={tag}",
+        ]
+    for i, path in enumerate(disks):
+        # discard=unmap: what the guest discards (blkdiscard, a thin pool) is freed in the file
+        cmdline += [
+            "-drive",
+            f"file={qopt(path)},if=none,id=disk{i},format=raw,cache=unsafe,discard=unmap",
+            "-device",
+            f"virtio-blk-pci,drive=disk{i}",
         ]
     cmdline += ["-device", "virtio-serial-pci,id=vser"]
     for i, name in enumerate(("out", "err", "ctl")):

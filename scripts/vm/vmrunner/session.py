@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shlex
@@ -31,6 +32,7 @@ class RunOptions:
     show: list[str]
     tmp_size: str
     append: str
+    disks: list[int]
 
 
 def run_vm(options: RunOptions, command: list[str]) -> int:
@@ -77,6 +79,15 @@ def run_vm(options: RunOptions, command: list[str]) -> int:
         tmp_size=options.tmp_size,
     )
 
+    # Sparse files, so an 8G disk costs only the blocks the guest writes; removed with run_dir,
+    # or on their own where a failure keeps run_dir for its logs.
+    disks = []
+    for i, size in enumerate(options.disks):
+        path = os.path.join(run_dir, f"disk{i}.img")
+        with open(path, "wb") as disk:
+            disk.truncate(size)
+        disks.append(path)
+
     link = GuestLink(marker)
     fds = link.qemu_fds()
     cmdline = qemu_command(
@@ -87,6 +98,7 @@ def run_vm(options: RunOptions, command: list[str]) -> int:
         mem=options.mem,
         io_dir=io_dir,
         outs=outs,
+        disks=disks,
         fds=fds,
     )
     debug("$ " + shlex.join(cmdline))
@@ -171,3 +183,6 @@ def run_vm(options: RunOptions, command: list[str]) -> int:
     finally:
         if not keep_run_dir:
             shutil.rmtree(run_dir, ignore_errors=True)
+        for path in disks:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
