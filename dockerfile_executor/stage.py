@@ -333,8 +333,11 @@ class StageBuild:
         )
         try:
             return parse_platform(value, "FROM --platform")
-        except InvalidArgument as failure:
-            raise DockerfileError(self.path, instruction.line, str(failure)) from None
+        except InvalidArgument:
+            # not quoting the value: errors never echo what the Dockerfile holds
+            raise DockerfileError(
+                self.path, instruction.line, "FROM --platform: expected OS/ARCH[/VARIANT]"
+            ) from None
 
     def _copy_directory(self, instruction: Instruction, directory: str) -> None:
         """A directory's files (their owners kept) as the stage's first layer."""

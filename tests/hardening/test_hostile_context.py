@@ -151,8 +151,8 @@ PARSE_ERRORS = {
         "Dockerfile:2: COPY: an option is not supported",
     ),
     "platform": (
-        f"FROM --platform=linux/{SECRET} scratch\n",
-        "Dockerfile:1: FROM --platform: only this machine's",
+        f"FROM --platform=linux/{SECRET}/v8/more scratch\n",
+        "Dockerfile:1: FROM --platform: expected OS/ARCH[/VARIANT]",
     ),
     "NUL bytes": (f"A={SECRET}\0B=1\0", "Dockerfile: not a text file"),
 }
