@@ -235,16 +235,18 @@ COPY --from=three /three /three
 
 
 def make_push_image(tools: Tools) -> Path:
-    """The image the push and pull cases move: busybox and a 340 MB layer of three 100 MB
-    random files and 3,000 text files; saved as a docker-archive for skopeo to push."""
+    """The image the push and pull cases move: busybox and ~510 MB in six layers (five 100 MB
+    random files, one each, and 3,000 text files), as issue 18 asks; saved as a docker-archive
+    for skopeo to push."""
     context = tools.work / "push-context"
     (context / "text").mkdir(parents=True)
-    for number in range(3):
+    for number in range(5):
         (context / f"random{number}").write_bytes(os.urandom(100 << 20))
     for number in range(3000):
         (context / "text" / f"file{number}.txt").write_text(f"line {number} of a text file\n" * 40)
-    (context / "Dockerfile").write_text("FROM busybox\nCOPY . /data\n")
-    sh(BB, "build", "-q", "-t", "pushed", str(context), env=tools.bb_env)
+    copies = "".join(f"COPY random{number} /data/\n" for number in range(5))
+    (context / "Dockerfile").write_text(f"FROM busybox\n{copies}COPY text /data/text\n")
+    sh(BB, "build", "-q", "--layers", "-t", "pushed", str(context), env=tools.bb_env)
     archive = tools.work / "pushed.tar"
     sh(BB, "save", "-o", str(archive), "pushed", env=tools.bb_env)
     return archive
@@ -437,7 +439,9 @@ def main() -> int:
             if wanted & {"7", "8"}:
                 archive = make_push_image(tools)
                 if "7" in wanted:
-                    results["7 push of 340 MB to a registry (skopeo: --dest-compress)"] = alternate(
+                    results[
+                        "7 push of 510 MB in 7 layers to a registry (skopeo: --dest-compress)"
+                    ] = alternate(
                         args.runs,
                         {
                             tool: lambda tool=tool: push_once(tools, tool, archive)
@@ -445,7 +449,7 @@ def main() -> int:
                         },
                     )
                 if "8" in wanted:
-                    results["8 pull of 340 MB into an empty store"] = alternate(
+                    results["8 pull of 510 MB in 7 layers into an empty store"] = alternate(
                         args.runs,
                         {
                             tool: lambda tool=tool: pull_once(tools, tool)
