@@ -36,7 +36,7 @@ $python -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
 grep -qx "home = /usr/bin" /opt/bb/pyvenv.cfg 2>/dev/null || { rm -rf /opt/bb; $python -m venv /opt/bb; }
 /opt/bb/bin/pip install -q -e ".$extras"
 # an editable install leaves bb's own modules uncompiled; bytecode saves ~80 ms per bb command
-/opt/bb/bin/python -m compileall -q -x '(^|/)(tests|scripts|\.git|\.typecheck)/' . >/dev/null
+/opt/bb/bin/python -m compileall -q -x '(^|/)(tests|scripts|\.git|typecheck)/' . >/dev/null
 ln -sf /opt/bb/bin/bb /usr/local/bin/bb
 [ -e /etc/bb/storage.toml ] || install -D -m 0644 etc/storage.toml /etc/bb/storage.toml
 if [ "${1:-}" = "--test" ]; then
