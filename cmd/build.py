@@ -12,7 +12,6 @@ from bb.cmd.common import (
     RegistryFlags,
     isula_build_mode,
     open_store,
-    parse_duration,
     pull_policy,
     verb_app,
     with_registry_flags,
@@ -31,6 +30,7 @@ from bb.errors import InvalidArgument
 from bb.image.platform import requested_platforms
 from bb.runtime.spec import parse_confinement
 from bb.system.atomic import write_atomic
+from bb.system.units import parse_duration
 
 app = verb_app()
 
@@ -148,7 +148,7 @@ def build(
         raise typer.BadParameter(f"--jobs {jobs}: must be 0 or more")
     if iidfile:
         check_output_file("--iidfile", iidfile)
-    ttl = parse_duration("--cache-ttl", cache_ttl) if cache_ttl is not None else None
+    ttl = parse_duration(cache_ttl, "--cache-ttl") / 1e9 if cache_ttl is not None else None
     tags = list(tag)
     if output:
         from bb.transports import destination_name, output_path

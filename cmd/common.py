@@ -217,19 +217,6 @@ PULL = typer.Option(
     help="Pull the image: always, missing, never, or newer (--pull, --pull=true); "
     "--pull=false: missing.",
 )
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(flag: str, text: str) -> float:
-    """A Go-style duration (`2s`, `500ms`, `1m30s`; a bare number is seconds) in seconds."""
-    import re
-
-    parts = re.findall(r"([0-9]+(?:\.[0-9]*)?)(ms|s|m|h)", text)
-    if re.fullmatch(r"[0-9]+(\.[0-9]*)?", text):
-        return float(text)
-    if not parts or "".join(number + unit for number, unit in parts) != text:
-        raise InvalidArgument(f'{flag} "{text}": expected a duration such as 500ms, 2s or 1m')
-    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
 
 
 def pull_policy(text: str) -> str:
@@ -309,6 +296,7 @@ def registry_options(
     """The TransportOptions the registry options give (`--creds USER` asks for the password);
     layer transfers are shown on stderr unless `quiet`."""
     from bb.system.progress import Progress
+    from bb.system.units import parse_duration
     from bb.transports.base import TransportOptions
 
     if creds is not None and ":" not in creds:
@@ -325,7 +313,7 @@ def registry_options(
         credentials=creds,
         cert_dir=cert_dir,
         retries=retry,
-        retry_delay=parse_duration("--retry-delay", retry_delay),
+        retry_delay=parse_duration(retry_delay, "--retry-delay") / 1e9,
         progress=Progress.on_stderr(quiet),
         **more,
     )

@@ -18,13 +18,13 @@ from bb.dockerfile.expand import (
 )
 from bb.dockerfile.parser import Instruction
 from bb.errors import DockerfileError, InvalidArgument
-from bb.image.config import parse_duration
 from bb.image.healthcheck import (
     DURATION_OPTIONS,
     OPTION_NAMES,
     HealthcheckOptions,
     healthcheck_config,
 )
+from bb.system.units import parse_duration
 
 
 def _fail(instruction: Instruction, path: str, message: str) -> DockerfileError:

@@ -9,7 +9,6 @@ bytes, and so the image ID, do not depend on the manifest format.
 from __future__ import annotations
 
 import datetime
-import re
 from typing import Any
 
 from bb.errors import InvalidArgument
@@ -122,22 +121,3 @@ def build_manifest(
     if annotations and image_format == FORMAT_OCI:
         manifest["annotations"] = dict(annotations)
     return canonical_json(manifest), media_type
-
-
-_DURATION_UNITS = {
-    "ns": 1,
-    "us": 1_000,
-    "µs": 1_000,
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-    "h": 3_600_000_000_000,
-}
-
-
-def parse_duration(text: str, flag: str) -> int:
-    """A Go duration ("30s", "1m30s", "500ms") in nanoseconds, as Healthcheck stores it."""
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
-    if not text or "".join(number + unit for number, unit in parts) != text:
-        raise InvalidArgument(f'{flag} "{text}": expected a duration such as 30s or 1m30s')
-    return int(sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bb.errors import InvalidArgument
-from bb.image.config import parse_duration
+from bb.system.units import parse_duration
 
 # the timing options (HEALTHCHECK --NAME, bb config --healthcheck-NAME) and their config keys
 DURATION_OPTIONS = {
