@@ -160,6 +160,10 @@ class AuthenticationFailed(RegistryError):
     """A registry did not accept the credentials (or wanted some)."""
 
 
+class Stopped(BBError):
+    """Work given up because other work it went with failed (never the error shown: that is)."""
+
+
 class Interrupted(BaseException):
     """bb got SIGINT or SIGTERM: unwinds like KeyboardInterrupt, exits 128 + the signal's number.
 

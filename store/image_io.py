@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 from bb.archive.compression import decompressed
 from bb.archive.layer_tar import COPY_BUFFER
-from bb.errors import ArchiveError
+from bb.errors import ArchiveError, Stopped
 from bb.image.config import FORMAT_OCI, build_manifest, new_image_config, timestamp_now
 from bb.image.platform import Platform
 from bb.store.images import ImageRecord, normalize_name
 from bb.store.store import Store
 from bb.system.atomic import canonical_json
 from bb.system.limits import parse_json_document
+from bb.system.parallel import at_once
 
 LayerOpener = Callable[[], contextlib.AbstractContextManager[BinaryIO]]
-
-
-# layers fetched at once (containers/image's default for a copy)
-PARALLEL_LAYERS = 3
 
 
 def _store_layer_blob(
@@ -35,35 +32,11 @@ def _store_layer_blob(
             stream = decompressed(raw)
             for chunk in iter(lambda: stream.read(COPY_BUFFER), b""):
                 if stop.is_set():
-                    raise ArchiveError("stopped")
+                    raise Stopped("stopped")
                 blob.write(chunk)
         except (OSError, EOFError, ValueError) as failure:
             raise ArchiveError(f"reading layer: {failure}") from None
     return blob.digest, blob.size
-
-
-def _store_layer_blobs(store: Store, layers: Sequence[LayerOpener]) -> list[tuple[str, int]]:
-    """Write the layers as blobs, up to PARALLEL_LAYERS at once; the first failure is raised
-    once the others have stopped."""
-    stop = threading.Event()
-    if len(layers) < 2:
-        return [_store_layer_blob(store, open_layer, stop) for open_layer in layers]
-    with concurrent.futures.ThreadPoolExecutor(PARALLEL_LAYERS) as pool:
-        futures = [pool.submit(_store_layer_blob, store, layer, stop) for layer in layers]
-        try:
-            done, _ = concurrent.futures.wait(
-                futures, return_when=concurrent.futures.FIRST_EXCEPTION
-            )
-        finally:
-            # an error here or there (or SIGINT) stops the rest; the pool's end waits for them
-            failed = [future for future in futures if future.done() and future.exception()]
-            if failed or not all(future.done() for future in futures):
-                stop.set()
-                for future in futures:
-                    future.cancel()
-        if failed:
-            raise failed[0].exception()  # type: ignore[misc]
-        return [future.result() for future in futures]
 
 
 def add_image(
@@ -84,7 +57,9 @@ def add_image(
     normalized = [normalize_name(name) for name in names]
     try:
         with store.content_in_flight():
-            stored = _store_layer_blobs(store, layers)
+            stored = at_once(
+                [functools.partial(_store_layer_blob, store, layer) for layer in layers]
+            )
             diff_ids = [diff_id for diff_id, _ in stored]
             config_bytes = config(diff_ids) if callable(config) else config
             document = parse_json_document(config_bytes, "image config")
