@@ -236,6 +236,16 @@ class _CountingReader:
     def readable(self) -> bool:
         return True
 
+    def tell(self) -> int:
+        return self.stream.tell()
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        """Move in the stream (a request sent again reads its body again), counted from there
+        (the stream is counted from its start)."""
+        position = self.stream.seek(offset, whence)
+        self.bar.done = position
+        return position
+
 
 #: shows nothing: the default of every function that can show progress
 SILENT = Progress()

@@ -4,6 +4,8 @@ TLS unless --tls-verify=false, registries.toml's insecure list or a local regist
 HTTP; basic or bearer-token authentication, as the registry's challenge asks. Every body read
 is bounded: documents (manifests, token replies) by MAX_DOCUMENT_BYTES, blobs by their
 descriptor's size, and blobs are checked against their descriptor's digest as they stream.
+A connection whose response was read to its end is kept for the client's next request to the
+same host (as Go's net/http keeps them for containers/image), at most IDLE_CONNECTIONS.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import hashlib
 import http.client
 import os
 import re
+import select
 import ssl
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -22,7 +26,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from bb.errors import AuthenticationFailed, InvalidArgument, ManifestUnknown, RegistryError
+from bb.errors import (
+    AuthenticationFailed,
+    InvalidArgument,
+    ManifestUnknown,
+    RegistryError,
+    Stopped,
+)
 from bb.image.config import (
     MEDIA_DOCKER_MANIFEST,
     MEDIA_DOCKER_MANIFEST_LIST,
@@ -32,6 +42,7 @@ from bb.image.config import (
 from bb.image.manifest import media_type_of
 from bb.image.reference import Reference
 from bb.system.limits import MAX_DOCUMENT_BYTES, parse_json_document, read_at_most
+from bb.system.parallel import PARALLEL_LAYERS
 from bb.transports.auth import credentials_for, parse_creds
 from bb.transports.base import TransportOptions
 from bb.transports.registries_config import load_registries_config
@@ -39,6 +50,11 @@ from bb.transports.registries_config import load_registries_config
 # where containers/image and docker look for a registry's certificates (certs.d/HOST[:PORT])
 CERTS_D = ("/etc/containers/certs.d", "/etc/docker/certs.d")
 CHUNK = 8 << 20
+# idle connections a client keeps for its next requests: one per layer moving at once
+IDLE_CONNECTIONS = PARALLEL_LAYERS
+# how much of a request's body is sent at a time (http.client's default is 8 KiB: 64,000 calls
+# through the progress counter for 500 MB)
+SEND_BLOCK = 1 << 20
 REDIRECTS = (301, 302, 303, 307, 308)
 # as Go's net/http, which containers/image follows redirects with
 MAX_REDIRECTS = 10
@@ -179,6 +195,10 @@ class RegistryClient:
             )
         )
         self._tls: ssl.SSLContext | None = None
+        # (scheme, host) -> connections whose last response was read to its end
+        self._idle: dict[tuple[str, str], list[http.client.HTTPConnection]] = {}
+        # the idle connections and the TLS context are shared by the threads of a push
+        self._lock = threading.Lock()
         self.retries = options.retries
         self.retry_delay = options.retry_delay
         self.progress = options.progress
@@ -197,19 +217,60 @@ class RegistryClient:
         return f"{'http' if self.plain_http else 'https'}://{netloc}"
 
     def _connection(self, netloc: str, scheme: str) -> http.client.HTTPConnection:
+        """A new connection (it connects at its first request)."""
         if scheme == "http":
-            return http.client.HTTPConnection(netloc, timeout=TIMEOUT)
-        if self._tls is None:
-            self._tls = _tls_context(self.cert_dir)
-        return http.client.HTTPSConnection(netloc, timeout=TIMEOUT, context=self._tls)
+            return http.client.HTTPConnection(netloc, timeout=TIMEOUT, blocksize=SEND_BLOCK)
+        with self._lock:
+            if self._tls is None:
+                self._tls = _tls_context(self.cert_dir)
+        return http.client.HTTPSConnection(
+            netloc, timeout=TIMEOUT, context=self._tls, blocksize=SEND_BLOCK
+        )
+
+    def _idle_connection(self, netloc: str, scheme: str) -> http.client.HTTPConnection | None:
+        """A connection kept from an earlier request and still open, if there is one."""
+        with self._lock:
+            idle = self._idle.get((scheme, netloc), [])
+            while idle:
+                connection = idle.pop()
+                # readable while idle: the server closed it (or sent what it should not)
+                if not select.select([connection.sock], [], [], 0)[0]:
+                    return connection
+                connection.close()
+        return None
+
+    def _release(
+        self, url: str, connection: http.client.HTTPConnection, response: http.client.HTTPResponse
+    ) -> None:
+        """Keep the connection a request to `url` went on for the next one, if its response was
+        read to the end and the server keeps it open (at most IDLE_CONNECTIONS); else close it."""
+        if response.isclosed() and not response.will_close and connection.sock is not None:
+            parsed = urllib.parse.urlsplit(url)
+            with self._lock:
+                if sum(map(len, self._idle.values())) < IDLE_CONNECTIONS:
+                    self._idle.setdefault((parsed.scheme, parsed.netloc), []).append(connection)
+                    return
+        connection.close()
+
+    def close(self) -> None:
+        """Close the idle connections."""
+        with self._lock:
+            for connections in self._idle.values():
+                for connection in connections:
+                    connection.close()
+            self._idle.clear()
 
     def _send(
         self, method: str, url: str, headers: dict[str, str], body: object
     ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-        """One exchange with an absolute `url`. The registry's Authorization goes to the
-        registry's host only: never to where it redirects (a CDN, object storage)."""
+        """One exchange with an absolute `url`, on an idle connection to its host if there is
+        one. The registry's Authorization goes to the registry's host only: never to where it
+        redirects (a CDN, object storage)."""
         parsed = urllib.parse.urlsplit(url)
-        connection = self._connection(parsed.netloc, parsed.scheme)
+        connection = self._idle_connection(parsed.netloc, parsed.scheme)
+        reused = connection is not None
+        if connection is None:
+            connection = self._connection(parsed.netloc, parsed.scheme)
         path = urllib.parse.urlunsplit(("", "", parsed.path or "/", parsed.query, ""))
         all_headers = dict(headers)
         if self._authorization and parsed.netloc == urllib.parse.urlsplit(self._endpoint()).netloc:
@@ -217,6 +278,11 @@ class RegistryClient:
         try:
             connection.request(method, path, body=body, headers=all_headers)  # type: ignore[arg-type]
             return connection, connection.getresponse()
+        except (OSError, http.client.HTTPException) as failure:
+            connection.close()
+            if reused and _retryable(failure):
+                raise _Stale(failure) from None
+            raise
         except BaseException:
             connection.close()
             raise
@@ -254,6 +320,13 @@ class RegistryClient:
                 body.seek(start)  # type: ignore[attr-defined]
             try:
                 connection, response = self._send(method, url, headers, body)
+            except _Stale as stale:
+                # the server closed an idle connection as the request went out on it
+                if replayable:
+                    continue
+                raise RegistryError(
+                    f"registry {self.registry}: cannot connect: {stale.failure}"
+                ) from None
             except (OSError, http.client.HTTPException) as failure:
                 if replayable and _retryable(failure) and failures < self.retries:
                     self.pause(failures, None, f"{what}: {failure}")
@@ -288,7 +361,8 @@ class RegistryClient:
             if stream and 200 <= status < 300:
                 return result, response, connection
             if method == "HEAD":  # no body: its Content-Length is the blob's, of any size
-                connection.close()
+                response.read()
+                self._release(url, connection, response)
                 return result, None, None
             try:
                 result.body = self._body(response, what)
@@ -299,7 +373,7 @@ class RegistryClient:
                 failures += 1
                 continue
             finally:
-                connection.close()
+                self._release(url, connection, response)
             return result, None, None
 
     def _redirected(self, url: str, location: str, redirects: int) -> str:
@@ -458,38 +532,40 @@ class RegistryClient:
         )
         return response.status == 201
 
-    def upload_blob(self, path: str, digest: str, size: int, kind: str = "blob") -> None:
-        """Upload a file as a blob (a layer, or the config `kind`): one PUT when small, PATCH
-        chunks then PUT when large."""
+    def upload_blob(
+        self,
+        path: str,
+        digest: str,
+        size: int,
+        kind: str = "blob",
+        stop: threading.Event | None = None,
+    ) -> None:
+        """Upload a file as a blob (a layer, or the config `kind`): one PUT when small, else as
+        docker and containers/image do, the whole file in one PATCH, then a PUT. Gives up once
+        `stop` is set (another layer's upload failed)."""
         response, _, _ = self.request(
             "POST", self._url("blobs/uploads/"), {"Content-Length": "0"}, b""
         )
         if response.status != 202 or "location" not in response.headers:
             raise self._fail("starting an upload", response)
         location = response.headers["location"]
-        with open(path, "rb") as raw, self.progress.reading(raw, kind, digest, size) as blob:
+        with (
+            open(path, "rb") as raw,
+            self.progress.reading(_Stoppable(raw, stop), kind, digest, size) as blob,  # type: ignore[arg-type]
+        ):
+            body: object = blob
+            length = size
             if size > CHUNK:
-                offset = 0
-                while offset < size:
-                    chunk = blob.read(CHUNK)
-                    response, _, _ = self.request(
-                        "PATCH",
-                        location,
-                        {
-                            "Content-Type": "application/octet-stream",
-                            "Content-Length": str(len(chunk)),
-                            "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
-                        },
-                        chunk,
-                    )
-                    if response.status != 202:
-                        raise self._fail("uploading a chunk", response)
-                    location = response.headers.get("location", location)
-                    offset += len(chunk)
-                body: object = b""
-                length = 0
-            else:
-                body, length = blob, size
+                response, _, _ = self.request(
+                    "PATCH",
+                    location,
+                    {"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+                    blob,
+                )
+                if response.status != 202:
+                    raise self._fail(f"uploading {digest}", response)
+                location = response.headers.get("location", location)
+                body, length = b"", 0
             separator = "&" if "?" in location else "?"
             response, _, _ = self.request(
                 "PUT",
@@ -538,8 +614,36 @@ def _tls_context(cert_dir: str | None) -> ssl.SSLContext:
     return context
 
 
+class _Stoppable:
+    """A file read as a request's body that fails once `stop` is set; read again from its start
+    when the request is sent again."""
+
+    def __init__(self, stream: BinaryIO, stop: threading.Event | None):
+        self.stream = stream
+        self.stop = stop
+
+    def read(self, size: int = -1) -> bytes:
+        if self.stop is not None and self.stop.is_set():
+            raise Stopped("stopped")
+        return self.stream.read(size)
+
+    def tell(self) -> int:
+        return self.stream.tell()
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self.stream.seek(offset, whence)
+
+
 class _BrokenOff(RegistryError):
     """A response whose body the connection broke off: the request may be sent again."""
+
+
+class _Stale(Exception):
+    """A request that failed on a connection kept idle: the server had closed it."""
+
+    def __init__(self, failure: OSError | http.client.HTTPException):
+        super().__init__(str(failure))
+        self.failure = failure
 
 
 def _retryable(failure: BaseException) -> bool:
