@@ -1,13 +1,14 @@
 """What registries in the world do to transfers, played in front of a real docker-registry by a
 small proxy on 127.0.0.1: redirects of blob GETs to another host (object storage, a CDN), 5xx and
-429 answers, connections broken off mid-body (resumed with Range, or sent whole again), and
-several layers fetched at once."""
+429 answers, connections broken off mid-body (resumed with Range, or sent whole again), several
+layers fetched or pushed at once, and connections kept open for the next request."""
 
 from __future__ import annotations
 
 import base64
 import http.client
 import json
+import os
 import re
 import socket
 import struct
@@ -34,11 +35,17 @@ class Proxy:
     hook: Hook = lambda method, path, headers: None
     #: (method, path, headers) of every request that came in
     seen: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
-    #: blob GETs being answered right now, and the most there were at once
+    #: blob transfers (GETs, upload PATCHes and PUTs) being answered right now, and the most
+    #: there were at once
     in_flight: int = 0
     most_in_flight: int = 0
-    #: seconds each blob GET waits before it is answered
+    #: seconds each blob transfer waits before it is answered
     blob_delay: float = 0.0
+    #: the client's (address, port) of each request: one per connection
+    connections: list[tuple[str, int]] = field(default_factory=list)
+    #: close each connection after one answer without saying so (as a server whose keep-alive
+    #: timeout passed while the connection stood idle)
+    close_after_answer: bool = False
     #: credentials the proxy adds upstream (a storage host that knows the registry's)
     upstream_authorization: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -57,6 +64,9 @@ class Proxy:
                 length = int(headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 proxy.seen.append((self.command, self.path, dict(headers)))
+                proxy.connections.append(self.client_address)
+                if proxy.close_after_answer:
+                    self.close_connection = True
                 answer = proxy.hook(self.command, self.path, headers)
                 if isinstance(answer, tuple):
                     status, extra, content = answer
@@ -66,8 +76,10 @@ class Proxy:
                     self.end_headers()
                     self.wfile.write(content)
                     return
-                blob_get = self.command == "GET" and "/blobs/sha256:" in self.path
-                if blob_get:
+                transfer = (self.command == "GET" and "/blobs/sha256:" in self.path) or (
+                    self.command in ("PATCH", "PUT") and "/blobs/uploads/" in self.path
+                )
+                if transfer:
                     with proxy.lock:
                         proxy.in_flight += 1
                         proxy.most_in_flight = max(proxy.most_in_flight, proxy.in_flight)
@@ -75,7 +87,7 @@ class Proxy:
                 try:
                     self.forward(headers, body, answer)
                 finally:
-                    if blob_get:
+                    if transfer:
                         with proxy.lock:
                             proxy.in_flight -= 1
 
@@ -201,8 +213,8 @@ def test_redirected_content_is_still_verified_and_redirects_are_bounded(
     assert not other("images", "-q")
 
 
-def config_digest(bb) -> str:  # type: ignore[no-untyped-def]
-    return json.loads(bb("inspect", "-t", "image", "busybox"))["Manifest"]["config"]["digest"]
+def config_digest(bb, image: str = "busybox") -> str:  # type: ignore[no-untyped-def]
+    return json.loads(bb("inspect", "-t", "image", image))["Manifest"]["config"]["digest"]
 
 
 def failing(times: int, answer: object, when: Callable[[str, str], bool]) -> Hook:
@@ -322,3 +334,85 @@ def test_refused_connections_are_tried_again(bb):
         "Retrying in 0.4s (2/2)",
     ], error
     assert len(lines) == 3 and lines[2].startswith("Error: "), error
+
+
+def uploads(proxy: Proxy) -> list[str]:
+    """The digests of the blob uploads finished through the proxy, in the order they came in."""
+    return [
+        re.sub(r".*[?&]digest=", "", path).replace("%3A", ":")
+        for method, path, _ in proxy.seen
+        if method == "PUT" and "/blobs/uploads/" in path
+    ]
+
+
+def layered_image(bb, tmp_path, name: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """An image of busybox and five small layers of its own: its config's digest and diff IDs."""
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox\n" + "".join(f"RUN echo {name} {n} > /{n}\n" for n in range(5))
+    )
+    bb("build", "--layers", "-t", name, str(tmp_path))
+    return json.loads(bb("inspect", "-t", "image", name))["Layers"]
+
+
+def test_three_layers_are_pushed_at_once_then_the_config_and_manifest(
+    bb, auth_registry, proxies, tmp_path
+):
+    assert len(layered_image(bb, tmp_path, "pushed-at-once")) == 6
+    front = proxies(blob_delay=0.5)
+    bb("push", *CREDS, "pushed-at-once", f"docker://127.0.0.1:{front.port}/world/at-once:1")
+    assert front.most_in_flight == 3
+    config = config_digest(bb, "pushed-at-once")
+    sent = uploads(front)
+    assert len(sent) == 7 and sent[-1] == config, sent
+    assert [method for method, path, _ in front.seen if "/manifests/" in path] == ["PUT"]
+    assert "/manifests/" in front.seen[-1][1]
+
+
+def test_a_failed_layer_stops_the_others_and_no_manifest_is_pushed(
+    bb, auth_registry, proxies, tmp_path
+):
+    layered_image(bb, tmp_path, "push-fails")
+    front = proxies(blob_delay=0.5)
+    refused: list[str] = []
+
+    def refuse_the_first_upload(method: str, path: str, headers: dict[str, str]):  # type: ignore[no-untyped-def]
+        if method == "PUT" and "/blobs/uploads/" in path and not refused:
+            refused.append(path)
+            return (400, {}, b'{"errors": [{"code": "BLOB_UPLOAD_INVALID"}]}')
+        return None
+
+    front.hook = refuse_the_first_upload
+    error = bb.fails("push", *CREDS, "push-fails", f"docker://127.0.0.1:{front.port}/world/f:1")
+    assert "HTTP 400" in error and "BLOB_UPLOAD_INVALID" in error, error
+    # the uploads under way when it failed end (or stop); the three layers waiting never start
+    assert 1 <= len(uploads(front)) <= 3, uploads(front)
+    assert not [path for _, path, _ in front.seen if "/manifests/" in path]
+
+
+def test_connections_are_kept_for_the_next_request(bb, auth_registry, proxies, tmp_path):
+    """One upload's POST, PATCH and PUT, and the requests after, go on connections already
+    open; the 30 MB layer goes up in one PATCH."""
+    (tmp_path / "big").write_bytes(os.urandom(30 << 20))
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nCOPY big /big\n")
+    bb("build", "-t", "kept-open", str(tmp_path))
+    front = proxies()
+    bb("push", *CREDS, "kept-open", f"docker://127.0.0.1:{front.port}/world/kept:1")
+    patches = [headers for method, _, headers in front.seen if method == "PATCH"]
+    assert len(patches) == 1 and int(patches[0]["Content-Length"]) > 30 << 20
+    # a connection per request would be as many as the requests (about 15)
+    assert len(front.seen) >= 12 and len(set(front.connections)) <= 4, front.connections
+
+
+def test_connections_the_server_closed_are_not_used(bb, auth_registry, proxies, tmp_path):
+    layered_image(bb, tmp_path, "closed-idle")
+    front = proxies(close_after_answer=True)
+    # no --retry: a connection found closed is no failure to try again after
+    bb(
+        "push",
+        *CREDS,
+        "--retry=0",
+        "closed-idle",
+        f"docker://127.0.0.1:{front.port}/world/closed:1",
+    )
+    assert len(set(front.connections)) == len(front.seen)
+    assert len(uploads(front)) == 7

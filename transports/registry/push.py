@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
+import threading
 
+from bb.errors import Stopped
 from bb.image.config import (
     FORMAT_DOCKER,
     MEDIA_DOCKER_CONFIG,
@@ -18,10 +21,60 @@ from bb.image.config import (
 )
 from bb.image.reference import Reference
 from bb.store.compressed_layers import CompressedLayers
+from bb.store.layers import LayerRecord
 from bb.store.store import Store
 from bb.system.atomic import canonical_json
+from bb.system.parallel import at_once
 from bb.transports.base import StoredImage, TransportOptions
 from bb.transports.registry.client import RegistryClient
+
+
+def _push_layer(
+    client: RegistryClient,
+    cache: CompressedLayers,
+    layer: LayerRecord,
+    layer_type: str,
+    options: TransportOptions,
+    stop: threading.Event,
+) -> dict:
+    """Make sure the registry holds a layer (found there, mounted from another repository of
+    it, or compressed and uploaded); return its descriptor. Gives up once `stop` is set."""
+    reference = client.reference
+    compression = options.compression
+    known = cache.known(layer.diff_id, compression)
+    repository = f"{reference.registry}/{reference.repository}"
+    sent = False
+    if known is None or not client.has_blob(known["digest"]):
+        mounted = False
+        for source in (known or {}).get("repositories", []):
+            registry, _, other = source.partition("/")
+            if registry == reference.registry and other != reference.repository:
+                mounted = client.mount_blob(known["digest"], other)  # type: ignore[index]
+                if mounted:
+                    break
+        if not mounted:
+            if stop.is_set():
+                raise Stopped("stopped")
+            with cache.compressed(layer.diff_id, compression) as (path, digest, size):
+                if not client.has_blob(digest):
+                    client.upload_blob(path, digest, size, stop=stop)
+                    sent = True
+                known = {
+                    "digest": digest,
+                    "size": size,
+                    "repositories": (known or {}).get("repositories", []),
+                }
+    assert known is not None
+    if not sent:
+        options.progress.once("Copying", "blob", known["digest"], "skipped: already exists")
+    if repository not in known["repositories"]:
+        known["repositories"] = [*known["repositories"], repository]
+    cache.remember(layer.diff_id, compression, known)
+    return {
+        "mediaType": layer_type,
+        "digest": known["digest"],
+        "size": known["size"],
+    }
 
 
 def push_image(
@@ -31,55 +84,41 @@ def push_image(
     options: TransportOptions,
     by_digest: bool = False,
 ) -> tuple[str, int, str]:
-    """Upload the blobs the registry lacks, then the manifest under the tag (or only its digest).
+    """Upload the blobs the registry lacks (up to PARALLEL_LAYERS layers at once), then the
+    config and the manifest under the tag (or only its digest); a layer that fails stops the
+    others, and no manifest is pushed.
 
     Returns the pushed manifest's (digest, size, media type).
     """
     client = RegistryClient(reference, options)
-    cache = CompressedLayers(store)
+    try:
+        return _push_image(client, CompressedLayers(store), store, image, options, by_digest)
+    finally:
+        client.close()
+
+
+def _push_image(
+    client: RegistryClient,
+    cache: CompressedLayers,
+    store: Store,
+    image: StoredImage,
+    options: TransportOptions,
+    by_digest: bool,
+) -> tuple[str, int, str]:
+    """push_image's work, on `client`."""
     docker = options.image_format == FORMAT_DOCKER
-    compression = options.compression
-    layer_type = compressed_layer_type(options.image_format, compression.format)
-    descriptors = []
-    for layer in image.layers:
-        known = cache.known(layer.diff_id, compression)
-        repository = f"{reference.registry}/{reference.repository}"
-        sent = False
-        if known is None or not client.has_blob(known["digest"]):
-            mounted = False
-            for source in (known or {}).get("repositories", []):
-                registry, _, other = source.partition("/")
-                if (
-                    registry == reference.registry
-                    and other != reference.repository
-                    and known is not None
-                ):
-                    mounted = client.mount_blob(known["digest"], other)
-                    if mounted:
-                        break
-            if not mounted:
-                with cache.compressed(layer.diff_id, compression) as (path, digest, size):
-                    if not client.has_blob(digest):
-                        client.upload_blob(path, digest, size)
-                        sent = True
-                    known = {
-                        "digest": digest,
-                        "size": size,
-                        "repositories": (known or {}).get("repositories", []),
-                    }
-        assert known is not None
-        if not sent:
-            options.progress.once("Copying", "blob", known["digest"], "skipped: already exists")
-        if repository not in known["repositories"]:
-            known["repositories"] = [*known["repositories"], repository]
-        cache.remember(layer.diff_id, compression, known)
-        descriptors.append(
-            {
-                "mediaType": layer_type,
-                "digest": known["digest"],
-                "size": known["size"],
-            }
-        )
+    # first: it refuses zstd for docker images, before anything is sent
+    layer_type = compressed_layer_type(options.image_format, options.compression.format)
+    # a layer the image has twice (an empty one) is pushed once
+    distinct = list({layer.diff_id: layer for layer in image.layers}.values())
+    pushed = at_once(
+        [
+            functools.partial(_push_layer, client, cache, layer, layer_type, options)
+            for layer in distinct
+        ]
+    )
+    by_diff_id = {layer.diff_id: descriptor for layer, descriptor in zip(distinct, pushed)}
+    descriptors = [by_diff_id[layer.diff_id] for layer in image.layers]
     config_digest = image.record.config_digest
     if not client.has_blob(config_digest):
         with tempfile.NamedTemporaryFile(
@@ -102,7 +141,8 @@ def push_image(
     )
     media_type = MEDIA_DOCKER_MANIFEST if docker else MEDIA_OCI_MANIFEST
     digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
-    client.put_manifest(digest if by_digest else reference.tag or "latest", manifest, media_type)
+    tag = digest if by_digest else client.reference.tag or "latest"
+    client.put_manifest(tag, manifest, media_type)
     return digest, len(manifest), media_type
 
 
