@@ -128,7 +128,8 @@ def test_progress_at_a_terminal(bb, registry, big_image):
     assert any(total.startswith("2") for _, total in bars), text  # the 24 MiB layer (gzip)
     done = set(re.findall(r"Copying blob ([0-9a-f]{12}) done", text))
     assert len(done) == 2 and {digest for digest, _ in bars} <= done, text
-    # what stays on the screen after the last rewrite: each layer's final line
+    # what stays on the screen after the last rewrite: the final line of each layer drawn in
+    # that block (one layer when the first was done before the second started)
     final = re.split(r"\x1b\[[0-9]+A", text)[-1]
     lines = [line.replace("\r\x1b[2K", "") for line in final.split("\r\n") if line.strip()]
-    assert len(lines) == 2 and all(" done " in line for line in lines), lines
+    assert 1 <= len(lines) <= 2 and all(" done " in line for line in lines), lines
