@@ -1,18 +1,24 @@
 #!/usr/bin/env python3
-"""Build and commit times on devicemapper against overlay: a small-files and a big-file Dockerfile.
+"""devicemapper against overlay on one virtual disk: time and bytes written per step.
 
-Needs a kernel with dm-thin, so run it through the VM:
+Needs a kernel with dm-thin and an empty disk, so run it through the VM:
 
-    scripts/vm/run-in-vm --timeout 3600 --out scripts/bench -- python3 scripts/bench/devicemapper.py
+    scripts/vm/run-in-vm --timeout 5400 --disk 24G --out scripts/bench -- \\
+        python3 scripts/bench/devicemapper.py [DISK]
 
-Writes scripts/bench/DEVICEMAPPER.md. Inside the VM everything runs under
-software emulation (TCG), so only the ratios between drivers mean much.
+DISK (default /dev/vda) is split with dm-linear in two: an ext4 file system that holds both
+stores' records and overlay's layers, and the rest, on which bb sets up direct-lvm. Bytes
+written are the disk's own count (/sys/block/DISK/stat), so both drivers are measured on the
+same device. Each case starts and ends with a sync, so every step pays for its own writes.
+Writes scripts/bench/DEVICEMAPPER.md. Inside the VM everything runs under software emulation
+(TCG), so the ratios mean more than the seconds.
 """
 
 from __future__ import annotations
 
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,14 +29,39 @@ sys.path.insert(0, str(REPO / "scripts" / "bench"))
 from compare import BB, machine, sh  # noqa: E402
 
 RUNS = int(os.environ.get("BB_BENCH_RUNS", "3"))
+FS_SECTORS = 14 * 2**30 // 512  # the file system's part of the disk; direct-lvm gets the rest
+BIG = "/big"  # the base image's 1 GiB file
+CASES = (
+    "`bb from` of the image",
+    "RUN changing 4 KiB in place (`dd conv=notrunc`)",
+    "commit after it",
+    "RUN appending 4 KiB",
+    "commit after it",
+    "build copying 2,000 small files",
+)
+
+
+def split_disk(disk: str) -> tuple[str, str]:
+    """Two dm-linear devices over DISK: (file system part, direct-lvm part)."""
+    name = os.path.basename(disk)
+    sectors = int(Path(f"/sys/block/{name}/size").read_text())
+    env = {**os.environ, "DM_DISABLE_UDEV": "1"}  # the VM has no udev: dmsetup makes the nodes
+    tables = {
+        "bench-fs": f"0 {FS_SECTORS} linear {disk} 0",
+        "bench-lvm": f"0 {sectors - FS_SECTORS} linear {disk} {FS_SECTORS}",
+    }
+    for device, table in tables.items():
+        subprocess.run(["dmsetup", "create", device, "--table", table], env=env, check=True)
+    return "/dev/mapper/bench-fs", "/dev/mapper/bench-lvm"
 
 
 def store(base: Path, driver: str, options: dict[str, str]) -> dict[str, str]:
+    """A store holding busybox and `big`, busybox with a 1 GiB random file."""
     base.mkdir(parents=True)
     config = base / "storage.toml"
     config.write_text(
         f'[storage]\ndriver = "{driver}"\n'
-        f'graphroot = "{base / "root"}"\nrunroot = "{base / "run"}"\n'
+        f'graphroot = "{base / "root"}"\nrunroot = "/run/bench-{driver}"\n'
         "[storage.options]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in options.items())
     )
     env = {
@@ -38,98 +69,127 @@ def store(base: Path, driver: str, options: dict[str, str]) -> dict[str, str]:
         "BB_CONFIG": str(config),
     }
     sh("sh", str(REPO / "scripts" / "examples" / "busybox.sh"), env=env)
+    ctr = sh(BB, "from", "busybox", env=env).stdout.strip()
+    sh(BB, "run", ctr, "--", "dd", "if=/dev/urandom", f"of={BIG}", "bs=1M", "count=1024", env=env)
+    sh(BB, "commit", "--rm", ctr, "big", env=env)
     return env
 
 
-def contexts(work: Path) -> dict[str, Path]:
-    small = work / "small-files"
-    (small / "tree").mkdir(parents=True)
+class Disk:
+    """Seconds and bytes written to one disk, per command."""
+
+    def __init__(self, disk: str):
+        self.stat = Path(f"/sys/block/{os.path.basename(disk)}/stat")
+
+    def sectors_written(self) -> int:
+        return int(self.stat.read_text().split()[6])
+
+    def measure(self, *args: str, env: dict[str, str]) -> tuple[float, int, str]:
+        """(seconds, bytes written, stdout) of a command, its writes synced."""
+        os.sync()
+        before = self.sectors_written()
+        start = time.monotonic()
+        out = sh(*args, env=env).stdout.strip()
+        os.sync()
+        seconds = time.monotonic() - start
+        return seconds, (self.sectors_written() - before) * 512, out
+
+
+def small_files(work: Path) -> Path:
+    context = work / "small-files"
+    (context / "tree").mkdir(parents=True)
     for number in range(2000):
-        (small / "tree" / f"f{number}").write_text(f"{number}\n")
-    (small / "Dockerfile").write_text(
+        (context / "tree" / f"f{number}").write_text(f"{number}\n")
+    (context / "Dockerfile").write_text(
         "FROM busybox\nCOPY tree /tree\nRUN find /tree -type f | wc -l > /count\n"
     )
-    big = work / "big-file"
-    big.mkdir()
-    (big / "Dockerfile").write_text(
-        "FROM busybox\nRUN dd if=/dev/zero of=/big bs=1M count=256 2>/dev/null\n"
-    )
-    return {"2,000 small files": small, "one 256 MiB file": big}
+    return context
 
 
-def measure(env: dict[str, str], context: Path) -> tuple[float, float]:
-    """(whole build, its commit alone) in seconds."""
-    start = time.monotonic()
-    sh(BB, "build", "-q", str(context), env=env)
-    build = time.monotonic() - start
-    ctr = sh(BB, "from", "busybox", env=env).stdout.strip()
-    sh(BB, "copy", ctr, str(context), "/ctx", env=env)
-    sh(
-        BB,
-        "run",
-        ctr,
-        "--",
-        "sh",
-        "-c",
-        "test -f /ctx/Dockerfile; dd if=/dev/zero of=/big bs=1M count=64 2>/dev/null",
-        env=env,
-    )
-    start = time.monotonic()
-    sh(BB, "commit", "--rm", ctr, env=env)
-    return build, time.monotonic() - start
+def one_run(disk: Disk, env: dict[str, str], context: Path) -> list[tuple[float, int]]:
+    """Each case once, in CASES' order; the store is as before afterwards."""
+    samples = []
+    seconds, written, ctr = disk.measure(BB, "from", "big", env=env)
+    samples.append((seconds, written))
+    in_place = ["dd", "if=/dev/urandom", f"of={BIG}", "bs=4k", "count=1", "seek=1000"]
+    seconds, written, _ = disk.measure(BB, "run", ctr, "--", *in_place, "conv=notrunc", env=env)
+    samples.append((seconds, written))
+    seconds, written, _ = disk.measure(BB, "commit", "--rm", ctr, "in-place", env=env)
+    samples.append((seconds, written))
+    # a container of its own: in the first, overlay has already copied the file up
+    ctr = sh(BB, "from", "big", env=env).stdout.strip()
+    append = f"head -c 4096 /dev/urandom >> {BIG}"
+    seconds, written, _ = disk.measure(BB, "run", ctr, "--", "sh", "-c", append, env=env)
+    samples.append((seconds, written))
+    seconds, written, _ = disk.measure(BB, "commit", "--rm", ctr, "appended", env=env)
+    samples.append((seconds, written))
+    seconds, written, _ = disk.measure(BB, "build", "-q", "-t", "small", str(context), env=env)
+    samples.append((seconds, written))
+    sh(BB, "rmi", "in-place", "appended", "small", env=env)
+    return samples
 
 
-def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="bb-dm-bench-") as directory:
-        work = Path(directory)
-        stores = {
-            "overlay": store(work / "overlay", "overlay", {}),
-            "devicemapper": store(
-                work / "dm", "devicemapper", {"dm.loopdatasize": "8G", "dm.basesize": "4G"}
-            ),
-        }
-        rows = []
-        for case, context in contexts(work).items():
-            samples: dict[str, list[tuple[float, float]]] = {driver: [] for driver in stores}
-            for _ in range(RUNS):
-                for driver, env in stores.items():
-                    build_seconds, commit_seconds = measure(env, context)
-                    samples[driver].append((build_seconds, commit_seconds))
-                    print(
-                        f"{case} on {driver}: build {build_seconds:.1f} s, "
-                        f"commit {commit_seconds:.1f} s",
-                        flush=True,
-                    )
-            medians = {
-                driver: (
-                    statistics.median(s[0] for s in values),
-                    statistics.median(s[1] for s in values),
-                )
-                for driver, values in samples.items()
-            }
-            rows.append((case, medians))
+def report(results: dict[str, list[list[tuple[float, int]]]]) -> str:
     lines = [
         "# devicemapper against overlay",
         "",
         (
-            f"Machine: {machine()} (inside scripts/vm/run-in-vm: TCG emulation). "
-            f"Median of {RUNS} alternating runs, seconds."
+            f"Machine: {machine()} (inside scripts/vm/run-in-vm: TCG emulation). One 24 GiB "
+            "virtual disk: ext4 on its first 14 GiB (both stores' records, overlay's layers), "
+            "direct-lvm (`dm.directlvm_device`) on the rest. The image `big` is busybox with "
+            f"a 1 GiB random file. Median of {RUNS} alternating runs; seconds and MB written to "
+            "the disk (synced before and after each case)."
         ),
         "",
-        (
-            "| case | overlay build | devicemapper build | ratio "
-            "| overlay commit | devicemapper commit | ratio |"
-        ),
-        "|---|---|---|---|---|---|---|",
+        "| case | overlay s | devicemapper s | overlay ÷ devicemapper "
+        "| overlay MB written | devicemapper MB written |",
+        "|---|---|---|---|---|---|",
     ]
-    for case, medians in rows:
-        (ob, oc), (db, dc) = medians["overlay"], medians["devicemapper"]
-        lines.append(
-            f"| {case} | {ob:.1f} | {db:.1f} | {db / ob:.2f} "
-            f"| {oc:.1f} | {dc:.1f} | {dc / oc:.2f} |"
+    for number, case in enumerate(CASES):
+        overlay, dm = (
+            (
+                statistics.median(run[number][0] for run in results[driver]),
+                statistics.median(run[number][1] for run in results[driver]) / 1e6,
+            )
+            for driver in ("overlay", "devicemapper")
         )
-    (REPO / "scripts" / "bench" / "DEVICEMAPPER.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+        lines.append(
+            f"| {case} | {overlay[0]:.2f} | {dm[0]:.2f} | {overlay[0] / dm[0]:.1f} "
+            f"| {overlay[1]:.1f} | {dm[1]:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    device = sys.argv[1] if len(sys.argv) > 1 else "/dev/vda"
+    if os.environ.get("BB_IN_VM") != "1":
+        sys.exit(f"{sys.argv[0]}: wipes {device}; run it in the VM (scripts/vm/run-in-vm)")
+    fs_part, lvm_part = split_disk(device)
+    sh("mkfs.ext4", "-q", fs_part)
+    mountpoint = Path(tempfile.mkdtemp(prefix="bb-dm-bench-"))
+    sh("mount", fs_part, str(mountpoint))
+    stores = {
+        "overlay": store(mountpoint / "overlay", "overlay", {}),
+        "devicemapper": store(
+            mountpoint / "dm",
+            "devicemapper",
+            {"dm.directlvm_device": lvm_part, "dm.basesize": "4G"},
+        ),
+    }
+    context = small_files(mountpoint)
+    disk = Disk(device)
+    results: dict[str, list[list[tuple[float, int]]]] = {driver: [] for driver in stores}
+    for run in range(RUNS):
+        # alternate which driver goes first, so neither always follows the other's work
+        order = list(stores) if run % 2 == 0 else list(reversed(stores))
+        for driver in order:
+            samples = one_run(disk, stores[driver], context)
+            results[driver].append(samples)
+            for case, (seconds, written) in zip(CASES, samples):
+                print(f"{driver}: {case}: {seconds:.2f} s, {written / 1e6:.1f} MB", flush=True)
+    text = report(results)
+    (REPO / "scripts" / "bench" / "DEVICEMAPPER.md").write_text(text)
+    print(text)
     return 0
 
 

@@ -242,16 +242,23 @@ def test_deferred_deletion_of_a_busy_device(tmp_path, disks):
     store = direct_lvm(tmp_path / "store", disks, **{"dm.use_deferred_deletion": "true"})
     ctr = shell_container(store)
     name = store_prefix(store) + ctr_layer(store, ctr)
-    store("mount", ctr)
-    # another process holding the container's device open keeps it busy
+    rootfs = store("mount", ctr)
+    # a process in another mount namespace (as a runc container started meanwhile would be)
+    # gets its own copy of the mount, and works in it
+    in_namespace = ["unshare", "-m", "--propagation", "private"]
     holder = subprocess.Popen(
-        ["sh", "-c", "echo ready; exec sleep 600"],
-        stdin=open(f"/dev/mapper/{name}", "rb"),  # noqa: SIM115 (the holder keeps it)
+        [*in_namespace, "sh", "-c", 'cd "$0"; echo ready; exec sleep 600', rootfs],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
+        rdev = os.stat(f"/dev/mapper/{name}").st_rdev
+        device = f"{os.major(rdev)}:{os.minor(rdev)}"
+        held = Path(f"/proc/{holder.pid}/mountinfo").read_text()
+        assert any(line.split()[2] == device for line in held.splitlines()), held
+        # bb's unmount (and its rmdir, which detaches the namespace's copy) leaves the
+        # filesystem alive there, so the device stays busy
         store("umount", ctr)
         strict = Store(store.base, "devicemapper", {"dm.directlvm_device": DISK})
         busy = strict.run("rm", ctr, check=False)
