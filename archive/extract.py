@@ -23,8 +23,10 @@ from bb.archive.securejoin import clean_relative, resolve_in_root
 from bb.errors import ArchiveError
 from bb.system.atomic import remove_entry
 
+# overlayfs's own markers (a copied-up file carries trusted.overlay.origin, for one)
+OVERLAY_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")
 # xattrs a tar entry may not set: overlayfs's markers, or SELinux labels of another host.
-FORBIDDEN_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.", "security.selinux")
+FORBIDDEN_XATTR_PREFIXES = (*OVERLAY_XATTR_PREFIXES, "security.selinux")
 
 
 class Whiteouts(enum.Enum):
@@ -176,8 +178,11 @@ class _Extractor:
     ) -> bool:
         """Hard-link `relative` from the tree the tar was made from, if that file can be the entry.
 
-        Only a file with no xattrs beyond the entry's qualifies: linking must not leave extra ones,
-        and removing them would change the source. Metadata is applied afterwards as for a copy."""
+        Only a file with no xattrs beyond the entry's and overlayfs's markers qualifies (linking
+        must not leave extra ones); the markers are removed from it, which changes the source
+        too: that tree is the upper directory of a container that never runs again. A metacopy
+        file holds no data of its own, so is never linked. Metadata is applied afterwards as for
+        a copy."""
         if self.reuse_files_from is None:
             return False
         source = os.path.join(self.reuse_files_from, relative)
@@ -185,9 +190,19 @@ class _Extractor:
             info = os.lstat(source)
             if not stat.S_ISREG(info.st_mode) or info.st_size != size:
                 return False
-            if set(os.listxattr(source, follow_symlinks=False)) != set(xattrs):
+            present = set(os.listxattr(source, follow_symlinks=False))
+            markers = {name for name in present if name.startswith(OVERLAY_XATTR_PREFIXES)}
+            if present - markers != set(xattrs) or any(
+                name.endswith(".metacopy") for name in markers
+            ):
                 return False
             os.link(source, target, follow_symlinks=False)
+            try:
+                for name in markers:
+                    os.removexattr(target, name, follow_symlinks=False)
+            except OSError:
+                os.unlink(target)  # the entry is copied instead
+                raise
         except OSError as failure:
             if failure.errno in (errno.EXDEV, errno.EPERM):
                 self.reuse_files_from = (

@@ -194,3 +194,35 @@ def private_buildah(base: Path) -> Iterator[list[str]]:
     finally:
         subprocess.run([*command, "rm", "--all"], capture_output=True, check=False)
         subprocess.run([*command, "rmi", "--all", "--force"], capture_output=True, check=False)
+
+
+# lvm in the VM, which has neither udev nor dmeventd
+LVM_CONFIG = (
+    "activation{udev_sync=0 udev_rules=0 verify_udev_operations=1 monitoring=0} "
+    "devices{obtain_device_list_from_udev=0}"
+)
+
+
+def lvm(*args: str, check: bool = True) -> str:
+    result = subprocess.run(
+        ["lvm", args[0], "--config", LVM_CONFIG, *args[1:]],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LVM_SUPPRESS_FD_WARNINGS": "1"},
+    )
+    if check and result.returncode:
+        raise AssertionError(f"lvm {' '.join(args)}: {result.stderr}")
+    return result.stdout
+
+
+def dm_names() -> list[str]:
+    output = subprocess.run(["dmsetup", "ls"], capture_output=True, text=True).stdout
+    return [line.split()[0] for line in output.splitlines() if "\t" in line]
+
+
+def blank_disks(*disks: str) -> None:
+    """Remove the volume group bb's direct-lvm made and wipe its disks, for the next test."""
+    lvm("vgremove", "-ff", "-y", "bb", check=False)
+    for disk in disks:
+        lvm("pvremove", "-ff", "-y", disk, check=False)
+        subprocess.run(["wipefs", "-a", "-q", disk], check=True)

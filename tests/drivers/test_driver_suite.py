@@ -16,13 +16,17 @@ import bb.drivers  # noqa: F401  (registers the drivers)
 from bb.archive.changes import ChangeKind
 from bb.archive.layer_tar import write_layer_tar
 from bb.drivers.base import driver_class
+from testbed import blank_disks, lvm
 
-# devicemapper in each pool mode (loop-lvm files, or a pool made with dmsetup) with each filesystem
+# In the VM (tests/vm/test_devicemapper.py), a spare disk for direct-lvm; never a host's disk.
+DIRECT_LVM_DISK = "/dev/vdb"
+HAS_SPARE_DISK = os.environ.get("BB_IN_VM") == "1" and os.path.exists(DIRECT_LVM_DISK)
+# devicemapper in each pool mode (loop-lvm files, a pool made with dmsetup, direct-lvm on a
+# disk) with each filesystem
 DEVICEMAPPER_CONFIGURATIONS = [
-    "devicemapper/loop/ext4",
-    "devicemapper/loop/xfs",
-    "devicemapper/thinpooldev/ext4",
-    "devicemapper/thinpooldev/xfs",
+    f"devicemapper/{mode}/{filesystem}"
+    for mode in ("loop", "thinpooldev", *(["directlvm"] if HAS_SPARE_DISK else []))
+    for filesystem in ("ext4", "xfs")
 ]
 SUITE_DRIVERS = [
     configuration
@@ -125,10 +129,16 @@ def driver_instance(
         if mode == "thinpooldev":
             del options["dm.loopdatasize"]
             options["dm.thinpooldev"] = thin_pool_factory(f"bbtest-{filesystem}-{os.getpid()}")
+        elif mode == "directlvm":
+            del options["dm.loopdatasize"]
+            options["dm.directlvm_device"] = DIRECT_LVM_DISK
     instance = cls(str(home), str(run_home), options)
     yield instance
     if name == "devicemapper":
         release_pool_devices(instance, loop=mode == "loop")
+        if mode == "directlvm":
+            lvm("vgchange", "-an", "bb")
+            blank_disks(DIRECT_LVM_DISK)
 
 
 @pytest.fixture

@@ -2,7 +2,10 @@
 
 import hashlib
 import json
+import os
 import tarfile
+
+import pytest
 
 
 def inspect_image(bb, image):
@@ -105,6 +108,21 @@ def test_commit_rm_hands_the_containers_files_to_the_layer(bb):
         inode
     ]  # the very file the container wrote, now the layer's only
     assert bb.run_in("handed", "cat /handed") == "mine"
+
+
+@pytest.mark.parametrize("driver", ["overlay"])
+def test_commit_rm_hands_a_copied_up_file_to_the_layer(bb):
+    ctr = bb("from", "busybox")
+    bb("run", ctr, "--", "sh", "-c", "echo extra:x:1:1::/:/bin/sh >> /etc/passwd")
+    layer = bb("inspect", "--format", "{{.ContainerID}}", ctr)
+    upper = bb.root / "overlay" / layer / "diff" / "etc" / "passwd"
+    assert "trusted.overlay.origin" in os.listxattr(upper)  # what overlayfs's copy-up leaves
+    inode = upper.lstat().st_ino
+    bb("commit", "--rm", ctr, "changed")
+    # the copy is the layer's file, not written a second time, and without overlay's marker
+    (handed,) = [path for path in bb.root.rglob("passwd") if path.lstat().st_ino == inode]
+    assert os.listxattr(handed) == []
+    assert "extra:x:1:1" in bb.run_in("changed", "cat /etc/passwd")
 
 
 def test_commit_keeping_the_container_shares_nothing_with_the_layer(bb):

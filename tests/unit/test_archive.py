@@ -167,10 +167,12 @@ def test_extract_reusing_the_source_tree_equals_a_copy(tmp_path):
     (source / "dir" / "plain").write_text("plain")
     (source / "dir" / "tagged").write_text("tagged")
     os.setxattr(source / "dir" / "tagged", "user.note", b"kept")
+    # overlayfs's copy-up marker: not in the tar, so the link must lose it
     (source / "overlay-marked").write_text("marked")
-    os.setxattr(
-        source / "overlay-marked", "trusted.overlay.origin", b"x"
-    )  # not in the tar: must not be linked
+    os.setxattr(source / "overlay-marked", "trusted.overlay.origin", b"x")
+    # a metacopy file's data is in a lower layer: never linked
+    (source / "metacopy").write_text("")
+    os.setxattr(source / "metacopy", "trusted.overlay.metacopy", b"")
     (source / "setuid").write_text("s")
     os.chmod(source / "setuid", 0o4755)
     os.link(source / "dir" / "plain", source / "hard")
@@ -186,5 +188,6 @@ def test_extract_reusing_the_source_tree_equals_a_copy(tmp_path):
     assert os.stat(reused / "dir" / "plain").st_ino == os.stat(source / "dir" / "plain").st_ino
     assert os.stat(reused / "hard").st_ino == os.stat(source / "dir" / "plain").st_ino
     assert os.stat(reused / "dir" / "tagged").st_ino == os.stat(source / "dir" / "tagged").st_ino
-    assert os.stat(reused / "overlay-marked").st_ino != os.stat(source / "overlay-marked").st_ino
-    assert (reused / "overlay-marked").read_text() == "marked"
+    assert os.stat(reused / "overlay-marked").st_ino == os.stat(source / "overlay-marked").st_ino
+    assert os.listxattr(reused / "overlay-marked") == []
+    assert os.stat(reused / "metacopy").st_ino != os.stat(source / "metacopy").st_ino
