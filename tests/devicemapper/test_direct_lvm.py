@@ -7,6 +7,7 @@ has no udev and no dmeventd, as bb's users may not. Each test gets clean disks b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -218,13 +219,11 @@ def test_a_full_pool_fails_the_run_at_once_and_rmi_gives_the_space_back(tmp_path
     assert store("run", ctr, "--", "/busybox", "echo", "writable") == "writable"
 
 
-def test_deferred_deletion_of_a_busy_device(tmp_path, disks):
-    store = direct_lvm(tmp_path / "store", disks, **{"dm.use_deferred_deletion": "true"})
-    ctr = shell_container(store)
-    name = store_prefix(store) + ctr_layer(store, ctr)
-    rootfs = store("mount", ctr)
-    # a process in another mount namespace (as a runc container started meanwhile would be)
-    # gets its own copy of the mount, and works in it
+@contextlib.contextmanager
+def held_in_another_namespace(rootfs: str, device_name: str) -> Iterator[None]:
+    """A process in another mount namespace (as a runc container started meanwhile would be)
+    with its own copy of the mount, working in it: after bb's unmount (whose rmdir detaches the
+    namespace's copy) the filesystem stays alive there, so the device stays busy."""
     in_namespace = ["unshare", "-m", "--propagation", "private"]
     holder = subprocess.Popen(
         [*in_namespace, "sh", "-c", 'cd "$0"; echo ready; exec sleep 600', rootfs],
@@ -233,12 +232,21 @@ def test_deferred_deletion_of_a_busy_device(tmp_path, disks):
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
-        rdev = os.stat(f"/dev/mapper/{name}").st_rdev
+        rdev = os.stat(f"/dev/mapper/{device_name}").st_rdev
         device = f"{os.major(rdev)}:{os.minor(rdev)}"
         held = Path(f"/proc/{holder.pid}/mountinfo").read_text()
         assert any(line.split()[2] == device for line in held.splitlines()), held
-        # bb's unmount (and its rmdir, which detaches the namespace's copy) leaves the
-        # filesystem alive there, so the device stays busy
+        yield
+    finally:
+        holder.send_signal(signal.SIGTERM)
+        holder.wait()
+
+
+def test_deferred_deletion_of_a_busy_device(tmp_path, disks):
+    store = direct_lvm(tmp_path / "store", disks, **{"dm.use_deferred_deletion": "true"})
+    ctr = shell_container(store)
+    name = store_prefix(store) + ctr_layer(store, ctr)
+    with held_in_another_namespace(store("mount", ctr), name):
         store("umount", ctr)
         strict = Store(store.base, "devicemapper", {"dm.directlvm_device": DISK})
         busy = strict.run("rm", ctr, check=False)
@@ -257,12 +265,26 @@ def test_deferred_deletion_of_a_busy_device(tmp_path, disks):
         assert store.status()["Deferred Deleted Device Count"] == "1"
         assert [n for n in dm_names() if "-deferred-" in n]
         assert name not in dm_names()  # a new device of that layer id would not clash
-    finally:
-        holder.send_signal(signal.SIGTERM)
-        holder.wait()
     # the next bb that opens the pool deletes it
     assert store.status()["Deferred Deleted Device Count"] == "0"
     assert not [n for n in dm_names() if "-deferred-" in n]
+
+
+def test_deferred_removal_of_a_busy_device(tmp_path, disks):
+    store = direct_lvm(tmp_path / "store", disks, **{"dm.use_deferred_removal": "true"})
+    assert store.status()["Deferred Removal Enabled"] == "true"
+    ctr = shell_container(store)
+    name = store_prefix(store) + ctr_layer(store, ctr)
+    with held_in_another_namespace(store("mount", ctr), name):
+        store("umount", ctr)
+        # still open, so still there, but marked: the kernel removes it when it is closed
+        info = subprocess.run(["dmsetup", "info", name], capture_output=True, text=True).stdout
+        assert "DEFERRED REMOVE" in info, info
+    deadline = time.monotonic() + 30
+    while name in dm_names() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert name not in dm_names()
+    assert store("run", ctr, "--", "/busybox", "echo", "usable") == "usable"
 
 
 @pytest.mark.parametrize("filesystem", ["ext4", "xfs"])
