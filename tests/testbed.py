@@ -220,6 +220,12 @@ def dm_names() -> list[str]:
     return [line.split()[0] for line in output.splitlines() if "\t" in line]
 
 
+def in_vm_with_spare_disks(*disks: str) -> bool:
+    """Inside scripts/vm/run-in-vm with these disks attached (--disk): the only place a test may
+    wipe a disk."""
+    return os.environ.get("BB_IN_VM") == "1" and all(os.path.exists(disk) for disk in disks)
+
+
 def blank_disks(*disks: str) -> None:
     """Remove the volume group bb's direct-lvm made and wipe its disks, for the next test."""
     lvm("vgremove", "-ff", "-y", "bb", check=False)

@@ -50,6 +50,10 @@ def split_disk(disk: str) -> tuple[str, str]:
     """Two dm-linear devices over DISK: (file system part, direct-lvm part)."""
     name = os.path.basename(disk)
     sectors = int(Path(f"/sys/block/{name}/size").read_text())
+    if sectors < FS_SECTORS + 10 * 2**30 // 512:  # the pool: 4 GiB base device, the images
+        sys.exit(
+            f"{disk}: {sectors * 512 / 2**30:.0f} GiB; the bench needs 24 (run-in-vm --disk 24G)"
+        )
     env = {**os.environ, "DM_DISABLE_UDEV": "1"}  # the VM has no udev: dmsetup makes the nodes
     tables = {
         "bench-fs": f"0 {FS_SECTORS} linear {disk} 0",
@@ -138,13 +142,14 @@ def one_run(disk: Disk, env: dict[str, str], context: Path) -> list[tuple[float,
     return samples
 
 
-def report(results: dict[str, list[list[tuple[float, int | None]]]]) -> str:
+def report(results: dict[str, list[list[tuple[float, int | None]]]], disk_bytes: int) -> str:
     lines = [
         "# devicemapper against overlay",
         "",
         (
-            f"Machine: {machine()} (inside scripts/vm/run-in-vm: TCG emulation). One 24 GiB "
-            "virtual disk: ext4 on its first 14 GiB (both stores' records, overlay's layers), "
+            f"Machine: {machine()} (inside scripts/vm/run-in-vm: TCG emulation). One "
+            f"{disk_bytes / 2**30:.0f} GiB virtual disk: ext4 on its first "
+            f"{FS_SECTORS * 512 / 2**30:.0f} GiB (both stores' records, overlay's layers), "
             "direct-lvm (`dm.directlvm_device`) on the rest. The image `big` is busybox with "
             f"a 1 GiB random file. Median of {RUNS} alternating runs; seconds and MB written to "
             "the disk (synced before and after each case)."
@@ -202,7 +207,8 @@ def main() -> int:
             for case, (seconds, written) in zip(CASES, samples):
                 shown = "" if written is None else f", {written / 1e6:.1f} MB"
                 print(f"{driver}: {case}: {seconds:.2f} s{shown}", flush=True)
-    text = report(results)
+    disk_bytes = int(Path(f"/sys/block/{os.path.basename(device)}/size").read_text()) * 512
+    text = report(results, disk_bytes)
     (REPO / "scripts" / "bench" / "DEVICEMAPPER.md").write_text(text)
     print(text)
     return 0

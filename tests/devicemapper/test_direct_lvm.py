@@ -19,11 +19,12 @@ from pathlib import Path
 import pytest
 from devicemapper.test_devicemapper_cli import CORPUS, Store, _dm_available, data_used, reference
 
-from testbed import blank_disks, dm_names, lvm
+from testbed import blank_disks, dm_names, in_vm_with_spare_disks, lvm, wait_for
 
 DISK, OTHER_DISK = "/dev/vda", "/dev/vdb"
+# These tests wipe both disks: only in the VM, where they are spare (a host's /dev/vda is its own)
 pytestmark = pytest.mark.skipif(
-    not (_dm_available() and os.path.exists(DISK) and os.path.exists(OTHER_DISK)),
+    not (in_vm_with_spare_disks(DISK, OTHER_DISK) and _dm_available()),
     reason="needs device-mapper and two spare disks (run via tests/vm/test_devicemapper.py)",
 )
 __all__ = ["reference"]  # the fixture, imported for the corpus test
@@ -280,10 +281,7 @@ def test_deferred_removal_of_a_busy_device(tmp_path, disks):
         # still open, so still there, but marked: the kernel removes it when it is closed
         info = subprocess.run(["dmsetup", "info", name], capture_output=True, text=True).stdout
         assert "DEFERRED REMOVE" in info, info
-    deadline = time.monotonic() + 30
-    while name in dm_names() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert name not in dm_names()
+    wait_for(lambda: name not in dm_names(), "the kernel to remove the closed device", 30)
     assert store("run", ctr, "--", "/busybox", "echo", "usable") == "usable"
 
 

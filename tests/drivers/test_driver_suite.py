@@ -16,16 +16,20 @@ import bb.drivers  # noqa: F401  (registers the drivers)
 from bb.archive.changes import ChangeKind
 from bb.archive.layer_tar import write_layer_tar
 from bb.drivers.base import driver_class
-from testbed import blank_disks, lvm
+from testbed import blank_disks, in_vm_with_spare_disks, lvm
 
 # In the VM (tests/vm/test_devicemapper.py), a spare disk for direct-lvm; never a host's disk.
 DIRECT_LVM_DISK = "/dev/vdb"
-HAS_SPARE_DISK = os.environ.get("BB_IN_VM") == "1" and os.path.exists(DIRECT_LVM_DISK)
+DIRECT_LVM = ["directlvm"] if in_vm_with_spare_disks(DIRECT_LVM_DISK) else []
 # devicemapper in each pool mode (loop-lvm files, a pool made with dmsetup, direct-lvm on a
 # disk) with each filesystem
 DEVICEMAPPER_CONFIGURATIONS = [
     f"devicemapper/{mode}/{filesystem}"
-    for mode in ("loop", "thinpooldev", *(["directlvm"] if HAS_SPARE_DISK else []))
+    for mode in (
+        "loop",
+        "thinpooldev",
+        *(["directlvm"] if in_vm_with_spare_disks(DIRECT_LVM_DISK) else []),
+    )
     for filesystem in ("ext4", "xfs")
 ]
 SUITE_DRIVERS = [
