@@ -120,7 +120,9 @@ def loop_ext4(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 
 def test_corpus_matches_overlay_on_loop_ext4(loop_ext4, reference):
-    for case in CORPUS:
+    # part of the corpus: all of it runs on direct-lvm (ext4 and xfs, tests/devicemapper/
+    # test_direct_lvm.py), whose pool differs from loop-lvm's only in what backs it
+    for case in ("instructions", "multistage", "heredocs", "copy-owners"):
         assert loop_ext4.build_case(case) == reference[case], case
 
 

@@ -20,7 +20,6 @@ from testbed import blank_disks, in_vm_with_spare_disks, lvm
 
 # In the VM (tests/vm/test_devicemapper.py), a spare disk for direct-lvm; never a host's disk.
 DIRECT_LVM_DISK = "/dev/vdb"
-DIRECT_LVM = ["directlvm"] if in_vm_with_spare_disks(DIRECT_LVM_DISK) else []
 # devicemapper in each pool mode (loop-lvm files, a pool made with dmsetup, direct-lvm on a
 # disk) with each filesystem
 DEVICEMAPPER_CONFIGURATIONS = [

@@ -75,6 +75,10 @@ def test_devicemapper_in_vm(tmp_path):
         "--timeout",
         # ~30 min on 2 idle cores; the margin is for a busy machine (TCG is CPU-bound)
         "3300",
+        # the guest's /tmp is RAM and holds the loop-lvm pools' files: at the default 4 GiB
+        # it filled and the guest livelocked in reclaim (soft lockups) in the min_free_space test
+        "--mem",
+        "8192",
         "--cwd",
         str(REPO),
         "--show",
@@ -102,6 +106,9 @@ def test_devicemapper_in_vm(tmp_path):
         "no:cacheprovider",
         "-rs",
         "--durations=12",
+        # each test's tmp_path is removed when it ends: it is guest RAM
+        "-o",
+        "tmp_path_retention_policy=none",
         *GUEST_SELECTION,
     ]
     result = subprocess.run(
