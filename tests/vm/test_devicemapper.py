@@ -73,10 +73,10 @@ def test_devicemapper_in_vm(tmp_path):
         sys.executable,
         str(RUN_IN_VM),
         "--timeout",
-        # ~30 min on 2 idle cores; the margin is for a busy machine (TCG is CPU-bound)
+        # ~34 min on 2 idle cores (2026-12-03); the margin is for a busy machine (TCG is CPU-bound)
         "3300",
-        # the guest's /tmp is RAM and holds the loop-lvm pools' files: at the default 4 GiB
-        # it filled and the guest livelocked in reclaim (soft lockups) in the min_free_space test
+        # the guest's /tmp is RAM and holds the loop-lvm pools' files: at the default 4 GiB it
+        # filled (qemu resident 3.8 GiB) and the guest hung in soft lockups (min_free_space test)
         "--mem",
         "8192",
         "--cwd",
